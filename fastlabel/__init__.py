@@ -1,0 +1,3 @@
+"""FastLabel: binary image labeling with active learning on frozen embeddings."""
+
+__version__ = "0.1.0"

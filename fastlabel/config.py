@@ -1,0 +1,49 @@
+"""All settings in one dataclass; the CLI and the app factory fill it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_home() -> Path:
+    """Where caches and session journals live unless told otherwise."""
+    return Path(os.environ.get("FASTLABEL_HOME", ".fastlabel"))
+
+
+@dataclass
+class Config:
+    # data: a sprite sheet, or a folder of images; neither means the generated demo data
+    sprite: Path | None = None
+    grid: str | None = None  # "COLSxROWS"
+    tile: int = 48
+    images: Path | None = None
+    attributes: Path | None = None
+    # embeddings
+    encoder: str = "auto"  # auto | clip | imagenet | pixels | precomputed
+    clip_model: str = "ViT-B-32"
+    clip_pretrained: str = "laion2b_s34b_b79k"  # a tag, or a local checkpoint path
+    embeddings: Path | None = None  # .npy for the precomputed encoder
+    device: str = "auto"
+    embed_batch_size: int = 64
+    # session
+    home: Path = field(default_factory=default_home)
+    session: Path | None = None  # journal file; default: <home>/sessions/<data fingerprint>.jsonl
+    seed: int = 0
+    # labeling loop
+    default_strategy: str = "borderline"
+    batch_size: int = 48
+    max_batch_size: int = 200
+    # server
+    host: str = "127.0.0.1"
+    port: int = 8008
+    token: str | None = None
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.home / "sessions"

@@ -1,0 +1,51 @@
+"""Typed errors. Each carries the HTTP status the server answers with, so routes stay thin."""
+
+from __future__ import annotations
+
+
+class FastLabelError(Exception):
+    """Base of every error a user can cause; the message is shown to the user as is."""
+
+    status: int = 400
+
+
+class InvalidInput(FastLabelError):
+    """A request or file that does not have the expected shape or values."""
+
+
+class DataError(FastLabelError):
+    """A data source that cannot be read as asked (wrong grid, empty folder, bad CSV)."""
+
+
+class UnknownItem(FastLabelError):
+    """An item id outside the data source."""
+
+    status = 404
+
+
+class UnknownStrategy(FastLabelError):
+    """A strategy name that is not in the registry."""
+
+
+class EncoderUnavailable(FastLabelError):
+    """An encoder whose weights or packages cannot be loaded here; the message says what to do."""
+
+    status = 503
+
+
+class NoTextSide(FastLabelError):
+    """A text query asked of an encoder that only embeds images."""
+
+    status = 409
+
+
+class NothingToUndo(FastLabelError):
+    """Undo asked with no submission left to take back."""
+
+    status = 409
+
+
+class NotReady(FastLabelError):
+    """The session is still being prepared (embedding the images)."""
+
+    status = 503
