@@ -1,0 +1,20 @@
+"""Event sourcing: immutable records, an append-only log, and a pure reducer."""
+
+from .log import EventLog, events_to_jsonl, parse_jsonl, write_atomic
+from .records import (
+    EVENT_TYPES,
+    BatchServed,
+    Event,
+    LabelsSubmitted,
+    QuerySet,
+    SessionStarted,
+    SubmissionUndone,
+    event_from_dict,
+)
+from .reducer import SessionState, Submission, apply, fold
+
+__all__ = [
+    "EVENT_TYPES", "BatchServed", "Event", "EventLog", "LabelsSubmitted", "QuerySet", "SessionStarted",
+    "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
+    "parse_jsonl", "write_atomic",
+]

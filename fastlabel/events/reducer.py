@@ -1,0 +1,93 @@
+"""The pure reducer: `apply(state, event) -> state`. Replaying the log is the only way state is rebuilt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import reduce
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+from .records import BatchServed, Event, LabelsSubmitted, QuerySet, SessionStarted, SubmissionUndone
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submission still in effect, with what it overwrote so that undo can restore it."""
+
+    seq: int
+    labels: tuple[tuple[int, int], ...]
+    previous: Mapping[int, int | None]
+    batch_id: int | None = None
+    page_ms: int | None = None
+    clicks: int | None = None
+
+
+@dataclass(frozen=True)
+class SessionState:
+    seed: int = 0
+    n_items: int = 0
+    data: str = ""
+    encoder: str = ""
+    labels: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
+    query: str | None = None
+    query_embedding: tuple[float, ...] | None = None
+    query_logit_scale: float = 100.0
+    batches: tuple[BatchServed, ...] = ()
+    submissions: tuple[Submission, ...] = ()  # in effect, oldest first
+    history: tuple[LabelsSubmitted | SubmissionUndone, ...] = ()  # every label change, in order
+    last_seq: int = 0
+
+    @property
+    def n_positive(self) -> int:
+        return sum(1 for y in self.labels.values() if y == 1)
+
+    @property
+    def n_negative(self) -> int:
+        return len(self.labels) - self.n_positive
+
+    def batch(self, batch_id: int) -> BatchServed | None:
+        for b in reversed(self.batches):
+            if b.seq == batch_id:
+                return b
+        return None
+
+
+def _with_labels(state: SessionState, labels: dict[int, int], **changes) -> SessionState:
+    return replace(state, labels=MappingProxyType(labels), **changes)
+
+
+def apply(state: SessionState, event: Event) -> SessionState:
+    """Fold one event into the state. Pure: returns a new state, never mutates."""
+    state = replace(state, last_seq=event.seq)
+    if isinstance(event, SessionStarted):
+        return replace(state, seed=event.seed, n_items=event.n_items, data=event.data, encoder=event.encoder)
+    if isinstance(event, QuerySet):
+        return replace(
+            state, query=event.query, query_embedding=event.embedding, query_logit_scale=event.logit_scale
+        )
+    if isinstance(event, BatchServed):
+        return replace(state, batches=state.batches + (event,))
+    if isinstance(event, LabelsSubmitted):
+        labels = dict(state.labels)
+        previous: dict[int, int | None] = {}
+        for item, label in event.labels:  # last write wins, within a page and across pages
+            previous.setdefault(item, labels.get(item))
+            labels[item] = label
+        sub = Submission(event.seq, event.labels, MappingProxyType(previous), event.batch_id, event.page_ms, event.clicks)
+        return _with_labels(state, labels, submissions=state.submissions + (sub,), history=state.history + (event,))
+    if isinstance(event, SubmissionUndone):
+        if not state.submissions or state.submissions[-1].seq != event.submission:
+            return state  # only the latest submission in effect can be undone; anything else is a no-op
+        undone = state.submissions[-1]
+        labels = dict(state.labels)
+        for item, before in undone.previous.items():
+            if before is None:
+                labels.pop(item, None)
+            else:
+                labels[item] = before
+        return _with_labels(state, labels, submissions=state.submissions[:-1], history=state.history + (event,))
+    return state
+
+
+def fold(events: Iterable[Event], state: SessionState | None = None) -> SessionState:
+    return reduce(apply, events, state or SessionState())

@@ -1,0 +1,278 @@
+"""The labeling session: events in, state out, and the head retrained as a side effect.
+
+Every change goes through the event log: the session records an event, folds it into
+state with the pure reducer, then runs its effects (zero-shot scores for a query, a
+retrain for a label change). Rebuilding a session is replaying its events, so a journal
+or an exported JSONL comes back to the same labels and, seeded, the same model.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Protocol, Sequence
+
+import numpy as np
+import orjson
+import torch
+
+from .errors import InvalidInput, NothingToUndo, NoTextSide, UnknownItem
+from .events import (
+    BatchServed,
+    Event,
+    EventLog,
+    LabelsSubmitted,
+    QuerySet,
+    SessionStarted,
+    SessionState,
+    SubmissionUndone,
+    apply,
+)
+from .learner.head import HeadConfig, Learner
+from .learner.strategies import STRATEGIES, Pool, Selection, select
+from .learner.zeroshot import blend, zero_shot_probs
+
+MAX_QUERY_CHARS = 500
+
+
+class TextEncoder(Protocol):
+    has_text: bool
+    logit_scale: float
+
+    def encode_text(self, text: str) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int | None
+    ids: list[int]
+    probs: list[float]
+    batch_type: str
+    strategy: str
+    exhausted: bool = False
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainPoint:
+    """One retrain, for the learning trend and the submit response."""
+
+    seq: int
+    labeled: int
+    positive: int
+    train_ms: float | None
+    flip_rate: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"labeled": self.labeled, "positive": self.positive, "train_ms": self.train_ms,
+                "flip_rate": self.flip_rate, "seq": self.seq}
+
+
+def parse_labels(raw: Any, n_items: int) -> tuple[tuple[int, int], ...]:
+    """Check a submitted page: a non-empty list of {"id", "label"} with known ids, labels 0/1, no repeats."""
+    if not isinstance(raw, list):
+        raise InvalidInput("body must be a JSON list of {\"id\": int, \"label\": 0 or 1}")
+    if not raw:
+        raise InvalidInput("no labels submitted")
+    seen: set[int] = set()
+    out: list[tuple[int, int]] = []
+    for k, entry in enumerate(raw):
+        if not isinstance(entry, dict) or set(entry) - {"id", "label"} or "id" not in entry or "label" not in entry:
+            raise InvalidInput(f"entry {k} must be an object with exactly \"id\" and \"label\"")
+        item, label = entry["id"], entry["label"]
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise InvalidInput(f"entry {k}: id must be an integer")
+        if isinstance(label, bool) or label not in (0, 1):
+            raise InvalidInput(f"entry {k}: label must be 0 or 1")
+        if not 0 <= item < n_items:
+            raise UnknownItem(f"entry {k}: unknown id {item} (ids are 0..{n_items - 1})")
+        if item in seen:
+            raise InvalidInput(f"entry {k}: id {item} appears twice in one submission")
+        seen.add(item)
+        out.append((item, int(label)))
+    return tuple(out)
+
+
+def training_seed(seed: int, seq: int) -> int:
+    return (seed * 1_000_003 + seq) % (2**31 - 1)
+
+
+@dataclass
+class _Model:
+    prior: np.ndarray | None = None
+    head: np.ndarray | None = None
+    probs: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
+
+
+class LabelingSession:
+    """One labeling session over one pool of embeddings. Thread-safe: changes are serialised."""
+
+    def __init__(
+        self,
+        embeddings: np.ndarray,
+        log: EventLog | None = None,
+        *,
+        text_encoder: TextEncoder | None = None,
+        head_config: HeadConfig | None = None,
+        seed: int = 0,
+        data_id: str = "",
+        encoder_id: str = "",
+        device: torch.device | None = None,
+    ) -> None:
+        self.embeddings = np.asarray(embeddings, dtype=np.float32)
+        self.n_items = int(self.embeddings.shape[0])
+        self.text_encoder = text_encoder
+        self.learner = Learner(self.embeddings, head_config, device)
+        self.log = log if log is not None else EventLog()
+        self.state = SessionState()
+        self.model = _Model(probs=np.full(self.n_items, 0.5, np.float32))
+        self.trend: list[TrainPoint] = []
+        self.pool_cache: dict = {}
+        self._lock = threading.RLock()
+        with self._lock:
+            for event in self.log:
+                self._fold(event)
+            if not self.log.events:
+                self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id)
+            self._check_matches(data_id, encoder_id)
+
+    # -- replay -------------------------------------------------------------------------------
+    @classmethod
+    def replay(cls, events: Iterable[Event], embeddings: np.ndarray, **kwargs: Any) -> "LabelingSession":
+        """Rebuild a session from its events (no journal is written)."""
+        return cls(embeddings, EventLog(events), **kwargs)
+
+    def _check_matches(self, data_id: str, encoder_id: str) -> None:
+        st = self.state
+        if st.n_items != self.n_items:
+            raise InvalidInput(f"this session was recorded on {st.n_items} items, but the data has {self.n_items}")
+        if data_id and st.data and st.data != data_id:
+            raise InvalidInput("this session was recorded on other data (fingerprints differ); "
+                               "start a new session file or point at the original data")
+
+    # -- the event loop -----------------------------------------------------------------------
+    def _record(self, kind: type[Event], **payload: Any) -> tuple[Event, TrainPoint | None]:
+        event = self.log.append(kind, **payload)
+        return event, self._fold(event)
+
+    def _fold(self, event: Event) -> TrainPoint | None:
+        """Apply an event to state, then run its effects."""
+        self.state = apply(self.state, event)
+        if isinstance(event, QuerySet):
+            self.model.prior = zero_shot_probs(self.embeddings, np.asarray(event.embedding, np.float32),
+                                               event.logit_scale)
+            self._publish(self.model.head)
+        elif isinstance(event, (LabelsSubmitted, SubmissionUndone)):
+            return self._retrain(event.seq)
+        return None
+
+    def _retrain(self, seq: int) -> TrainPoint:
+        labels = self.state.labels
+        ids = np.fromiter(labels.keys(), dtype=np.int64, count=len(labels))
+        ys = np.fromiter(labels.values(), dtype=np.int64, count=len(labels))
+        train_ms = None
+        if ys.size and 0 < ys.sum() < ys.size:  # both classes seen: the head can learn
+            report = self.learner.fit(ids, ys, training_seed(self.state.seed, seq))
+            head = self.learner.predict()
+            train_ms = round(report.train_ms, 2)
+        else:
+            self.learner.reset()
+            head = None
+        before = self.model.probs >= 0.5
+        self._publish(head)
+        flips = float(np.mean((self.model.probs >= 0.5) != before)) if self.n_items else 0.0
+        point = TrainPoint(seq, len(labels), int(ys.sum()), train_ms, round(flips, 5))
+        self.trend.append(point)
+        return point
+
+    def _publish(self, head: np.ndarray | None) -> None:
+        """Swap in new probabilities in one assignment, so readers never see a half update."""
+        probs = blend(self.model.prior, head, len(self.state.labels), self.n_items)
+        self.model = _Model(self.model.prior, head, probs)
+
+    # -- commands -----------------------------------------------------------------------------
+    @property
+    def has_text(self) -> bool:
+        return bool(self.text_encoder is not None and self.text_encoder.has_text)
+
+    def set_query(self, text: Any) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("query must be a non-empty string")
+        text = text.strip()
+        if len(text) > MAX_QUERY_CHARS:
+            raise InvalidInput(f"query is longer than {MAX_QUERY_CHARS} characters")
+        if not self.has_text:
+            raise NoTextSide("this encoder embeds images only, so zero-shot text queries are off; "
+                             "start with --encoder clip to use them")
+        assert self.text_encoder is not None
+        emb = np.asarray(self.text_encoder.encode_text(text), dtype=np.float32)
+        with self._lock:
+            self._record(QuerySet, query=text, embedding=tuple(float(v) for v in emb),
+                         logit_scale=float(self.text_encoder.logit_scale))
+        return text
+
+    def pool(self) -> Pool:
+        labeled = np.zeros(self.n_items, dtype=bool)
+        if self.state.labels:
+            labeled[np.fromiter(self.state.labels.keys(), dtype=np.int64)] = True
+        rng = np.random.default_rng([self.state.seed, self.state.last_seq])
+        return Pool(self.embeddings, self.model.probs, labeled, dict(self.state.labels), rng, self.pool_cache)
+
+    def next_batch(self, strategy: str, batch_size: int) -> Batch:
+        """Choose a page with `strategy` and record that it was served."""
+        with self._lock:
+            sel: Selection = select(strategy, self.pool(), batch_size)
+            probs = [round(float(p), 5) for p in self.model.probs[sel.ids]]
+            ids = [int(i) for i in sel.ids]
+            if sel.exhausted or not ids:
+                return Batch(None, [], [], sel.batch_type, strategy, True, sel.message or "No items left to show.")
+            event, _ = self._record(BatchServed, strategy=strategy, batch_type=sel.batch_type,
+                                    ids=tuple(ids), probs=tuple(probs))
+        return Batch(event.seq, ids, probs, sel.batch_type, strategy)
+
+    def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
+               page_ms: int | None = None, clicks: int | None = None) -> TrainPoint:
+        """Record a confirmed page and retrain; `labels` must come from `parse_labels`."""
+        with self._lock:
+            if batch_id is not None and self.state.batch(batch_id) is None:
+                raise InvalidInput(f"unknown batch_id {batch_id}")
+            _, point = self._record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id,
+                                    page_ms=page_ms, clicks=clicks)
+        assert point is not None
+        return point
+
+    def undo(self) -> tuple[tuple[tuple[int, int], ...], BatchServed | None]:
+        """Take back the latest submission; returns its labels and the page they came from."""
+        with self._lock:
+            if not self.state.submissions:
+                raise NothingToUndo("nothing to undo")
+            last = self.state.submissions[-1]
+            self._record(SubmissionUndone, submission=last.seq)
+            page = self.state.batch(last.batch_id) if last.batch_id is not None else None
+        return last.labels, page
+
+    # -- queries ------------------------------------------------------------------------------
+    @property
+    def probs(self) -> np.ndarray:
+        return self.model.probs
+
+    def counts(self) -> dict[str, int]:
+        st = self.state
+        return {"labeled": len(st.labels), "positive": st.n_positive, "negative": st.n_negative}
+
+    def export_labels_jsonl(self, names: Sequence[str] | None = None) -> bytes:
+        """One {"id", "label"} per line (plus "path" when the data has file names), in id order."""
+        lines = []
+        for item in sorted(self.state.labels):
+            row: dict[str, Any] = {"id": item, "label": self.state.labels[item]}
+            if names is not None:
+                row["path"] = names[item]
+            lines.append(orjson.dumps(row))
+        return b"".join(line + b"\n" for line in lines)
+
+    def export_events_jsonl(self) -> bytes:
+        return self.log.to_jsonl()
+
+    @staticmethod
+    def strategy_menu() -> list[dict[str, str]]:
+        return [{"name": s.name, "title": s.title, "batch_type": s.batch_type} for s in STRATEGIES.values()]
