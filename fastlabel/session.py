@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 import orjson
@@ -91,6 +91,12 @@ def parse_labels(raw: Any, n_items: int) -> tuple[tuple[int, int], ...]:
         seen.add(item)
         out.append((item, int(label)))
     return tuple(out)
+
+
+def labels_jsonl(labels: Mapping[int, int], names: Sequence[str] | None = None) -> bytes:
+    """One {"id", "label"} per line (plus "path" when the data has file names), in id order."""
+    rows = ({"id": i, "label": labels[i], **({"path": names[i]} if names is not None else {})} for i in sorted(labels))
+    return b"".join(orjson.dumps(row) + b"\n" for row in rows)
 
 
 def training_seed(seed: int, seq: int) -> int:
@@ -261,14 +267,7 @@ class LabelingSession:
         return {"labeled": len(st.labels), "positive": st.n_positive, "negative": st.n_negative}
 
     def export_labels_jsonl(self, names: Sequence[str] | None = None) -> bytes:
-        """One {"id", "label"} per line (plus "path" when the data has file names), in id order."""
-        lines = []
-        for item in sorted(self.state.labels):
-            row: dict[str, Any] = {"id": item, "label": self.state.labels[item]}
-            if names is not None:
-                row["path"] = names[item]
-            lines.append(orjson.dumps(row))
-        return b"".join(line + b"\n" for line in lines)
+        return labels_jsonl(self.state.labels, names)
 
     def export_events_jsonl(self) -> bytes:
         return self.log.to_jsonl()

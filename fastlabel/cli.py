@@ -1,0 +1,178 @@
+"""The `fastlabel` command line: serve, embed, replay, export, demo-data."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .config import Config, default_home
+from .errors import FastLabelError
+
+log = logging.getLogger("fastlabel")
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data (none given: generated demo faces)")
+    g.add_argument("--sprite", type=Path, help="sprite sheet image (tiles in rows)")
+    g.add_argument("--grid", help="sprite grid as COLSxROWS, e.g. 200x150")
+    g.add_argument("--tile", type=int, default=48, help="tile size in px (default 48)")
+    g.add_argument("--images", type=Path, help="a folder of images (searched recursively)")
+    g.add_argument("--attributes", type=Path, help="CSV of 0/1 ground-truth columns (benchmarks only)")
+    e = p.add_argument_group("embeddings")
+    e.add_argument("--encoder", default="auto", help="auto | clip | imagenet | pixels | precomputed (default auto)")
+    e.add_argument("--clip-model", default=Config.clip_model, help="open_clip model name or a model config JSON")
+    e.add_argument("--clip-pretrained", default=Config.clip_pretrained,
+                   help="open_clip pretrained tag, a local checkpoint path, or 'none' for random weights")
+    e.add_argument("--embeddings", type=Path, help=".npy of precomputed embeddings (N x D), row i = item i")
+    e.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    p.add_argument("--home", type=Path, default=None, help="cache and sessions folder (default .fastlabel)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def config_from_args(args: argparse.Namespace, **extra) -> Config:
+    pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
+    return Config(
+        sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images, attributes=args.attributes,
+        encoder=args.encoder, clip_model=args.clip_model, clip_pretrained=pretrained, embeddings=args.embeddings,
+        device=args.device, home=args.home or default_home(), seed=args.seed, **extra,
+    )
+
+
+def tqdm_progress():
+    """A progress callback (stage, done, total) drawing one tqdm bar per stage."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage == "embedding" else "it")
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return report
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server.app import create_app
+    from .server.security import needs_token, new_token
+
+    token = args.token or (new_token() if needs_token(args.host) else None)
+    cfg = config_from_args(args, host=args.host, port=args.port, token=token, session=args.session,
+                           batch_size=args.batch_size, default_strategy=args.strategy)
+    app = create_app(cfg)
+    url = f"http://{'127.0.0.1' if args.host in ('127.0.0.1', 'localhost') else args.host}:{args.port}/"
+    print(f"FastLabel on {url}{'?token=' + token if token else ''}", flush=True)
+    if token:
+        print(f"access token: {token}", flush=True)
+    app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False)
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    import time
+
+    from .workspace import open_workspace
+
+    start = time.perf_counter()
+    ws = open_workspace(config_from_args(args), progress=tqdm_progress())
+    n, d = ws.embeddings.shape
+    print(f"{n} items x {d} dims with {ws.encoder.id} in {time.perf_counter() - start:.1f} s "
+          f"(cache: {ws.config.cache_dir})")
+    if args.out:
+        import numpy as np
+
+        np.save(args.out, np.asarray(ws.embeddings))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .events import fold, parse_jsonl
+    from .session import labels_jsonl
+
+    events, problems = parse_jsonl(args.session.read_bytes(), str(args.session))
+    for problem in problems:
+        log.warning(problem)
+    state = fold(events)
+    data = labels_jsonl(state.labels)
+    if args.out:
+        args.out.write_bytes(data)
+        print(f"wrote {len(state.labels)} labels to {args.out}")
+    else:
+        sys.stdout.write(data.decode())
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .replay import replay_file
+
+    print(replay_file(args.session, config_from_args(args)))
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from .data import make_demo
+
+    demo = make_demo(args.out, n=args.n, seed=args.seed)
+    print(f"wrote {demo.n} demo faces: --sprite {demo.sprite} --grid {demo.grid} --attributes {demo.attributes}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fastlabel", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fastlabel {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="start the labeling app (http://127.0.0.1:8008)")
+    add_data_args(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8008)
+    p.add_argument("--token", help="access token (required, and generated if absent, off loopback)")
+    p.add_argument("--session", type=Path, help="session journal (JSONL); resumed if it exists")
+    p.add_argument("--batch-size", type=int, default=48)
+    p.add_argument("--strategy", default=Config.default_strategy, help="strategy the page starts with")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("embed", help="compute (and cache) the embeddings with a progress bar")
+    add_data_args(p)
+    p.add_argument("--out", type=Path, help="also save them as .npy")
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("replay", help="rebuild a session from its JSONL and summarise it")
+    p.add_argument("session", type=Path)
+    add_data_args(p)
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("export", help="labels of a session JSONL as JSONL ({id, label} per line)")
+    p.add_argument("session", type=Path)
+    p.add_argument("--out", type=Path)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("demo-data", help="write the generated demo faces (sprite + attributes CSV)")
+    p.add_argument("out", type=Path)
+    p.add_argument("--n", type=int, default=600)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo_data)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except FastLabelError as exc:
+        print(f"fastlabel: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"fastlabel: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,52 @@
+"""Rebuild a recorded session from its JSONL and summarise it."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+from .config import Config
+from .events import Event, SessionStarted, parse_jsonl
+from .session import LabelingSession
+from .workspace import open_pool
+
+log = logging.getLogger(__name__)
+
+
+def load_events(path: Path) -> list[Event]:
+    events, problems = parse_jsonl(Path(path).read_bytes(), str(path))
+    for problem in problems:
+        log.warning(problem)
+    return events
+
+
+def replay_session(events: list[Event], config: Config) -> LabelingSession:
+    """Replay events over the pool the config names; warns when the encoder differs from the recording."""
+    pool = open_pool(config)
+    started = next((e for e in events if isinstance(e, SessionStarted)), None)
+    if started and started.encoder and started.encoder != pool.encoder.id:
+        log.warning("session was recorded with encoder %s, replaying with %s: the model will differ",
+                    started.encoder, pool.encoder.id)
+    return LabelingSession.replay(events, pool.embeddings, data_id=pool.source.fingerprint())
+
+
+def summarise(session: LabelingSession) -> str:
+    st = session.state
+    served = Counter(b.strategy for b in st.batches)
+    last = session.trend[-1] if session.trend else None
+    lines = [
+        f"events: {len(session.log)}   items: {session.n_items}   seed: {st.seed}",
+        f"query: {st.query or '-'}",
+        f"labels: {len(st.labels)} ({st.n_positive} positive, {st.n_negative} negative) "
+        f"from {len(st.submissions)} pages in effect",
+        "pages served: " + (", ".join(f"{k} {v}" for k, v in served.most_common()) or "-"),
+    ]
+    if last:
+        lines.append(f"last retrain: {last.train_ms} ms, {last.flip_rate:.2%} of predictions flipped")
+    lines.append(f"predicted positive: {int((session.probs >= 0.5).sum())} of {session.n_items}")
+    return "\n".join(lines)
+
+
+def replay_file(path: Path, config: Config) -> str:
+    return summarise(replay_session(load_events(path), config))

@@ -1,0 +1,1 @@
+"""The web server: Flask routes and WebSocket push over the labeling session."""

@@ -1,0 +1,64 @@
+"""What the server holds: the workspace once it is loaded, the loading progress, and the hub."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from ..config import Config
+from ..errors import FastLabelError, NotReady
+from ..workspace import Workspace, open_workspace
+from .push import Hub
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, config: Config, loader: Callable[..., Workspace] = open_workspace) -> None:
+        self.config = config
+        self.hub = Hub()
+        self.status = "loading"
+        self.progress: dict[str, Any] | None = None
+        self.error: str | None = None
+        self._workspace: Workspace | None = None
+        self._loader = loader
+        self._ready = threading.Event()
+
+    def start(self, background: bool = True) -> None:
+        """Load data, embeddings and the session journal, off the request path."""
+        if background:
+            threading.Thread(target=self._load, name="fastlabel-load", daemon=True).start()
+        else:
+            self._load()
+
+    def _load(self) -> None:
+        try:
+            self._workspace = self._loader(self.config, progress=self._on_progress)
+            self.status = "ready"
+            self.hub.broadcast({"type": "ready"})
+        except FastLabelError as exc:
+            self.status, self.error = "error", str(exc)
+            log.error("could not start: %s", exc)
+        except Exception as exc:  # shown on the page instead of a hung spinner
+            self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
+            log.exception("could not start")
+        finally:
+            self._ready.set()
+
+    def _on_progress(self, stage: str, done: int, total: int) -> None:
+        self.progress = {"stage": stage, "done": done, "total": total}
+        self.hub.broadcast({"type": "progress", **self.progress})
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout) and self.status == "ready"
+
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            if self.status == "error":
+                raise NotReady(f"FastLabel could not start: {self.error}")
+            p = self.progress
+            where = f" ({p['stage']} {p['done']}/{p['total']})" if p else ""
+            raise NotReady(f"still preparing the data{where}; try again in a moment")
+        return self._workspace
