@@ -16,6 +16,7 @@ import numpy as np
 import orjson
 import torch
 
+from .effort import effort_stats
 from .errors import InvalidInput, NothingToUndo, NoTextSide, UnknownItem
 from .events import (
     BatchServed,
@@ -28,8 +29,9 @@ from .events import (
     SubmissionUndone,
     apply,
 )
+from .estimates import quality_estimates, stopping_signal
 from .learner.head import HeadConfig, Learner
-from .learner.strategies import STRATEGIES, Pool, Selection, select
+from .learner.strategies import STRATEGIES, Pool, get_strategy, select, sort_by_confidence
 from .learner.zeroshot import blend, zero_shot_probs
 
 MAX_QUERY_CHARS = 500
@@ -124,7 +126,9 @@ class LabelingSession:
         data_id: str = "",
         encoder_id: str = "",
         device: torch.device | None = None,
+        audit_per_page: int = 2,
     ) -> None:
+        self.audit_per_page = audit_per_page
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
         self.n_items = int(self.embeddings.shape[0])
         self.text_encoder = text_encoder
@@ -173,9 +177,10 @@ class LabelingSession:
         return None
 
     def _retrain(self, seq: int) -> TrainPoint:
-        labels = self.state.labels
-        ids = np.fromiter(labels.keys(), dtype=np.int64, count=len(labels))
-        ys = np.fromiter(labels.values(), dtype=np.int64, count=len(labels))
+        audit = self.state.audit_ids  # held out so the estimates stay unbiased
+        train = {i: y for i, y in self.state.labels.items() if i not in audit}
+        ids = np.fromiter(train.keys(), dtype=np.int64, count=len(train))
+        ys = np.fromiter(train.values(), dtype=np.int64, count=len(train))
         train_ms = None
         if ys.size and 0 < ys.sum() < ys.size:  # both classes seen: the head can learn
             report = self.learner.fit(ids, ys, training_seed(self.state.seed, seq))
@@ -187,7 +192,7 @@ class LabelingSession:
         before = self.model.probs >= 0.5
         self._publish(head)
         flips = float(np.mean((self.model.probs >= 0.5) != before)) if self.n_items else 0.0
-        point = TrainPoint(seq, len(labels), int(ys.sum()), train_ms, round(flips, 5))
+        point = TrainPoint(seq, len(self.state.labels), self.state.n_positive, train_ms, round(flips, 5))
         self.trend.append(point)
         return point
 
@@ -224,16 +229,30 @@ class LabelingSession:
         rng = np.random.default_rng([self.state.seed, self.state.last_seq])
         return Pool(self.embeddings, self.model.probs, labeled, dict(self.state.labels), rng, self.pool_cache)
 
+    def audit_count(self, strategy_is_audit: bool, batch_size: int) -> int:
+        """How many audit cards a page carries: all of an audit page, a few of a full page."""
+        if strategy_is_audit:
+            return batch_size
+        return min(self.audit_per_page, batch_size // 12)
+
     def next_batch(self, strategy: str, batch_size: int) -> Batch:
-        """Choose a page with `strategy` and record that it was served."""
+        """Choose a page with `strategy` (plus a few audit cards) and record that it was served."""
         with self._lock:
-            sel: Selection = select(strategy, self.pool(), batch_size)
-            probs = [round(float(p), 5) for p in self.model.probs[sel.ids]]
-            ids = [int(i) for i in sel.ids]
-            if sel.exhausted or not ids:
-                return Batch(None, [], [], sel.batch_type, strategy, True, sel.message or "No items left to show.")
-            event, _ = self._record(BatchServed, strategy=strategy, batch_type=sel.batch_type,
-                                    ids=tuple(ids), probs=tuple(probs))
+            chosen = get_strategy(strategy)
+            pool = self.pool()
+            n_audit = self.audit_count(chosen.audit, batch_size)
+            sel = select(strategy, pool, batch_size - n_audit)
+            rest = np.setdiff1d(pool.unlabeled, sel.ids)
+            audit = pool.rng.choice(rest, size=min(n_audit, rest.size), replace=False)
+            ids_arr = sort_by_confidence(np.concatenate([sel.ids, audit]).astype(np.int64), pool.probs, sel.batch_type)
+            if ids_arr.size == 0:
+                return Batch(None, [], [], sel.batch_type, strategy, True,
+                             sel.message or "Every item is labeled: export your labels, or undo to revise.")
+            ids = [int(i) for i in ids_arr]
+            probs = [round(float(p), 5) for p in pool.probs[ids_arr]]
+            event, _ = self._record(BatchServed, strategy=strategy, batch_type=sel.batch_type, ids=tuple(ids),
+                                    probs=tuple(probs), audit=tuple(sorted(int(a) for a in audit)),
+                                    audit_pool=int(rest.size))
         return Batch(event.seq, ids, probs, sel.batch_type, strategy)
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
@@ -271,6 +290,23 @@ class LabelingSession:
 
     def export_events_jsonl(self) -> bytes:
         return self.log.to_jsonl()
+
+    def insights(self) -> dict[str, Any]:
+        """Effort figures, quality estimates and the stopping signal, all derived from the log."""
+        quality = quality_estimates(self.state, self.probs)
+        ready, message = stopping_signal([p.flip_rate for p in self.trend], quality)
+        return {"effort": effort_stats(self.state), "estimates": quality.to_dict(),
+                "stop": {"ready": ready, "message": message}}
+
+    def predictions(self) -> dict[str, Any]:
+        """A label for every item: the human's where given, else the head's at the threshold."""
+        quality = quality_estimates(self.state, self.probs)
+        labels, probs, t = self.state.labels, self.probs, quality.threshold
+        items = [{"id": i, "label": labels[i] if i in labels else int(probs[i] >= t),
+                  "source": "human" if i in labels else "model", "prob_pos": round(float(probs[i]), 4)}
+                 for i in range(self.n_items)]
+        return {"threshold": t, "estimates": quality.to_dict(), "counts": self.counts(),
+                "predicted_positive": sum(it["label"] for it in items), "items": items}
 
     @staticmethod
     def strategy_menu() -> list[dict[str, str]]:

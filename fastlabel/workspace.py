@@ -18,6 +18,7 @@ from .events import EventLog
 from .session import LabelingSession
 
 log = logging.getLogger(__name__)
+DEMO_GRID = "30x20"  # make_demo's default 600 faces
 Progress = Callable[[str, int, int], None]
 
 
@@ -50,6 +51,7 @@ class Workspace:
             "last_train_ms": last.train_ms if last else None,
             "history": [p.to_dict() for p in s.trend],
             "can_undo": bool(s.state.submissions),
+            **s.insights(),
         }
 
 
@@ -57,10 +59,12 @@ def resolve_data(config: Config) -> Config:
     """With no data given, fall back to the generated demo faces (made once under home)."""
     if config.sprite or config.images:
         return config
-    demo = make_demo(config.home / "demo")
-    log.info("no data given: serving %d generated demo faces from %s", demo.n, demo.sprite)
-    return replace(config, sprite=demo.sprite, grid=demo.grid,
-                   attributes=config.attributes or demo.attributes)
+    folder = config.home / "demo"
+    sprite, attributes = folder / "sprite.png", folder / "attributes.csv"
+    if not (sprite.exists() and attributes.exists()):
+        make_demo(folder)
+    log.info("no data given: serving the generated demo faces in %s", folder)
+    return replace(config, sprite=sprite, grid=DEMO_GRID, attributes=config.attributes or attributes)
 
 
 def journal_path(config: Config, data_id: str, encoder_id: str) -> Path:

@@ -179,3 +179,17 @@ def test_journal_for_other_data_is_refused(pool, tmp_path):
         LabelingSession(x, EventLog.open(path), data_id="bbb")
     with pytest.raises(InvalidInput, match="600 items"):
         LabelingSession(x[:10], EventLog.open(path))
+
+
+def test_pages_carry_audit_cards_held_out_of_training(pool):
+    x, y = pool
+    s = LabelingSession(x, seed=2, audit_per_page=2)
+    batch = s.next_batch("verify_positives", 40)
+    served = s.state.batch(batch.batch_id)
+    assert len(served.audit) == 2 and set(served.audit) <= set(batch.ids)
+    assert served.audit_pool == 600 - 38
+    s.submit([(i, int(y[i])) for i in batch.ids], batch_id=batch.batch_id)
+    assert s.state.audit_ids == frozenset(served.audit)
+    assert s.counts()["labeled"] == 40  # audit labels are kept, only not trained on
+    page = s.next_batch("audit", 24)
+    assert set(s.state.batch(page.batch_id).audit) == set(page.ids)

@@ -53,6 +53,7 @@ class BatchServed(Event):
     ids: tuple[int, ...] = ()
     probs: tuple[float, ...] = ()
     audit: tuple[int, ...] = ()  # ids drawn uniformly at random for unbiased estimates
+    audit_pool: int = 0  # how many items the audit ids were drawn from
     type: ClassVar[str] = "batch_served"
 
 

@@ -35,6 +35,7 @@ class SessionState:
     batches: tuple[BatchServed, ...] = ()
     submissions: tuple[Submission, ...] = ()  # in effect, oldest first
     history: tuple[LabelsSubmitted | SubmissionUndone, ...] = ()  # every label change, in order
+    audit_ids: frozenset[int] = frozenset()  # served as audit cards: held out of training
     last_seq: int = 0
 
     @property
@@ -44,6 +45,14 @@ class SessionState:
     @property
     def n_negative(self) -> int:
         return len(self.labels) - self.n_positive
+
+    def first_labeled(self) -> dict[int, int]:
+        """For each labeled item, the sequence number of the first submission in effect that labeled it."""
+        first: dict[int, int] = {}
+        for sub in self.submissions:
+            for item, _ in sub.labels:
+                first.setdefault(item, sub.seq)
+        return first
 
     def batch(self, batch_id: int) -> BatchServed | None:
         for b in reversed(self.batches):
@@ -66,7 +75,7 @@ def apply(state: SessionState, event: Event) -> SessionState:
             state, query=event.query, query_embedding=event.embedding, query_logit_scale=event.logit_scale
         )
     if isinstance(event, BatchServed):
-        return replace(state, batches=state.batches + (event,))
+        return replace(state, batches=state.batches + (event,), audit_ids=state.audit_ids | set(event.audit))
     if isinstance(event, LabelsSubmitted):
         labels = dict(state.labels)
         previous: dict[int, int | None] = {}

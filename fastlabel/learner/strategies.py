@@ -50,6 +50,7 @@ class Strategy:
     title: str
     batch_type: str  # positive | negative | neutral
     choose: Choose
+    audit: bool = False  # a page of uniformly random audit cards, for unbiased estimates
 
 
 def top_k(candidates: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
@@ -137,6 +138,8 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("verify_negatives", "Verify negatives", "negative", choose_verify_negatives),
         Strategy("kmeans", "Diverse (k-means)", "neutral", choose_kmeans),
         Strategy("random", "Random", "neutral", choose_random),
+        Strategy("audit", "Audit (random check of the estimates)", "neutral", lambda pool, n: np.empty(0, np.int64),
+                 audit=True),
     )
 }
 

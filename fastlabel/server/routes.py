@@ -138,6 +138,18 @@ def export_labels() -> Response:
     return jsonl_download(ws.session.export_labels_jsonl(ws.item_names()), "labels.jsonl")
 
 
+@api.get("/export/predictions")
+def export_predictions() -> Response:
+    ws = runtime().workspace
+    body = ws.session.predictions()
+    names = ws.item_names()
+    if names is not None:
+        for item in body["items"]:
+            item["path"] = names[item["id"]]
+    return Response(orjson.dumps(body), mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="predictions.json"'})
+
+
 @api.get("/export/events")
 def export_events() -> Response:
     return jsonl_download(runtime().workspace.session.export_events_jsonl(), "session.jsonl")

@@ -1,0 +1,50 @@
+"""Human effort from the submitted pages: time on screen and clicks, overall, recent and per strategy."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+from .events import SessionState, Submission
+
+
+def figures(subs: Iterable[tuple[Submission, int]]) -> dict[str, float | int | None]:
+    """(submission, positives in it) pairs -> rates; pages without timing count for labels only."""
+    pages = labels = positives = clicks = timed_labels = timed_pos = 0
+    ms = 0
+    clicked_labels = 0
+    for sub, pos in subs:
+        pages += 1
+        labels += len(sub.labels)
+        positives += pos
+        if sub.page_ms is not None:
+            ms += sub.page_ms
+            timed_labels += len(sub.labels)
+            timed_pos += pos
+        if sub.clicks is not None:
+            clicks += sub.clicks
+            clicked_labels += len(sub.labels)
+    minutes = ms / 60000
+    return {
+        "pages": pages,
+        "labels": labels,
+        "positives": positives,
+        "minutes": round(minutes, 2),
+        "labels_per_min": round(timed_labels / minutes, 1) if minutes else None,
+        "sec_per_label": round(ms / 1000 / timed_labels, 2) if timed_labels else None,
+        "clicks_per_label": round(clicks / clicked_labels, 3) if clicked_labels else None,
+        "positives_per_min": round(timed_pos / minutes, 1) if minutes else None,
+    }
+
+
+def effort_stats(state: SessionState, recent: int = 5) -> dict:
+    rows = [(sub, sum(y for _, y in sub.labels)) for sub in state.submissions]
+    by_strategy: dict[str, list] = defaultdict(list)
+    for sub, pos in rows:
+        batch = state.batch(sub.batch_id) if sub.batch_id is not None else None
+        by_strategy[batch.strategy if batch else "manual"].append((sub, pos))
+    return {
+        "overall": figures(rows),
+        "recent": figures(rows[-recent:]),
+        "by_strategy": {name: figures(subs) for name, subs in sorted(by_strategy.items())},
+    }

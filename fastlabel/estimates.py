@@ -1,0 +1,148 @@
+"""How good is the head, and how many positives are still hidden? Estimated from audit cards.
+
+Audit cards are drawn uniformly at random from the items still unlabeled when a page is
+served (never chosen by the active strategy) and held out of training, so the current
+model is independent of their labels. For each page d with audit draws from a population
+P_d of size m_d, the Horvitz-Thompson total  m_d / k_d * sum_a y_a [a in group]  is
+unbiased for the number of positives in P_d that fall in a group (predicted negative, or
+predicted positive, by the current model). Items of P_d labeled since then are known and
+subtracted, leaving an unbiased estimate of the positives still hidden in that group.
+Averaging over pages, with a t interval over the per-page estimates, gives the figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+from .events import SessionState
+
+THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    low: float
+    high: float
+    n_pages: int
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+
+@dataclass(frozen=True)
+class QualityEstimates:
+    audit_cards: int
+    unlabeled_predicted_negative: int
+    unlabeled_predicted_positive: int
+    hidden_positives: Estimate | None  # among unlabeled predicted negatives
+    precision: Estimate | None  # of the head on unlabeled predicted positives
+    threshold: float = THRESHOLD
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def wilson(successes: float, n: int, confidence: float) -> tuple[float, float]:
+    """Wilson score interval for a binomial rate; honest with few draws and rare events."""
+    if n == 0:
+        return 0.0, 1.0
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class AuditTotals:
+    """Per audited page: the Horvitz-Thompson estimates, and the pooled draws behind them."""
+
+    hidden: np.ndarray  # per page, positives hidden among the group
+    hits: int  # audit cards positive and in the group
+    draws: int  # audit cards
+    mean_pool: float  # mean population an audit card was drawn from
+
+
+def estimate(totals: AuditTotals, confidence: float, upper: float) -> Estimate | None:
+    """Unbiased point estimate (mean of per-page HT totals) with a Wilson interval on the pooled rate."""
+    if totals.hidden.size == 0:
+        return None
+    value = float(totals.hidden.mean())
+    rate = totals.hits / totals.draws
+    lo, hi = wilson(totals.hits, totals.draws, confidence)
+    low = value + totals.mean_pool * (lo - rate)
+    high = value + totals.mean_pool * (hi - rate)
+    clip = lambda x: round(float(np.clip(x, 0, upper)), 4)  # noqa: E731
+    return Estimate(clip(value), clip(low), clip(high), int(totals.hidden.size))
+
+
+def audit_totals(state: SessionState, probs: np.ndarray, threshold: float = THRESHOLD) -> tuple[AuditTotals, AuditTotals]:
+    """Audit evidence for the positives still hidden among (predicted negatives, predicted positives)."""
+    labels, first = state.labels, state.first_labeled()
+    ids = np.fromiter(first.keys(), dtype=np.int64, count=len(first))
+    since = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+    y = np.array([labels[i] for i in ids], dtype=np.float64)
+    in_neg = probs[ids] < threshold if ids.size else np.zeros(0, bool)
+    pages: dict[bool, list[float]] = {True: [], False: []}
+    hits = {True: 0, False: 0}
+    draws, pools = 0, []
+    for batch in state.batches:
+        audited = [a for a in batch.audit if a in labels]
+        if not audited or batch.audit_pool <= 0:
+            continue
+        draws += len(audited)
+        pools += [batch.audit_pool] * len(audited)
+        scale = batch.audit_pool / len(audited)
+        ya = np.array([labels[a] for a in audited], dtype=np.float64)
+        neg_a = probs[np.asarray(audited)] < threshold
+        # the population's items labeled since are known; the page's own strategy picks were never in it
+        picks = list(set(batch.ids) - set(batch.audit))
+        later = (since > batch.seq) & ~np.isin(ids, picks)
+        for group in (True, False):
+            member_a = neg_a if group else ~neg_a
+            member = in_neg if group else ~in_neg
+            found = float((ya * member_a).sum())
+            hits[group] += int(found)
+            pages[group].append(scale * found - float((y * member)[later].sum()))
+    mean_pool = float(np.mean(pools)) if pools else 0.0
+    neg, pos = (AuditTotals(np.asarray(pages[g]), hits[g], draws, mean_pool) for g in (True, False))
+    return neg, pos
+
+
+def quality_estimates(state: SessionState, probs: np.ndarray, threshold: float = THRESHOLD,
+                      confidence: float = 0.95) -> QualityEstimates:
+    unlabeled = np.ones(probs.shape[0], dtype=bool)
+    if state.labels:
+        unlabeled[np.fromiter(state.labels.keys(), dtype=np.int64)] = False
+    n_neg = int((unlabeled & (probs < threshold)).sum())
+    n_pos = int((unlabeled & (probs >= threshold)).sum())
+    neg, pos = audit_totals(state, probs, threshold)
+    hidden = estimate(neg, confidence, n_neg)
+    found = estimate(pos, confidence, n_pos) if n_pos else None
+    precision = None
+    if found is not None:
+        precision = Estimate(*(round(v / n_pos, 4) for v in (found.value, found.low, found.high)), found.n_pages)
+    return QualityEstimates(neg.draws, n_neg, n_pos, hidden, precision, threshold)
+
+
+def stopping_signal(flip_rates: list[float | None], est: QualityEstimates, *, max_flip: float = 0.01,
+                    min_pages: int = 5) -> tuple[bool, str]:
+    """Stop when the last retrains barely changed the predictions and the estimates are tight."""
+    recent = [f for f in flip_rates[-2:] if f is not None]
+    if len(recent) < 2 or max(recent) > max_flip:
+        last = f"{recent[-1]:.1%}" if recent else "n/a"
+        return False, f"predictions still changing ({last} flipped in the last retrain)"
+    h = est.hidden_positives
+    if h is None or h.n_pages < min_pages:
+        return False, f"predictions are stable; label {min_pages}+ pages with audit cards to check what is missed"
+    tight = h.half_width <= max(10.0, 0.1 * max(est.unlabeled_predicted_positive, 1))
+    if not tight:
+        return False, f"predictions are stable, but the estimate of missed positives is still wide (±{h.half_width:.0f})"
+    return True, (f"ready to stop: predictions are stable and about {h.value:.0f} ± {h.half_width:.0f} positives "
+                  f"remain among {est.unlabeled_predicted_negative:,} predicted negatives; export the predictions")
