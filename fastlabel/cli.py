@@ -117,6 +117,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    import orjson
+
+    from .events import write_atomic
+    from .replay import load_events, replay_session
+
+    session = replay_session(load_events(args.session), config_from_args(args))
+    body = session.predictions()
+    write_atomic(args.out, orjson.dumps(body, option=orjson.OPT_INDENT_2))
+    print(f"wrote predictions for {session.n_items} items ({body['predicted_positive']} positive) to {args.out}")
+    return 0
+
+
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from .data import make_demo
 
@@ -155,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("session", type=Path)
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="replay a session and export a label for every item, with estimates")
+    p.add_argument("session", type=Path)
+    p.add_argument("--out", type=Path, default=Path("predictions.json"))
+    add_data_args(p)
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("demo-data", help="write the generated demo faces (sprite + attributes CSV)")
     p.add_argument("out", type=Path)

@@ -45,7 +45,27 @@ def summarise(session: LabelingSession) -> str:
     if last:
         lines.append(f"last retrain: {last.train_ms} ms, {last.flip_rate:.2%} of predictions flipped")
     lines.append(f"predicted positive: {int((session.probs >= 0.5).sum())} of {session.n_items}")
+    lines += insight_lines(session.insights())
     return "\n".join(lines)
+
+
+def insight_lines(insights: dict) -> list[str]:
+    """The effort, estimate and stopping figures the page shows, as text."""
+    e = insights["effort"]["overall"]
+    q = insights["estimates"]
+    lines = [f"effort: {e['labels']} labels in {e['minutes']} min; labels/min {e['labels_per_min']}, "
+             f"s/label {e['sec_per_label']}, clicks/label {e['clicks_per_label']}, "
+             f"positives/min {e['positives_per_min']}"]
+    h, p = q["hidden_positives"], q["precision"]
+    if h:
+        lines.append(f"hidden positives: about {h['value']:.0f} (95% CI {h['low']:.0f}-{h['high']:.0f}) among "
+                     f"{q['unlabeled_predicted_negative']:,} unlabeled predicted negatives "
+                     f"({q['audit_cards']} audit cards)")
+    if p:
+        lines.append(f"precision on {q['unlabeled_predicted_positive']:,} unlabeled predicted positives: "
+                     f"{p['value']:.1%} (95% CI {p['low']:.1%}-{p['high']:.1%})")
+    lines.append(("STOP: " if insights["stop"]["ready"] else "keep going: ") + insights["stop"]["message"])
+    return lines
 
 
 def replay_file(path: Path, config: Config) -> str:

@@ -30,7 +30,7 @@ from .events import (
     apply,
 )
 from .estimates import quality_estimates, stopping_signal
-from .learner.head import HeadConfig, Learner
+from .learner.head import HeadConfig, Learner, warm_up
 from .learner.strategies import STRATEGIES, Pool, get_strategy, select, sort_by_confidence
 from .learner.zeroshot import blend, zero_shot_probs
 
@@ -133,6 +133,7 @@ class LabelingSession:
         self.n_items = int(self.embeddings.shape[0])
         self.text_encoder = text_encoder
         self.learner = Learner(self.embeddings, head_config, device)
+        warm_up(self.learner.dim, self.learner.device)
         self.log = log if log is not None else EventLog()
         self.state = SessionState()
         self.model = _Model(probs=np.full(self.n_items, 0.5, np.float32))

@@ -52,6 +52,17 @@ def balanced_weights(y: torch.Tensor) -> torch.Tensor:
     return torch.where(y > 0.5, w_pos, w_neg)
 
 
+def warm_up(dim: int, device: torch.device | None = None) -> None:
+    """Pay torch's one-time start-up cost (about a second) before the first real retrain."""
+    head = MLPHead(dim, 8).to(device or "cpu")
+    opt = torch.optim.Adam(head.parameters())
+    x = torch.zeros(2, dim, device=device)
+    for _ in range(2):
+        opt.zero_grad()
+        head(x).sum().backward()
+        opt.step()
+
+
 class Learner:
     """Owns the head and the pool's embeddings; `fit` on labeled ids, `predict` for every item."""
 
