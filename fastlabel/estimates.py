@@ -135,9 +135,10 @@ def stopping_signal(flip_rates: list[float | None], est: QualityEstimates, *, ma
                     min_pages: int = 5) -> tuple[bool, str]:
     """Stop when the last retrains barely changed the predictions and the estimates are tight."""
     recent = [f for f in flip_rates[-2:] if f is not None]
-    if len(recent) < 2 or max(recent) > max_flip:
-        last = f"{recent[-1]:.1%}" if recent else "n/a"
-        return False, f"predictions still changing ({last} flipped in the last retrain)"
+    if len(recent) < 2:
+        return False, "keep labeling: the model needs a few pages before it can judge when to stop"
+    if max(recent) > max_flip:
+        return False, f"predictions still changing ({recent[-1]:.1%} flipped in the last retrain)"
     h = est.hidden_positives
     if h is None or h.n_pages < min_pages:
         return False, f"predictions are stable; label {min_pages}+ pages with audit cards to check what is missed"

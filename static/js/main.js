@@ -1,0 +1,336 @@
+// Wires the page together: start-up (loading -> ready), the toolbar, the labeling loop
+// (next page -> label -> confirm & train -> next page), undo, and pushed retrains.
+
+import { api, withToken } from "./api.js";
+import { Grid } from "./grid.js";
+import { bindKeys } from "./keyboard.js";
+import { Socket } from "./socket.js";
+import { renderCounts, renderStats, formatNumber } from "./stats.js";
+import { showError, toast } from "./toast.js";
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 1000;
+const BATCH_SIZES = [24, 48, 96];
+const MODES = { positive: "mode-positive", negative: "mode-negative", neutral: "mode-neutral" };
+
+const app = {
+  status: "starting", // starting | loading | ready | error
+  state: null,
+  strategies: [],
+  batch: null, // {batch_id, batch_type, strategy, restored}
+  busy: false,
+};
+
+const grid = new Grid($("grid"), { onChange: renderPageInfo });
+const socket = new Socket({ onMessage: onPush, onStatus: renderConnection });
+
+// ---------------------------------------------------------------- start-up
+
+async function pollState() {
+  let state;
+  try {
+    state = await api.state();
+  } catch (err) {
+    showLoading({ error: err.message });
+    return setTimeout(pollState, POLL_MS * 3);
+  }
+  if (state.status === "ready") return onReady(state);
+  if (state.status === "error") {
+    app.status = "error";
+    showLoading({ error: state.error || "The server could not load the data." });
+    return setTimeout(pollState, POLL_MS * 5); // a restarted server is picked up without a reload
+  }
+  app.status = "loading";
+  showLoading({ progress: state.progress });
+  setTimeout(pollState, POLL_MS); // fallback for when the socket is down or blocked
+}
+
+function showLoading({ progress, error } = {}) {
+  $("loading").hidden = false;
+  $("grid").hidden = true;
+  setBusy(true);
+  const bar = $("loading-bar");
+  const text = $("loading-text");
+  $("loading").classList.toggle("is-error", Boolean(error));
+  if (error) {
+    $("loading-title").textContent = "FastLabel could not start";
+    text.textContent = error;
+    bar.hidden = true;
+    return;
+  }
+  $("loading-title").textContent = "Preparing the data\u2026";
+  bar.hidden = false;
+  if (progress && progress.total) {
+    const pct = Math.min(100, (100 * progress.done) / progress.total);
+    bar.setAttribute("aria-valuenow", pct.toFixed(0));
+    $("loading-fill").style.width = `${pct}%`;
+    bar.classList.remove("is-indeterminate");
+    const stage = progress.stage === "embedding" ? "Embedding images" : progress.stage;
+    text.textContent = `${stage}: ${formatNumber(progress.done)} / ${formatNumber(progress.total)} (${pct.toFixed(0)}%)`;
+  } else {
+    bar.classList.add("is-indeterminate");
+    text.textContent = "Loading images and cached embeddings.";
+  }
+}
+
+async function onReady(state) {
+  if (app.status === "ready") return;
+  app.status = "ready";
+  $("loading").hidden = true;
+  $("grid").hidden = false;
+  setBusy(false);
+  applyState(state);
+  fillToolbar(state);
+  await loadBatch();
+}
+
+function fillToolbar(state) {
+  app.strategies = state.strategies || [];
+  const select = $("strategy");
+  select.replaceChildren(
+    ...app.strategies.map((s) => {
+      const opt = new Option(s.title || s.name, s.name);
+      opt.dataset.batchType = s.batch_type;
+      return opt;
+    }),
+  );
+  const names = app.strategies.map((s) => s.name);
+  select.value = names.includes(state.default_strategy) ? state.default_strategy : names[0] || "";
+
+  const size = $("batch-size");
+  const sizes = [...new Set([...BATCH_SIZES, state.batch_size])]
+    .filter((n) => Number.isInteger(n) && n > 0 && n <= (state.max_batch_size || Infinity))
+    .sort((a, b) => a - b);
+  size.replaceChildren(...sizes.map((n) => new Option(String(n), String(n))));
+  size.value = String(state.batch_size || 48);
+  select.disabled = false;
+  size.disabled = false;
+
+  const hasText = Boolean(state.encoder && state.encoder.has_text);
+  const noText = "This encoder has no text side; start the server with --encoder clip for zero-shot queries.";
+  $("set-query").disabled = !hasText;
+  $("query").disabled = !hasText;
+  $("query-box").title = hasText ? "Score every image against this text before labeling" : noText;
+  $("query").placeholder = hasText ? "Describe the positives, e.g. smiling woman" : "Text queries need CLIP";
+  if (state.query) $("query").value = state.query;
+}
+
+/** Everything that follows /api/state: the panel, undo, the data line. */
+function applyState(state) {
+  app.state = state;
+  renderStats(state);
+  $("undo").disabled = app.busy || !state.can_undo;
+  const data = state.data || {};
+  $("data-name").textContent = data.name ? `${formatNumber(data.n_items)} images \u00b7 ${data.name}` : "";
+  $("data-name").title = data.name || "";
+  $("encoder-id").textContent = state.encoder ? state.encoder.id : "";
+  $("current-query").textContent = state.query ? `\u201c${state.query}\u201d` : "none";
+}
+
+let refreshTimer = null;
+/** Re-read the full state soon; several triggers in a row cost one request. */
+function refreshState() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    try {
+      applyState(await api.state());
+    } catch (err) {
+      showError(err);
+    }
+  }, 150);
+}
+
+// ---------------------------------------------------------------- the labeling loop
+
+function setBusy(busy) {
+  app.busy = busy;
+  document.body.classList.toggle("is-busy", busy);
+  $("confirm").disabled = busy;
+  $("undo").disabled = busy || !(app.state && app.state.can_undo);
+}
+
+function currentStrategy() {
+  return $("strategy").value || (app.state && app.state.default_strategy);
+}
+
+let loadSeq = 0;
+async function loadBatch() {
+  if (app.status !== "ready") return;
+  // Menu changes can overlap a load in flight: only the latest request may render.
+  const seq = ++loadSeq;
+  setBusy(true);
+  try {
+    const batch = await api.nextBatch(currentStrategy(), Number($("batch-size").value));
+    if (seq === loadSeq) showBatch(batch);
+  } catch (err) {
+    if (seq === loadSeq) showError(err);
+  } finally {
+    if (seq === loadSeq) setBusy(false);
+  }
+}
+
+function showBatch(batch, { restored = false } = {}) {
+  app.batch = {
+    batch_id: batch.batch_id ?? null,
+    batch_type: batch.batch_type || "neutral",
+    strategy: batch.strategy || null,
+    restored,
+  };
+  document.body.classList.remove(...Object.values(MODES));
+  document.body.classList.add(MODES[app.batch.batch_type] || MODES.neutral);
+
+  const items = batch.items || [];
+  grid.render(items);
+  socket.watch(grid.ids());
+
+  const msg = $("message");
+  const text = batch.message || (items.length ? "" : "No cards to show for this strategy.");
+  msg.textContent = text;
+  msg.hidden = !text;
+  $("confirm").textContent = items.length ? "Confirm & Train" : "Next page";
+}
+
+function renderPageInfo() {
+  const b = app.batch;
+  if (!b || !grid.size) {
+    $("page-info").textContent = "";
+    $("page-tally").textContent = "";
+    return;
+  }
+  const s = app.strategies.find((x) => x.name === b.strategy);
+  const what = b.restored ? "Undone page \u2013 fix and confirm again" : s ? s.title : b.strategy || "Page";
+  $("page-info").textContent = `${what} \u00b7 ${grid.size} cards`;
+  const flipped = grid.flipped();
+  $("page-tally").textContent =
+    `${grid.positives()} positive \u00b7 ${grid.size - grid.positives()} negative` +
+    (b.restored ? "" : ` \u00b7 ${flipped} corrected`);
+}
+
+async function confirm() {
+  if (app.busy || app.status !== "ready") return;
+  if (!grid.size) return loadBatch();
+  setBusy(true);
+  try {
+    const res = await api.submitLabels(grid.labels(), {
+      batchId: app.batch && app.batch.batch_id,
+      pageMs: grid.pageMs(),
+      clicks: grid.clicks,
+    });
+    renderCounts(res.counts, res.train_ms);
+    refreshState();
+  } catch (err) {
+    setBusy(false);
+    return showError(err); // the page stays, so nothing the user did is lost
+  }
+  await loadBatch();
+}
+
+async function undo() {
+  if (app.busy || app.status !== "ready") return;
+  if (!(app.state && app.state.can_undo)) return toast("Nothing to undo.", "info");
+  setBusy(true);
+  try {
+    const res = await api.undo();
+    const page = res.page || { items: [], batch_type: "neutral" };
+    showBatch({ ...page, strategy: null }, { restored: true });
+    renderCounts(res.counts);
+    toast("Last page undone: its labels are back on screen to fix.", "info");
+  } catch (err) {
+    showError(err);
+  } finally {
+    setBusy(false);
+    refreshState();
+  }
+}
+
+/** A page the user has worked on is not thrown away by a menu change. */
+function pageIsPristine() {
+  return !grid.size || (grid.clicks === 0 && !(app.batch && app.batch.restored));
+}
+
+function onMenuChange(e) {
+  e.target.blur(); // give the arrow keys back to the grid
+  if (pageIsPristine()) loadBatch();
+  else toast("Applies from the next page.", "info");
+}
+
+async function setQuery(e) {
+  e.preventDefault();
+  const text = $("query").value.trim();
+  if (!text) return toast("Type what you are looking for first.", "error");
+  $("set-query").disabled = true;
+  try {
+    const res = await api.setQuery(text);
+    $("query").blur();
+    toast(`Every image scored against \u201c${res.query}\u201d.`, "info");
+    refreshState();
+    if (pageIsPristine()) await loadBatch();
+  } catch (err) {
+    showError(err);
+  } finally {
+    $("set-query").disabled = !(app.state && app.state.encoder && app.state.encoder.has_text);
+  }
+}
+
+// ---------------------------------------------------------------- pushes
+
+function onPush(msg) {
+  if (msg.type === "progress") {
+    if (app.status !== "ready") showLoading({ progress: msg });
+  } else if (msg.type === "ready") {
+    if (app.status !== "ready") pollState();
+  } else if (msg.type === "trained") {
+    if (msg.probs) grid.updateProbs(msg.probs);
+    renderCounts(msg.counts, msg.last_train_ms);
+    refreshState();
+  }
+}
+
+function renderConnection(status) {
+  const el = $("conn");
+  el.dataset.status = status;
+  el.title = status === "open" ? "Live updates on" : "Live updates reconnecting\u2026";
+}
+
+// ---------------------------------------------------------------- help and wiring
+
+function toggleHelp(force) {
+  const help = $("help");
+  help.hidden = typeof force === "boolean" ? !force : !help.hidden;
+}
+
+function wire() {
+  for (const link of document.querySelectorAll("a[data-api]")) link.href = withToken(link.dataset.api);
+  $("confirm").addEventListener("click", confirm);
+  $("undo").addEventListener("click", undo);
+  $("strategy").addEventListener("change", onMenuChange);
+  $("batch-size").addEventListener("change", onMenuChange);
+  $("query-form").addEventListener("submit", setQuery);
+  $("query").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") e.target.blur();
+  });
+  $("help-toggle").addEventListener("click", () => toggleHelp());
+  $("help-close").addEventListener("click", () => toggleHelp(false));
+  // Mouse clicks on toolbar buttons leave the focus where it was, so Enter/Space keep
+  // meaning "confirm" instead of re-pressing the last button clicked.
+  for (const b of document.querySelectorAll(".toolbar button, .helpline button")) {
+    b.addEventListener("mousedown", (e) => e.preventDefault());
+  }
+  bindKeys({
+    confirm,
+    undo,
+    toggleHelp: () => toggleHelp(),
+    closeHelp: () => toggleHelp(false),
+    moveFocus: (dx, dy) => grid.moveFocus(dx, dy),
+    toggleFocused: () => !app.busy && grid.toggleFocused(),
+    toggleIndex: (i) => {
+      if (app.busy || i >= grid.size) return;
+      grid.setFocus(i);
+      grid.toggle(i);
+    },
+  });
+}
+
+wire();
+socket.connect();
+pollState();
