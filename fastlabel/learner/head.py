@@ -8,7 +8,9 @@ single batched forward pass without autograd.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -24,6 +26,7 @@ class HeadConfig:
     weight_decay: float = 1e-3
     warm_start: bool = True
     score_chunk: int = 262_144  # rows per forward pass when scoring the pool
+    train_threads: int = 1  # tiny matmuls: one thread beats two that spin-wait on a busy CPU
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,18 @@ def balanced_weights(y: torch.Tensor) -> torch.Tensor:
     w_pos = y.numel() / (2 * pos.clamp(min=1))
     w_neg = y.numel() / (2 * neg.clamp(min=1))
     return torch.where(y > 0.5, w_pos, w_neg)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with `n` intra-op threads (0 keeps torch's setting)."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def warm_up(dim: int, device: torch.device | None = None) -> None:
@@ -81,6 +96,10 @@ class Learner:
 
     def fit(self, ids: np.ndarray, labels: np.ndarray, seed: int) -> FitReport:
         """Train on (ids, labels); warm-starts from the last weights when configured."""
+        with torch_threads(self.config.train_threads):
+            return self._fit(ids, labels, seed)
+
+    def _fit(self, ids: np.ndarray, labels: np.ndarray, seed: int) -> FitReport:
         cfg = self.config
         start = time.perf_counter()
         torch.manual_seed(seed)
@@ -107,8 +126,20 @@ class Learner:
         """P(positive) for the given ids, or for the whole pool, as float32."""
         if self.head is None:
             raise RuntimeError("predict called before fit")
-        self.head.eval()
         x = self.x if ids is None else self.x[torch.as_tensor(ids, dtype=torch.long, device=self.device)]
+        return self._probs(x)
+
+    @torch.inference_mode()
+    def score(self, embeddings: np.ndarray) -> np.ndarray:
+        """P(positive) for rows outside the pool (e.g. a held-out test set), as float32."""
+        if self.head is None:
+            raise RuntimeError("score called before fit")
+        x = torch.as_tensor(np.ascontiguousarray(embeddings, dtype=np.float32), device=self.device)
+        return self._probs(x)
+
+    def _probs(self, x: torch.Tensor) -> np.ndarray:
+        assert self.head is not None
+        self.head.eval()
         chunk = self.config.score_chunk
         out = [torch.sigmoid(self.head(x[i : i + chunk])) for i in range(0, x.shape[0], chunk)]
         return torch.cat(out).float().cpu().numpy()

@@ -1,0 +1,84 @@
+"""The encoder interface and the helpers every encoder shares (batching, normalising, hashing)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from fastlabel.errors import NoTextSide
+
+if TYPE_CHECKING:
+    from fastlabel.data.sources import ImageSource
+
+Progress = Callable[[int, int], None]
+"""Called as progress(done, total) after every batch."""
+
+DEFAULT_BATCH_SIZE = 64
+_HASH_CHUNK = 1 << 20
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns a source's images (and, for CLIP, text) into unit-length float32 vectors."""
+
+    id: str
+    has_text: bool
+    logit_scale: float
+
+    def encode_images(self, source: ImageSource, progress: Progress | None = None) -> np.ndarray: ...
+
+    def encode_text(self, text: str) -> np.ndarray: ...
+
+
+def l2_normalise(rows: np.ndarray) -> np.ndarray:
+    """Float32 copy of `rows` with every row scaled to unit length (all-zero rows stay zero)."""
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+    return (rows / np.maximum(norms, np.finfo(np.float32).tiny)).astype(np.float32, copy=False)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's content, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def refuse_text(encoder_id: str) -> NoTextSide:
+    """The error an image-only encoder raises when asked to embed text."""
+    return NoTextSide(
+        f"The encoder {encoder_id} embeds images only, so text queries are off. "
+        "Start with --encoder clip (and CLIP weights available) to search by text."
+    )
+
+
+def encode_in_batches(
+    source: ImageSource,
+    preprocess: Callable[[Image.Image], torch.Tensor],
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    dim: int,
+    device: torch.device,
+    batch_size: int,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Run `forward` over the source's images, `batch_size` at a time; returns (N, dim) unit rows."""
+    total = len(source)
+    out = np.empty((total, dim), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, total, batch_size):
+            stop = min(start + batch_size, total)
+            batch = torch.stack([preprocess(source.image(i)) for i in range(start, stop)]).to(device)
+            features = forward(batch).float()
+            out[start:stop] = torch.nn.functional.normalize(features, dim=-1).cpu().numpy()
+            if progress is not None:
+                progress(stop, total)
+    return out

