@@ -82,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     config = HeadConfig()
-    warm_up(DIM)
+    warm_up()
     bench_train(config, args.repeats)
     bench_score(config, args.repeats, [n for n in (10_000, 100_000, 1_000_000) if n <= args.max_items])
 

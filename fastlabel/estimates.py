@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 from .events import SessionState
 
@@ -52,7 +52,7 @@ def wilson(successes: float, n: int, confidence: float) -> tuple[float, float]:
     """Wilson score interval for a binomial rate; honest with few draws and rare events."""
     if n == 0:
         return 0.0, 1.0
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -15,6 +16,7 @@ from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, 
 from .device import pick_device
 from .embeddings import Encoder, embed_source, make_encoder
 from .events import EventLog
+from .learner.head import warm_up
 from .session import LabelingSession
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,8 @@ def open_pool(config: Config, progress: Progress | None = None) -> Pool:
 
 def open_workspace(config: Config, progress: Progress | None = None) -> Workspace:
     """Open the pool, then resume the session journal (or start one)."""
+    # torch's optimizer start-up runs while the data loads, not after
+    threading.Thread(target=warm_up, name="fastlabel-warm-up", daemon=True).start()
     pool = open_pool(config, progress)
     data_id = pool.source.fingerprint()
     journal = EventLog.open(journal_path(pool.config, data_id, pool.encoder.id))

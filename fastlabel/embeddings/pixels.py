@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
-from sklearn.decomposition import PCA
 
 from fastlabel.embeddings.base import Progress, l2_normalise, refuse_text
 
@@ -31,6 +30,8 @@ def project(features: np.ndarray, dims: int, seed: int) -> np.ndarray:
     n_components = min(dims, features.shape[0] - 1, features.shape[1])
     if n_components < 1:
         return features
+    from sklearn.decomposition import PCA  # imported on use: sklearn is slow to import
+
     return PCA(n_components=n_components, random_state=seed).fit_transform(features)
 
 

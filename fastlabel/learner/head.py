@@ -67,11 +67,11 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def warm_up(dim: int, device: torch.device | None = None) -> None:
-    """Pay torch's one-time start-up cost (about a second) before the first real retrain."""
-    head = MLPHead(dim, 8).to(device or "cpu")
+def warm_up(device: torch.device | None = None) -> None:
+    """Pay torch's one-time start-up cost (its optimizer imports take over a second) before the first retrain."""
+    head = MLPHead(8, 8).to(device or "cpu")
     opt = torch.optim.Adam(head.parameters())
-    x = torch.zeros(2, dim, device=device)
+    x = torch.zeros(2, 8, device=device)
     for _ in range(2):
         opt.zero_grad()
         head(x).sum().backward()
