@@ -41,7 +41,7 @@ def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list
             continue
         try:
             events.append(event_from_dict(orjson.loads(line)))
-        except (orjson.JSONDecodeError, InvalidInput) as exc:
+        except (ValueError, TypeError, InvalidInput) as exc:  # JSONDecodeError is a ValueError
             where = f"{source}:{number}"
             if number == len(lines):
                 problems.append(f"{where}: skipped a torn last line ({exc})")
@@ -51,6 +51,20 @@ def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list
         if event.seq <= previous.seq:
             raise InvalidInput(f"{source}: event sequence numbers must increase ({previous.seq} then {event.seq})")
     return events, problems
+
+
+def fsync_dir(folder: Path) -> None:
+    """Persist a folder's entries (a new or renamed file) where the platform allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -66,6 +80,25 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
+
+
+def lock_journal(journal: Path) -> IO[bytes] | None:
+    """Hold `<journal>.lock` for this process, so that a second FastLabel process refuses to write the
+    same journal (interleaved appends would corrupt it). The kernel drops the lock when the process dies."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX advisory locks on this platform
+        return None
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(journal.with_name(journal.name + ".lock"), "ab")
+    try:
+        fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise InvalidInput(f"{journal} is in use by another FastLabel process; "
+                           "stop that one, or give this one another --session or --home") from None
+    return fh
 
 
 class EventLog:
@@ -76,21 +109,25 @@ class EventLog:
         self._lock = threading.Lock()
         self.journal = journal
         self._fh: IO[bytes] | None = None
+        self._held: IO[bytes] | None = None  # the journal's lock file, while this log writes it
         self.problems: list[str] = []
 
     @classmethod
     def open(cls, journal: Path) -> "EventLog":
-        """Open (or create) a journal file and load the events already in it."""
+        """Open (or create) a journal file and load the events already in it; one process at a time."""
+        held = lock_journal(journal)
         events: list[Event] = []
         problems: list[str] = []
         if journal.exists():
-            events, problems = parse_jsonl(journal.read_bytes(), str(journal))
+            data = journal.read_bytes()
+            events, problems = parse_jsonl(data, str(journal))
             for problem in problems:
                 log.warning(problem)
-            if problems:  # drop the torn tail so new lines start on a clean line
+            if problems or (data and not data.endswith(b"\n")):  # new lines must start on a clean line
                 write_atomic(journal, events_to_jsonl(events))
         el = cls(events, journal)
         el.problems = problems
+        el._held = held
         return el
 
     def __len__(self) -> int:
@@ -114,13 +151,35 @@ class EventLog:
             return event
 
     def _write(self, line: bytes) -> None:
+        """Append one line and fsync it; on failure cut the file back so no partial line stays."""
         if self._fh is None:
             assert self.journal is not None
             self.journal.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.journal, "ab")
-        self._fh.write(line)
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+            created = not self.journal.exists()
+            self._fh = open(self.journal, "ab", buffering=0)
+            if created:
+                fsync_dir(self.journal.parent)
+        fd = self._fh.fileno()
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except BaseException:
+            self._discard_from(start)
+            raise
+
+    def _discard_from(self, offset: int) -> None:
+        """Drop whatever a failed append left past `offset`, and reopen on the next append."""
+        assert self._fh is not None
+        try:
+            os.ftruncate(self._fh.fileno(), offset)
+        except OSError:
+            log.exception("could not cut a failed append out of %s", self.journal)
+        finally:
+            self._fh.close()
+            self._fh = None
 
     def to_jsonl(self) -> bytes:
         return events_to_jsonl(self._events)
@@ -129,3 +188,6 @@ class EventLog:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._held is not None:
+            self._held.close()
+            self._held = None

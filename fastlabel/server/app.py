@@ -16,11 +16,13 @@ from ..errors import FastLabelError
 from ..workspace import Workspace, open_workspace
 from .routes import api
 from .runtime import Runtime
-from .security import needs_token, origin_ok, token_ok
+from .security import host_header_ok, needs_token, same_site, token_ok
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_SOCKET_MESSAGE_BYTES = 64 * 1024  # a "watch" of max_batch_size ids is ~2 KB
+PUBLIC_ENDPOINTS = {"index", "static_file"}  # the page itself; everything else is guarded
 
 
 def create_app(config: Config | None = None, *, loader: Callable[..., Workspace] = open_workspace,
@@ -30,6 +32,7 @@ def create_app(config: Config | None = None, *, loader: Callable[..., Workspace]
         raise ValueError(f"binding to {config.host} needs an access token (--token)")
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_SOCKET_MESSAGE_BYTES}
     app.json.sort_keys = False  # type: ignore[attr-defined]
     runtime = Runtime(config, loader)
     app.extensions["fastlabel"] = runtime
@@ -66,10 +69,19 @@ def _register_errors(app: Flask) -> None:
 
 
 def _register_access_check(app: Flask, config: Config) -> None:
+    """Runs before every route, the WebSocket handshake included, so a refusal never opens a socket."""
+
     @app.before_request
-    def check_token():
-        if config.token is None or not (request.path.startswith("/api/") or request.path == "/ws"):
+    def check_access():
+        if (request.content_length or 0) > MAX_BODY_BYTES:  # even where the route would not read the body
+            return jsonify({"error": f"request body over {MAX_BODY_BYTES} bytes"}), 413
+        if not host_header_ok(request.host, config.token):
+            return jsonify({"error": "this server answers loopback names only (127.0.0.1, localhost); "
+                                     "serve with --host and --token to reach it by other names"}), 403
+        if request.endpoint in PUBLIC_ENDPOINTS:
             return None
+        if not same_site(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host):
+            return jsonify({"error": "requests from other sites are refused"}), 403
         given = request.headers.get("X-FastLabel-Token") or request.args.get("token")
         if not token_ok(config.token, given):
             return jsonify({"error": "missing or wrong access token"}), 401
@@ -80,10 +92,7 @@ def _register_socket(app: Flask, runtime: Runtime) -> None:
     sock = Sock(app)
 
     @sock.route("/ws")
-    def socket(ws):
-        if not origin_ok(request.headers.get("Origin"), request.host):
-            ws.close(reason=1008, message="origin not allowed")
-            return
+    def socket(ws):  # Origin and token are checked before the handshake (check_access)
         client = runtime.hub.add(ws.send)
         try:
             with client.lock:

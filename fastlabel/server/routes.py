@@ -7,12 +7,14 @@ from typing import Any
 
 import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import InvalidInput
 from ..session import Batch, TrainPoint, parse_labels
 from .runtime import Runtime
 
 api = Blueprint("api", __name__, url_prefix="/api")
+MAX_INT_ARG = 2**53 - 1  # stays exact in JSON everywhere (and in the journal's 64-bit ints)
 
 
 def runtime() -> Runtime:
@@ -20,22 +22,30 @@ def runtime() -> Runtime:
 
 
 def json_body() -> Any:
+    data = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()  # a chunked body is cut at the limit, not refused: refuse it here
     try:
-        return orjson.loads(request.get_data(cache=False) or b"")
+        return orjson.loads(data or b"")
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"malformed JSON: {exc}") from None
 
 
-def int_arg(name: str, *, default: int | None = None, minimum: int = 0) -> int | None:
+def int_arg(name: str, *, default: int | None = None, minimum: int = 0,
+            maximum: int | None = MAX_INT_ARG) -> int | None:
+    """A query-string integer within [minimum, maximum] (no maximum: the caller clamps)."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be an integer, got {raw!r}") from None
+        raise InvalidInput(f"{name} must be an integer, got {raw[:40]!r}") from None
     if value < minimum:
         raise InvalidInput(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidInput(f"{name} must be at most {maximum}")
     return value
 
 
@@ -75,13 +85,14 @@ def state() -> Response:
                             "default_strategy": cfg.default_strategy}
     if rt.status == "ready":
         body.update(rt.workspace.summary())
+        body["journal_problems"] = rt.workspace.session.log.problems  # e.g. a torn last line skipped
     return jsonify(body)
 
 
 @api.post("/set_query")
 def set_query() -> Response:
     raw = json_body()
-    if not isinstance(raw, dict) or "query" not in raw:
+    if not isinstance(raw, dict) or set(raw) != {"query"}:
         raise InvalidInput('body must be {"query": "..."}')
     session = runtime().workspace.session
     query = session.set_query(raw["query"])
@@ -92,7 +103,7 @@ def set_query() -> Response:
 def next_batch() -> Response:
     rt = runtime()
     strategy = request.args.get("strategy") or rt.config.default_strategy
-    size = int_arg("batch_size", default=rt.config.batch_size, minimum=1)
+    size = int_arg("batch_size", default=rt.config.batch_size, minimum=1, maximum=None)
     size = min(size or rt.config.batch_size, rt.config.max_batch_size)
     ws = rt.workspace
     return jsonify(batch_json(ws, ws.session.next_batch(strategy, size)))

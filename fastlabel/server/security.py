@@ -1,4 +1,9 @@
-"""Access rules: loopback needs nothing; any other bind needs the token; sockets need our Origin."""
+"""Access rules: loopback needs nothing; any other bind needs the token; sockets need our Origin.
+
+Loopback without a token also insists on a loopback Host header (so a page on another site
+that rebinds its DNS name to 127.0.0.1 is refused), and every API call or socket that a
+browser marks as coming from another site is refused.
+"""
 
 from __future__ import annotations
 
@@ -28,3 +33,19 @@ def origin_ok(origin: str | None, host_header: str | None) -> bool:
     if origin is None:  # non-browser clients send no Origin
         return True
     return bool(host_header) and urlparse(origin).netloc == host_header
+
+
+def same_site(origin: str | None, fetch_site: str | None, host_header: str | None) -> bool:
+    """False for a browser request that another site's page made (by Origin or Sec-Fetch-Site)."""
+    return origin_ok(origin, host_header) and fetch_site != "cross-site"
+
+
+def host_header_ok(host_header: str | None, token: str | None) -> bool:
+    """Without a token, only loopback names may reach the server (no DNS rebinding)."""
+    if token is not None:
+        return True
+    try:
+        name = urlparse(f"//{host_header or ''}").hostname
+    except ValueError:
+        return False
+    return name in LOOPBACK
