@@ -74,9 +74,10 @@ def test_submit_trains_and_answers_with_model_state(client):
     assert body["counts"]["labeled"] == before["labeled"] + 30
     assert body["train_ms"] is not None and body["train_ms"] > 0
     assert 0 <= body["flip_rate"] <= 1
-    events = [orjson.loads(line) for line in client.get("/api/export/events").data.splitlines()]
-    last = events[-1]
-    assert last["type"] == "labels_submitted" and last["page_ms"] == 4000 and last["clicks"] == 5
+    events = {e["seq"]: e for e in map(orjson.loads, client.get("/api/export/events").data.splitlines())}
+    recorded = events[body["submission"]]
+    assert recorded["type"] == "labels_submitted" and recorded["page_ms"] == 4000 and recorded["clicks"] == 5
+    assert events[body["history_point"]["seq"]]["type"] == "model_trained"
 
 
 def test_export_labels_is_jsonl_of_id_and_label(client):

@@ -193,3 +193,44 @@ def test_pages_carry_audit_cards_held_out_of_training(pool):
     assert s.counts()["labeled"] == 40  # audit labels are kept, only not trained on
     page = s.next_batch("audit", 24)
     assert set(s.state.batch(page.batch_id).audit) == set(page.ids)
+
+
+def test_concurrent_submissions_coalesce_retrains_and_replay_identically(pool):
+    import threading
+
+    x, y = pool
+    s = LabelingSession(x, seed=6)
+    pages = [[(i, int(y[i])) for i in range(k * 20, k * 20 + 20)] for k in range(12)]
+    start = threading.Barrier(4)
+
+    def tab(chunk):
+        start.wait()
+        for page in chunk:
+            s.submit(page)
+
+    threads = [threading.Thread(target=tab, args=(pages[k::4],)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = [e.type for e in s.log]
+    assert kinds.count("labels_submitted") == 12
+    assert 1 <= kinds.count("model_trained") <= 12
+    assert s.counts()["labeled"] == 240
+    replayed = LabelingSession.replay(s.log.events, x)
+    np.testing.assert_allclose(replayed.probs, s.probs, atol=1e-5)
+
+
+def test_a_submission_never_retrained_is_trained_on_resume(pool, tmp_path):
+    from fastlabel.events import LabelsSubmitted
+
+    x, y = pool
+    path = tmp_path / "session.jsonl"
+    s = LabelingSession(x, EventLog.open(path), seed=4)
+    label_pages(s, y, ["random"])
+    s.log.append(LabelsSubmitted, labels=tuple((i, int(y[i])) for i in range(500, 540)))  # then the process died
+    s.log.close()
+    resumed = LabelingSession(x, EventLog.open(path))
+    assert resumed.counts()["labeled"] == 80
+    assert resumed.log.events[-1].type == "model_trained"
+    assert resumed.trend[-1].labeled == 80

@@ -6,6 +6,7 @@ from .records import (
     BatchServed,
     Event,
     LabelsSubmitted,
+    ModelTrained,
     QuerySet,
     SessionStarted,
     SubmissionUndone,
@@ -14,7 +15,7 @@ from .records import (
 from .reducer import SessionState, Submission, apply, fold
 
 __all__ = [
-    "EVENT_TYPES", "BatchServed", "Event", "EventLog", "LabelsSubmitted", "QuerySet", "SessionStarted",
+    "EVENT_TYPES", "BatchServed", "Event", "EventLog", "LabelsSubmitted", "ModelTrained", "QuerySet", "SessionStarted",
     "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
     "parse_jsonl", "write_atomic",
 ]

@@ -76,8 +76,16 @@ class SubmissionUndone(Event):
     type: ClassVar[str] = "submission_undone"
 
 
+@dataclass(frozen=True, slots=True)
+class ModelTrained(Event):
+    """The head retrained here, on every label change before this event (`n_labels` is for reading only)."""
+
+    n_labels: int = 0
+    type: ClassVar[str] = "model_trained"
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, SubmissionUndone)
+    cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, SubmissionUndone, ModelTrained)
 }
 
 _TUPLE_FIELDS = {"embedding", "ids", "probs", "audit"}

@@ -26,6 +26,7 @@ class HeadConfig:
     weight_decay: float = 1e-3
     warm_start: bool = True
     score_chunk: int = 262_144  # rows per forward pass when scoring the pool
+    max_rows_per_step: int = 2048  # above this, each step trains on a seeded random sample: flat cost
     train_threads: int = 1  # tiny matmuls: one thread beats two that spin-wait on a busy CPU
 
 
@@ -114,9 +115,15 @@ class Learner:
         steps = cfg.warm_steps if warm else cfg.steps
         self.head.train()
         loss = torch.tensor(0.0)
+        rows = x.shape[0]
         for _ in range(steps):
             opt.zero_grad(set_to_none=True)
-            loss = nn.functional.binary_cross_entropy_with_logits(self.head(x), y, weight=weights)
+            if rows > cfg.max_rows_per_step:  # seeded by manual_seed above, so replays match
+                pick = torch.randint(rows, (cfg.max_rows_per_step,), device=self.device)
+                xb, yb, wb = x[pick], y[pick], weights[pick]
+            else:
+                xb, yb, wb = x, y, weights
+            loss = nn.functional.binary_cross_entropy_with_logits(self.head(xb), yb, weight=wb)
             loss.backward()
             opt.step()
         return FitReport((time.perf_counter() - start) * 1000, steps, float(loss.detach()), warm)

@@ -114,11 +114,12 @@ def submit_labels() -> Response:
     rt = runtime()
     session = rt.workspace.session
     labels = parse_labels(json_body(), session.n_items)
-    point = session.submit(labels, batch_id=int_arg("batch_id"), page_ms=int_arg("page_ms"),
-                           clicks=int_arg("clicks"))
+    done = session.submit(labels, batch_id=int_arg("batch_id"), page_ms=int_arg("page_ms"),
+                          clicks=int_arg("clicks"))
+    point = done.point
     push_trained(rt, point)
     return jsonify({"counts": session.counts(), "train_ms": point.train_ms, "flip_rate": point.flip_rate,
-                    "submission": point.seq, "history_point": point.to_dict()})
+                    "submission": done.seq, "history_point": point.to_dict()})
 
 
 @api.post("/undo")
