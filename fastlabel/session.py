@@ -23,6 +23,7 @@ from .events import (
     Event,
     EventLog,
     LabelsSubmitted,
+    ModelTrained,
     QuerySet,
     SessionStarted,
     SessionState,
@@ -70,6 +71,12 @@ class TrainPoint:
                 "flip_rate": self.flip_rate, "seq": self.seq}
 
 
+@dataclass(frozen=True)
+class Submitted:
+    seq: int  # the LabelsSubmitted event
+    point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced)
+
+
 def parse_labels(raw: Any, n_items: int) -> tuple[tuple[int, int], ...]:
     """Check a submitted page: a non-empty list of {"id", "label"} with known ids, labels 0/1, no repeats."""
     if not isinstance(raw, list):
@@ -84,7 +91,7 @@ def parse_labels(raw: Any, n_items: int) -> tuple[tuple[int, int], ...]:
         item, label = entry["id"], entry["label"]
         if isinstance(item, bool) or not isinstance(item, int):
             raise InvalidInput(f"entry {k}: id must be an integer")
-        if isinstance(label, bool) or label not in (0, 1):
+        if isinstance(label, bool) or not isinstance(label, int) or label not in (0, 1):  # 1.0 is not a label
             raise InvalidInput(f"entry {k}: label must be 0 or 1")
         if not 0 <= item < n_items:
             raise UnknownItem(f"entry {k}: unknown id {item} (ids are 0..{n_items - 1})")
@@ -133,19 +140,24 @@ class LabelingSession:
         self.n_items = int(self.embeddings.shape[0])
         self.text_encoder = text_encoder
         self.learner = Learner(self.embeddings, head_config, device)
-        warm_up(self.learner.dim, self.learner.device)
+        warm_up(self.learner.device)
         self.log = log if log is not None else EventLog()
         self.state = SessionState()
         self.model = _Model(probs=np.full(self.n_items, 0.5, np.float32))
         self.trend: list[TrainPoint] = []
         self.pool_cache: dict = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the log and the state: held briefly
+        self._train_lock = threading.Lock()  # the head: held while training
+        self._model_lock = threading.Lock()  # swapping in new probabilities
+        self._trained_through = 0  # sequence number of the last ModelTrained event
         with self._lock:
             for event in self.log:
                 self._fold(event)
             if not self.log.events:
                 self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id)
             self._check_matches(data_id, encoder_id)
+        if self._untrained_changes():  # the process stopped between a submission and its retrain
+            self._train_through(self.state.last_seq)
 
     # -- replay -------------------------------------------------------------------------------
     @classmethod
@@ -170,37 +182,63 @@ class LabelingSession:
         """Apply an event to state, then run its effects."""
         self.state = apply(self.state, event)
         if isinstance(event, QuerySet):
-            self.model.prior = zero_shot_probs(self.embeddings, np.asarray(event.embedding, np.float32),
-                                               event.logit_scale)
-            self._publish(self.model.head)
-        elif isinstance(event, (LabelsSubmitted, SubmissionUndone)):
-            return self._retrain(event.seq)
+            prior = zero_shot_probs(self.embeddings, np.asarray(event.embedding, np.float32), event.logit_scale)
+            self._publish(prior=prior)
+        elif isinstance(event, ModelTrained):
+            self._trained_through = event.seq
+            return self._retrain(event.seq, self.state)
         return None
 
-    def _retrain(self, seq: int) -> TrainPoint:
-        audit = self.state.audit_ids  # held out so the estimates stay unbiased
-        train = {i: y for i, y in self.state.labels.items() if i not in audit}
+    def _untrained_changes(self) -> bool:
+        return bool(self.state.history) and self.state.history[-1].seq > self._trained_through
+
+    def _train_through(self, seq: int) -> TrainPoint:
+        """Make sure the head has trained on every label change up to `seq`.
+
+        Retrains are coalesced: submissions that arrive while the head trains wait, and the
+        first of them to get the head trains once for all of them. The ModelTrained event is
+        journaled where the training snapshot was taken, so a replay retrains at the same points.
+        """
+        with self._train_lock:
+            if self._trained_through >= seq:
+                return self.trend[-1]
+            with self._lock:
+                event = self.log.append(ModelTrained, n_labels=len(self.state.labels))
+                self.state = apply(self.state, event)
+                self._trained_through = event.seq
+                snapshot = self.state
+            return self._retrain(event.seq, snapshot)
+
+    def _retrain(self, seq: int, state: SessionState) -> TrainPoint:
+        audit = state.audit_ids  # held out so the estimates stay unbiased
+        train = {i: y for i, y in state.labels.items() if i not in audit}
         ids = np.fromiter(train.keys(), dtype=np.int64, count=len(train))
         ys = np.fromiter(train.values(), dtype=np.int64, count=len(train))
         train_ms = None
         if ys.size and 0 < ys.sum() < ys.size:  # both classes seen: the head can learn
-            report = self.learner.fit(ids, ys, training_seed(self.state.seed, seq))
+            report = self.learner.fit(ids, ys, training_seed(state.seed, seq))
             head = self.learner.predict()
             train_ms = round(report.train_ms, 2)
         else:
             self.learner.reset()
             head = None
-        before = self.model.probs >= 0.5
-        self._publish(head)
-        flips = float(np.mean((self.model.probs >= 0.5) != before)) if self.n_items else 0.0
-        point = TrainPoint(seq, len(self.state.labels), self.state.n_positive, train_ms, round(flips, 5))
+        before, after = self._publish(head=head, n_labeled=len(state.labels))
+        flips = float(np.mean((after >= 0.5) != (before >= 0.5))) if self.n_items else 0.0
+        point = TrainPoint(seq, len(state.labels), state.n_positive, train_ms, round(flips, 5))
         self.trend.append(point)
         return point
 
-    def _publish(self, head: np.ndarray | None) -> None:
+    _KEEP = object()
+
+    def _publish(self, *, head: Any = _KEEP, prior: Any = _KEEP, n_labeled: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Swap in new probabilities in one assignment, so readers never see a half update."""
-        probs = blend(self.model.prior, head, len(self.state.labels), self.n_items)
-        self.model = _Model(self.model.prior, head, probs)
+        with self._model_lock:
+            old = self.model
+            head = old.head if head is self._KEEP else head
+            prior = old.prior if prior is self._KEEP else prior
+            n = len(self.state.labels) if n_labeled is None else n_labeled
+            self.model = _Model(prior, head, blend(prior, head, n, self.n_items))
+            return old.probs, self.model.probs
 
     # -- commands -----------------------------------------------------------------------------
     @property
@@ -257,15 +295,14 @@ class LabelingSession:
         return Batch(event.seq, ids, probs, sel.batch_type, strategy)
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
-               page_ms: int | None = None, clicks: int | None = None) -> TrainPoint:
+               page_ms: int | None = None, clicks: int | None = None) -> Submitted:
         """Record a confirmed page and retrain; `labels` must come from `parse_labels`."""
         with self._lock:
             if batch_id is not None and self.state.batch(batch_id) is None:
                 raise InvalidInput(f"unknown batch_id {batch_id}")
-            _, point = self._record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id,
+            event, _ = self._record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id,
                                     page_ms=page_ms, clicks=clicks)
-        assert point is not None
-        return point
+        return Submitted(event.seq, self._train_through(event.seq))
 
     def undo(self) -> tuple[tuple[tuple[int, int], ...], BatchServed | None]:
         """Take back the latest submission; returns its labels and the page they came from."""
@@ -273,14 +310,27 @@ class LabelingSession:
             if not self.state.submissions:
                 raise NothingToUndo("nothing to undo")
             last = self.state.submissions[-1]
-            self._record(SubmissionUndone, submission=last.seq)
+            event, _ = self._record(SubmissionUndone, submission=last.seq)
             page = self.state.batch(last.batch_id) if last.batch_id is not None else None
+        self._train_through(event.seq)
         return last.labels, page
 
     # -- queries ------------------------------------------------------------------------------
     @property
     def probs(self) -> np.ndarray:
         return self.model.probs
+
+    def score(self, embeddings: np.ndarray) -> np.ndarray:
+        """P(positive) for items outside the pool (a held-out test set), blended with the text prior
+        as `probs` is; the prior is centred on these items' own mean similarity."""
+        x = np.asarray(embeddings, dtype=np.float32)
+        with self._train_lock:
+            head = self.learner.score(x) if self.model.head is not None else None
+            st = self.state
+            prior = None
+            if st.query_embedding is not None:
+                prior = zero_shot_probs(x, np.asarray(st.query_embedding, np.float32), st.query_logit_scale)
+            return blend(prior, head, len(st.labels), len(x))
 
     def counts(self) -> dict[str, int]:
         st = self.state
