@@ -138,7 +138,7 @@ def measure(base: str, args: argparse.Namespace) -> dict:
         raw["next_batch (GET only)"].append(next_s)
         if ack["train_ms"] is not None:
             raw["train_ms (server)"].append(ack["train_ms"] / 1000)
-        arrived = clock.wait_for(ack["submission"])
+        arrived = clock.wait_for(ack["history_point"]["seq"])  # the retrain that covered this submission
         if arrived is not None:
             raw["submit -> push arrives"].append(arrived - sent)
         page = orjson.loads(body)
