@@ -13,7 +13,8 @@ import pytest
 
 from fastlabel.cli import main as cli_main
 from fastlabel.errors import InvalidInput
-from fastlabel.events import EventLog, LabelsSubmitted, SessionStarted, parse_jsonl, write_atomic
+from fastlabel.events import EventLog, LabelsSubmitted, SessionStarted, parse_jsonl
+from fastlabel.files import write_atomic
 
 
 def started(journal: Path) -> EventLog:

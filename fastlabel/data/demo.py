@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from fastlabel.errors import DataError
+from fastlabel.files import write_atomic
 
 TILE = 48
 ATTRIBUTE_NAMES = ("Smiling", "Eyeglasses", "Wearing_Hat", "Male", "Blond_Hair")
@@ -332,13 +333,6 @@ def draw_face(rng: np.random.Generator, traits: FaceTraits) -> np.ndarray:
     return _to_tile(rng, canvas, head, background)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file, so a reader never sees half a file."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
-
-
 def _attributes_csv(traits: list[FaceTraits]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -369,6 +363,6 @@ def make_demo(
     buffer = io.BytesIO()
     Image.fromarray(sprite).save(buffer, format="PNG")
     sprite_path, attributes_path = out / "sprite.png", out / "attributes.csv"
-    _write_atomically(sprite_path, buffer.getvalue())
-    _write_atomically(attributes_path, _attributes_csv(traits))
+    write_atomic(sprite_path, buffer.getvalue())
+    write_atomic(attributes_path, _attributes_csv(traits))
     return DemoData(sprite=sprite_path, grid=f"{cols}x{rows}", attributes=attributes_path, n=n)

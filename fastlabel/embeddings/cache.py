@@ -11,16 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fastlabel.embeddings.base import Encoder, Progress
+from fastlabel.files import write_atomic
 
 if TYPE_CHECKING:
     from fastlabel.data.sources import ImageSource
@@ -29,35 +27,6 @@ log = logging.getLogger(__name__)
 
 CACHE_FORMAT_VERSION = 1
 KEY_LENGTH = 24
-
-
-def _write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write via a temp file beside `path`, fsync it, then rename over `path`."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable where the platform allows it (POSIX); a no-op elsewhere."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class EmbeddingCache:
@@ -119,8 +88,8 @@ class EmbeddingCache:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         path = self.array_path(key)
-        _write_atomically(path, lambda handle: np.save(handle, array, allow_pickle=False))
-        _write_atomically(self.meta_path(key), lambda handle: handle.write(json.dumps(record, indent=2).encode()))
+        write_atomic(path, lambda handle: np.save(handle, array, allow_pickle=False))
+        write_atomic(self.meta_path(key), lambda handle: handle.write(json.dumps(record, indent=2).encode()))
         return path
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import IO, Any, Iterable, TypeVar
 import orjson
 
 from ..errors import InvalidInput
+from ..files import fsync_dir, write_atomic
 from .records import Event, event_from_dict
 
 log = logging.getLogger(__name__)
@@ -51,36 +51,6 @@ def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list
         if event.seq <= previous.seq:
             raise InvalidInput(f"{source}: event sequence numbers must increase ({previous.seq} then {event.seq})")
     return events, problems
-
-
-def fsync_dir(folder: Path) -> None:
-    """Persist a folder's entries (a new or renamed file) where the platform allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a whole file so that readers see the old or the new content, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 def lock_journal(journal: Path) -> IO[bytes] | None:
