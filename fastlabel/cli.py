@@ -1,4 +1,4 @@
-"""The `fastlabel` command line: serve, embed, replay, export, demo-data."""
+"""The `fastlabel` command line: serve, embed, replay, export, predict, bench, demo-data."""
 
 from __future__ import annotations
 
@@ -31,6 +31,15 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     e.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
     p.add_argument("--home", type=Path, default=None, help="cache and sessions folder (default .fastlabel)")
     p.add_argument("--seed", type=int, default=0)
+
+
+def add_simulation_args(p, *, seeds: int) -> None:
+    """Flags shared by `bench` and `replay --against`: what the simulated labeler answers from."""
+    p.add_argument("--attribute", action="append",
+                   help="attribute column to label (repeat, or comma-separate, for several)")
+    p.add_argument("--identities", type=Path, help="image_id,identity CSV: the test split holds out whole people")
+    p.add_argument("--seeds", type=int, default=seeds, help=f"runs per strategy, seeds 0..N-1 (default {seeds})")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share (default 0.2)")
 
 
 def config_from_args(args: argparse.Namespace, **extra) -> Config:
@@ -86,15 +95,23 @@ def cmd_embed(args: argparse.Namespace) -> int:
     print(f"{n} items x {d} dims with {ws.encoder.id} in {time.perf_counter() - start:.1f} s "
           f"(cache: {ws.config.cache_dir})")
     if args.out:
+        import io
+
         import numpy as np
 
-        np.save(args.out, np.asarray(ws.embeddings))
-        print(f"wrote {args.out}")
+        from .files import write_atomic
+
+        out = args.out if args.out.suffix == ".npy" else args.out.with_name(args.out.name + ".npy")
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(ws.embeddings), allow_pickle=False)
+        write_atomic(out, buffer.getvalue())
+        print(f"wrote {out}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .events import fold, parse_jsonl
+    from .files import write_atomic
     from .session import labels_jsonl
 
     events, problems = parse_jsonl(args.session.read_bytes(), str(args.session))
@@ -103,7 +120,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     state = fold(events)
     data = labels_jsonl(state.labels)
     if args.out:
-        args.out.write_bytes(data)
+        write_atomic(args.out, data)
         print(f"wrote {len(state.labels)} labels to {args.out}")
     else:
         sys.stdout.write(data.decode())
@@ -113,14 +130,49 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from .replay import replay_file
 
+    if args.against:
+        return replay_against(args)
     print(replay_file(args.session, config_from_args(args)))
+    return 0
+
+
+def replay_against(args: argparse.Namespace) -> int:
+    """Re-run the recorded session's budget with other strategies and print the comparison."""
+    from .bench.command import against, parse_attribute_args
+    from .bench.simulate import benchable_strategies
+    from .replay import load_events
+    from .workspace import open_pool
+
+    attributes = parse_attribute_args(args.attribute)
+    strategies = benchable_strategies(args.against)
+    events = load_events(args.session)
+    pool = open_pool(config_from_args(args), progress=tqdm_progress())
+    print(against(events, pool, attributes, strategies, args.identities, args.seeds, args.test_fraction))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench.command import bench, parse_attribute_args
+    from .bench.runner import BenchSpec
+    from .bench.simulate import benchable_strategies
+    from .workspace import open_pool
+
+    spec = BenchSpec(attributes=parse_attribute_args(args.attribute),
+                     strategies=tuple(benchable_strategies(args.strategies)), budget=args.budget,
+                     batch_size=args.batch_size, seeds=args.seeds, test_fraction=args.test_fraction)
+    pool = open_pool(config_from_args(args), progress=tqdm_progress())
+    report = bench(pool, spec, args.identities, args.out, plots=not args.no_plots,
+                   progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
+    print(report)
+    print(f"wrote {args.out}/: points.csv, summary.json, summary.md"
+          + ("" if args.no_plots else ", auc_vs_labels.png, auc_vs_clicks.png"))
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     import orjson
 
-    from .events import write_atomic
+    from .files import write_atomic
     from .replay import load_events, replay_session
 
     session = replay_session(load_events(args.session), config_from_args(args))
@@ -162,7 +214,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="rebuild a session from its JSONL and summarise it")
     p.add_argument("session", type=Path)
     add_data_args(p)
+    g = p.add_argument_group("compare with other strategies (needs --attributes and --attribute)")
+    g.add_argument("--against", metavar="STRATEGIES",
+                   help="all | a,b,c: re-run the session's budget and page size with these strategies")
+    add_simulation_args(g, seeds=3)
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("bench", help="simulate labeling with each strategy, answering from an attribute CSV")
+    add_data_args(p)
+    p.add_argument("--strategies", default="all", help="all | a,b,c (default all)")
+    p.add_argument("--budget", type=int, default=600, help="labels per run (default 600)")
+    p.add_argument("--batch-size", type=int, default=48)
+    p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (default bench-out)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
+    p.add_argument("--quiet", action="store_true", help="no per-run progress lines")
+    add_simulation_args(p, seeds=5)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("export", help="labels of a session JSONL as JSONL ({id, label} per line)")
     p.add_argument("session", type=Path)

@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import UnknownStrategy
+from .hybrid import Choosers, make_hybrid
 
 
 @dataclass
@@ -138,6 +139,8 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("verify_negatives", "Verify negatives", "negative", choose_verify_negatives),
         Strategy("kmeans", "Diverse (k-means)", "neutral", choose_kmeans),
         Strategy("random", "Random", "neutral", choose_random),
+        Strategy("hybrid", "Hybrid (fewest clicks)", "neutral",
+                 make_hybrid(Choosers(choose_kmeans, choose_verify_positives))),
         Strategy("audit", "Audit (random check of the estimates)", "neutral", lambda pool, n: np.empty(0, np.int64),
                  audit=True),
     )

@@ -1,0 +1,223 @@
+"""From per-page points to per-run effort figures, mean ± std over seeds, and the written files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .effort import first_reaching, safe_ratio
+from .simulate import POINT_FIELDS, Point
+
+TARGETS = (0.90, 0.95)  # fractions of the full-data head's test AUC
+BASELINE = "random"
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """One run's (attribute, strategy, seed) effort and quality figures."""
+
+    attribute: str
+    strategy: str
+    seed: int
+    final_auc: float
+    auc_at: dict[int, float]  # label count -> test AUC after the last page within it
+    labels_to: dict[float, int | None]  # target fraction -> labels when first reached
+    clicks_to: dict[float, int | None]
+    clicks_per_label: float | None
+    positives_per_click: float | None
+
+
+def auc_at_labels(points: Sequence[Point], labels: int) -> float:
+    """Test AUC after the last page that keeps the label count within `labels`."""
+    within = [p.auc for p in points if p.labels <= labels]
+    return within[-1] if within else float("nan")
+
+
+def run_figures(points: Sequence[Point], reference_auc: float, marks: Sequence[int]) -> RunFigures:
+    """Figures for one run's points (in page order) against the full-data head's AUC."""
+    last = points[-1]
+    aucs = [p.auc for p in points]
+    labels_to: dict[float, int | None] = {}
+    clicks_to: dict[float, int | None] = {}
+    for target in TARGETS:
+        hit = first_reaching(aucs, target * reference_auc)
+        labels_to[target] = points[hit].labels if hit is not None else None
+        clicks_to[target] = points[hit].clicks if hit is not None else None
+    return RunFigures(last.attribute, last.strategy, last.seed, last.auc,
+                      {m: auc_at_labels(points, m) for m in marks}, labels_to, clicks_to,
+                      safe_ratio(last.clicks, last.labels), safe_ratio(last.positives, last.clicks))
+
+
+def group_runs(points: Iterable[Point]) -> dict[tuple[str, str, int], list[Point]]:
+    runs: dict[tuple[str, str, int], list[Point]] = defaultdict(list)
+    for p in points:
+        runs[(p.attribute, p.strategy, p.seed)].append(p)
+    return dict(runs)
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean ± std over the seeds that have a value; `n` of `total` seeds had one."""
+
+    mean: float | None
+    std: float | None
+    n: int
+    total: int
+
+    @classmethod
+    def of(cls, values: Sequence[float | None]) -> "Stat":
+        have = [float(v) for v in values if v is not None and not math.isnan(v)]
+        if not have:
+            return cls(None, None, 0, len(values))
+        return cls(float(np.mean(have)), float(np.std(have)), len(have), len(values))
+
+    def text(self, digits: int = 0) -> str:
+        if self.mean is None:
+            return "not reached"
+        body = f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
+        return body if self.n == self.total else f"{body} ({self.n}/{self.total})"
+
+    def rank_key(self) -> tuple[int, float]:
+        """Sorts runs that always reach the target first, then the smaller mean."""
+        return (-self.n, self.mean if self.mean is not None else math.inf)
+
+
+def summarise_strategy(figures: Sequence[RunFigures], marks: Sequence[int]) -> dict[str, Stat]:
+    out = {"final_auc": Stat.of([f.final_auc for f in figures])}
+    for m in marks:
+        out[f"auc_at_{m}"] = Stat.of([f.auc_at[m] for f in figures])
+    for t in TARGETS:
+        pct = round(t * 100)
+        out[f"labels_to_{pct}"] = Stat.of([f.labels_to[t] for f in figures])
+        out[f"clicks_to_{pct}"] = Stat.of([f.clicks_to[t] for f in figures])
+    out["clicks_per_label"] = Stat.of([f.clicks_per_label for f in figures])
+    out["positives_per_click"] = Stat.of([f.positives_per_click for f in figures])
+    return out
+
+
+def summarise(points: Sequence[Point], references: dict[tuple[str, int], float],
+              marks: Sequence[int]) -> dict[str, dict[str, dict[str, Stat]]]:
+    """attribute -> strategy -> metric -> Stat, strategies in first-seen order."""
+    by_row: dict[tuple[str, str], list[RunFigures]] = defaultdict(list)
+    for (attribute, strategy, seed), run in group_runs(points).items():
+        by_row[(attribute, strategy)].append(run_figures(run, references[(attribute, seed)], marks))
+    out: dict[str, dict[str, dict[str, Stat]]] = defaultdict(dict)
+    for (attribute, strategy), figures in by_row.items():
+        out[attribute][strategy] = summarise_strategy(figures, marks)
+    return dict(out)
+
+
+COLUMNS = (
+    ("final_auc", "final AUC", 3),
+    ("labels_to_90", "labels → 90%", 0),
+    ("labels_to_95", "labels → 95%", 0),
+    ("clicks_to_90", "clicks → 90%", 0),
+    ("clicks_to_95", "clicks → 95%", 0),
+    ("clicks_per_label", "clicks/label", 3),
+    ("positives_per_click", "positives/click", 2),
+)
+
+
+def markdown_table(rows: dict[str, dict[str, Stat]], marks: Sequence[int]) -> str:
+    """One row per strategy: mean ± std over seeds."""
+    columns = [COLUMNS[0], *((f"auc_at_{m}", f"AUC @{m}", 3) for m in marks), *COLUMNS[1:]]
+    lines = ["| strategy | " + " | ".join(title for _, title, _ in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    for strategy, stats in rows.items():
+        cells = [stats[key].text(digits) for key, _, digits in columns]
+        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def headline(rows: dict[str, dict[str, Stat]], target: int = 95) -> dict[str, Any] | None:
+    """The row with the fewest clicks to `target`% of full-data AUC (reached in the most seeds), against random."""
+    key = f"clicks_to_{target}"
+    if BASELINE not in rows or not any(st[key].n for st in rows.values()):
+        return None
+    best = min(rows, key=lambda s: rows[s][key].rank_key())
+    base, win = rows[BASELINE], rows[best]
+
+    def saving(metric: str) -> float | None:
+        b, w = base[metric], win[metric]
+        return None if b.mean is None or w.mean is None or b.n < b.total else 1 - w.mean / b.mean
+
+    return {"target_pct": target, "best": best, "best_seeds": f"{win[key].n}/{win[key].total}",
+            "best_labels": win[f"labels_to_{target}"].mean, "best_clicks": win[key].mean,
+            "random_labels": base[f"labels_to_{target}"].mean, "random_clicks": base[key].mean,
+            "random_seeds": f"{base[key].n}/{base[key].total}",
+            "label_saving": saving(f"labels_to_{target}"), "click_saving": saving(key)}
+
+
+def headline_text(attribute: str, h: dict[str, Any] | None) -> str:
+    if h is None:
+        return (f"{attribute}: no headline (it needs the random baseline, and a row that reaches 95% "
+                "of the full-data AUC).")
+
+    def amount(v: float | None) -> str:
+        return "not reached" if v is None else f"{v:.0f}"
+
+    def change(v: float | None) -> str:
+        if v is None:
+            return ""
+        return f" ({v:.0%} fewer than random)" if v >= 0 else f" ({-v:.0%} more than random)"
+
+    seeds = "" if h["best_seeds"].split("/")[0] == h["best_seeds"].split("/")[1] else f" in {h['best_seeds']} seeds"
+    base_seeds = ("" if h["random_seeds"].split("/")[0] == h["random_seeds"].split("/")[1]
+                  else f" (in {h['random_seeds']} seeds)")
+    if h["best"] == BASELINE:
+        return (f"{attribute}: no strategy beats random to {h['target_pct']}% of the full-data AUC: random needs "
+                f"{amount(h['random_labels'])} labels and {amount(h['random_clicks'])} clicks{base_seeds}.")
+    return (f"{attribute}: **{h['best']}** reaches {h['target_pct']}% of the full-data AUC{seeds} after "
+            f"{amount(h['best_labels'])} labels{change(h['label_saving'])} and {amount(h['best_clicks'])} clicks"
+            f"{change(h['click_saving'])}; random needs {amount(h['random_labels'])} labels and "
+            f"{amount(h['random_clicks'])} clicks{base_seeds}.")
+
+
+def write_points_csv(points: Sequence[Point], path: Path) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(POINT_FIELDS)
+        for p in points:
+            row = asdict(p)
+            writer.writerow([f"{row[k]:.5f}" if isinstance(row[k], float) else row[k] for k in POINT_FIELDS])
+
+
+def stats_json(rows: dict[str, dict[str, dict[str, Stat]]]) -> dict:
+    return {a: {s: {k: asdict(v) for k, v in stats.items()} for s, stats in strategies.items()}
+            for a, strategies in rows.items()}
+
+
+def summary_markdown(summary: dict[str, dict[str, dict[str, Stat]]], references: dict[tuple[str, int], float],
+                     marks: Sequence[int], header: Sequence[str], notes: Sequence[str]) -> str:
+    parts = [*header, ""]
+    for note in notes:
+        parts.append(f"Note: {note}.")
+    for attribute, rows in summary.items():
+        ref = Stat.of([v for (a, _), v in references.items() if a == attribute])
+        parts += ["", f"### {attribute}", "",
+                  f"Full-data head (trained from scratch on the whole training split): test AUC {ref.text(3)}.",
+                  "", markdown_table(rows, marks), "", headline_text(attribute, headline(rows))]
+    return "\n".join(parts).strip() + "\n"
+
+
+def write_summary(out: Path, points: Sequence[Point], references: dict[tuple[str, int], float],
+                  marks: Sequence[int], meta: dict[str, Any], header: Sequence[str],
+                  notes: Sequence[str]) -> dict[str, dict[str, dict[str, Stat]]]:
+    """points.csv, summary.json and summary.md under `out`; returns the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(points, references, marks)
+    write_points_csv(points, out / "points.csv")
+    body = {**meta, "notes": list(notes), "marks": list(marks),
+            "reference_auc": {f"{a}/seed{s}": v for (a, s), v in references.items()},
+            "results": stats_json(summary),
+            "headline": {a: headline(rows) for a, rows in summary.items()}}
+    (out / "summary.json").write_text(json.dumps(body, indent=2) + "\n")
+    (out / "summary.md").write_text(summary_markdown(summary, references, marks, header, notes))
+    return summary

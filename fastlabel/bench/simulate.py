@@ -1,0 +1,147 @@
+"""A simulated labeler driving the app's own loop: `LabelingSession.next_batch` picks a page,
+the attribute column answers it, `submit` retrains; after every page the head is scored on the
+held-out split and the effort model counts the clicks the page would have cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..learner.head import HeadConfig, Learner
+from ..learner.strategies import STRATEGIES, get_strategy
+from ..session import LabelingSession, TextEncoder, training_seed
+from .effort import wrong_cards
+from .metrics import held_out_scores
+
+Progress = Callable[[str], None]  # one line per finished run
+ZERO_SHOT = "zeroshot"  # a text query, then verify-positive pages
+HYBRID = "hybrid"
+
+
+@dataclass
+class Task:
+    """One attribute on one train/test split; `cache` is shared by every run on this split and
+    must only hold things derived from the embeddings (e.g. the k-means clustering)."""
+
+    attribute: str
+    seed: int
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    cache: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a benchmark row runs: a registry strategy, optionally after a zero-shot text query."""
+
+    name: str
+    strategy: str
+    query: str | None = None
+
+
+@dataclass(frozen=True)
+class Point:
+    """The state after one submitted page (or before the first, at 0 labels)."""
+
+    attribute: str
+    strategy: str
+    seed: int
+    labels: int
+    clicks: int
+    positives: int
+    auc: float
+    bal_acc: float
+    ap: float
+
+
+POINT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Point))
+
+_QUERIES = {
+    "Smiling": "a photo of a smiling person",
+    "Male": "a photo of a man",
+    "Eyeglasses": "a photo of a person wearing eyeglasses",
+    "Wearing_Hat": "a photo of a person wearing a hat",
+    "Young": "a photo of a young person",
+    "Blond_Hair": "a photo of a person with blond hair",
+}
+
+
+def attribute_query(attribute: str) -> str:
+    """The zero-shot text a user would type for an attribute column."""
+    return _QUERIES.get(attribute, f"a photo of a person: {attribute.replace('_', ' ').lower()}")
+
+
+def benchable_strategies(spec: str) -> list[str]:
+    """'all' or 'a,b,c' -> registry names (audit pages excluded from 'all'); unknown names raise."""
+    if spec.strip() == "all":
+        return [name for name, s in STRATEGIES.items() if not s.audit]
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    for name in names:
+        if name != ZERO_SHOT:
+            get_strategy(name)
+    return names
+
+
+def plan_runs(strategies: Sequence[str], attribute: str, has_text: bool) -> tuple[list[Run], list[str]]:
+    """The rows to run, and notes on what was skipped. Zero-shot rows need an encoder with text."""
+    runs = [Run(s, s) for s in strategies if s != ZERO_SHOT]
+    notes: list[str] = []
+    if has_text:
+        query = attribute_query(attribute)
+        runs.append(Run(ZERO_SHOT, "verify_positives", query))
+        if HYBRID in strategies:
+            runs.append(Run(f"{HYBRID}+text", HYBRID, query))
+    else:
+        notes.append("zero-shot runs skipped: this encoder has no text side (CLIP weights are needed)")
+    return runs, notes
+
+
+def measure(session: LabelingSession, task: Task, name: str, clicks: int) -> Point:
+    scores = held_out_scores(task.test_y, session.score(task.test_x))
+    return Point(task.attribute, name, task.seed, len(session.state.labels), clicks, session.state.n_positive,
+                 scores.auc, scores.bal_acc, scores.ap)
+
+
+def simulate(task: Task, run: Run, budget: int, batch_size: int, *, text_encoder: TextEncoder | None = None,
+             head_config: HeadConfig | None = None) -> list[Point]:
+    """Label pages until `budget` labels (the last page shrinks to fit); one Point per page, plus the start."""
+    session = LabelingSession(task.train_x, text_encoder=text_encoder, head_config=head_config, seed=task.seed)
+    session.pool_cache = task.cache
+    if run.query is not None:
+        session.set_query(run.query)
+    clicks = 0
+    points = [measure(session, task, run.name, clicks)]
+    while (labeled := len(session.state.labels)) < budget:
+        batch = session.next_batch(run.strategy, min(batch_size, budget - labeled))
+        if batch.exhausted or not batch.ids:
+            break
+        truth = task.train_y[batch.ids].astype(int).tolist()
+        wrong = wrong_cards(batch.probs, truth)
+        session.submit(tuple(zip(batch.ids, truth)), batch_id=batch.batch_id, clicks=wrong)
+        clicks += wrong + 1
+        points.append(measure(session, task, run.name, clicks))
+    return points
+
+
+def reference_auc(task: Task, head_config: HeadConfig | None = None) -> float:
+    """Test AUC of the same head trained from scratch on every item of the training split."""
+    learner = Learner(task.train_x, head_config)
+    learner.fit(np.arange(len(task.train_y)), np.asarray(task.train_y, np.int64), training_seed(task.seed, 0))
+    return held_out_scores(task.test_y, learner.score(task.test_x)).auc
+
+
+
+def run_task(task: Task, runs: Sequence[Run], budget: int, batch_size: int, *,
+             text_encoder: TextEncoder | None = None, progress: Progress | None = None) -> list[Point]:
+    points: list[Point] = []
+    for run in runs:
+        points += simulate(task, run, budget, batch_size, text_encoder=text_encoder)
+        if progress:
+            last = points[-1]
+            progress(f"{task.attribute} seed {task.seed} {run.name}: {last.labels} labels, {last.clicks} clicks, "
+                     f"AUC {last.auc:.3f}")
+    return points

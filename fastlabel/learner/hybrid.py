@@ -1,0 +1,85 @@
+"""The hybrid strategy: the fewest clicks to a good head.
+
+Every card starts pre-labeled from the model, so a page costs one click per wrong guess.
+Borderline cards teach the head most but are wrong half the time; confident cards are free
+but teach little. The hybrid takes k-means candidates (representative, spread over the
+pool), three per card, and keeps those the head is fairly sure of (p near 0.2 or 0.8): mostly
+right, so cheap, yet not settled. Before the head exists the page is plain k-means, or, with
+a text query, the query's best matches. While positives are rare, a quarter of each page goes
+to the head's likeliest positives: the right ones cost nothing and the wrong ones are the hard
+negatives the head needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+if TYPE_CHECKING:  # strategies.py imports this module to register the hybrid; only types go back
+    from .strategies import Pool
+
+Chooser = Callable[["Pool", int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Choosers:
+    """The single strategies the hybrid mixes, passed in by the registry."""
+
+    diverse: Chooser  # k-means coverage
+    likely_positive: Chooser  # verify positives
+
+
+@dataclass(frozen=True)
+class HybridPlan:
+    candidates_per_card: int = 3  # k-means candidates looked at per card served
+    margin: float = 0.3  # preferred |p - 0.5| of a card: fairly sure, not settled
+    rare_below: float = 0.2  # positive share of the labels under which positives are hunted
+    hunt_share: float = 0.25  # of each page, while positives are rare
+
+
+def has_model(pool: Pool) -> bool:
+    """False while every score is the same: no head yet (one class or no labels) and no text prior."""
+    return bool(pool.probs.size) and float(np.ptp(pool.probs)) > 1e-6
+
+
+def positive_share(labels: dict[int, int]) -> float:
+    return sum(labels.values()) / len(labels) if labels else 0.0
+
+
+def fairly_sure_first(candidates: np.ndarray, probs: np.ndarray, margin: float, n: int) -> np.ndarray:
+    """The n candidates whose |p - 0.5| is nearest `margin`; ties keep the candidates' order."""
+    key = np.abs(np.abs(probs[candidates] - 0.5) - margin)
+    return candidates[np.argsort(key, kind="stable")[:n]]
+
+
+def fill_page(pool: Pool, parts: list[tuple[Chooser, int]]) -> np.ndarray:
+    """Run choosers in order for their share of the page; later ones never repeat earlier picks."""
+    labeled = pool.labeled.copy()
+    picked: list[np.ndarray] = []
+    for choose, count in parts:
+        if count <= 0:
+            continue
+        ids = np.asarray(choose(replace(pool, labeled=labeled), count), dtype=np.int64)[:count]
+        labeled[ids] = True
+        picked.append(ids)
+    return np.concatenate(picked) if picked else np.empty(0, np.int64)
+
+
+def make_hybrid(use: Choosers, plan: HybridPlan = HybridPlan()) -> Chooser:
+    """The hybrid's `choose(pool, n)`."""
+
+    def diverse_fairly_sure(pool: Pool, n: int) -> np.ndarray:
+        candidates = np.asarray(use.diverse(pool, plan.candidates_per_card * n), dtype=np.int64)
+        return fairly_sure_first(candidates, pool.probs, plan.margin, n)
+
+    def choose_hybrid(pool: Pool, n: int) -> np.ndarray:
+        if not has_model(pool):
+            return use.diverse(pool, n)
+        if not pool.labels:  # a text prior and no labels yet: its best matches are cheap to confirm
+            return use.likely_positive(pool, n)
+        n_hunt = round(plan.hunt_share * n) if positive_share(pool.labels) < plan.rare_below else 0
+        return fill_page(pool, [(use.likely_positive, n_hunt), (diverse_fairly_sure, n - n_hunt)])
+
+    return choose_hybrid
