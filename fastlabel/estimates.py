@@ -7,7 +7,8 @@ P_d of size m_d, the Horvitz-Thompson total  m_d / k_d * sum_a y_a [a in group] 
 unbiased for the number of positives in P_d that fall in a group (predicted negative, or
 predicted positive, by the current model). Items of P_d labeled since then are known and
 subtracted, leaving an unbiased estimate of the positives still hidden in that group.
-Averaging over pages, with a t interval over the per-page estimates, gives the figures.
+The pages' estimates are averaged with weights fixed in advance (their audit card counts), so
+the average stays unbiased; the interval is a Wilson interval on the pooled audit draws.
 """
 
 from __future__ import annotations
@@ -64,16 +65,18 @@ class AuditTotals:
     """Per audited page: the Horvitz-Thompson estimates, and the pooled draws behind them."""
 
     hidden: np.ndarray  # per page, positives hidden among the group
+    cards: np.ndarray  # per page, audit cards behind that estimate
     hits: int  # audit cards positive and in the group
     draws: int  # audit cards
     mean_pool: float  # mean population an audit card was drawn from
 
 
 def estimate(totals: AuditTotals, confidence: float, upper: float) -> Estimate | None:
-    """Unbiased point estimate (mean of per-page HT totals) with a Wilson interval on the pooled rate."""
+    """Unbiased point estimate (per-page HT totals averaged with weights = audit cards per page, fixed
+    in advance) with a Wilson interval on the pooled rate."""
     if totals.hidden.size == 0:
         return None
-    value = float(totals.hidden.mean())
+    value = float(np.average(totals.hidden, weights=totals.cards))
     rate = totals.hits / totals.draws
     lo, hi = wilson(totals.hits, totals.draws, confidence)
     low = value + totals.mean_pool * (lo - rate)
@@ -91,12 +94,13 @@ def audit_totals(state: SessionState, probs: np.ndarray, threshold: float = THRE
     in_neg = probs[ids] < threshold if ids.size else np.zeros(0, bool)
     pages: dict[bool, list[float]] = {True: [], False: []}
     hits = {True: 0, False: 0}
-    draws, pools = 0, []
+    draws, pools, cards = 0, [], []
     for batch in state.batches:
         audited = [a for a in batch.audit if a in labels]
         if not audited or batch.audit_pool <= 0:
             continue
         draws += len(audited)
+        cards.append(len(audited))
         pools += [batch.audit_pool] * len(audited)
         scale = batch.audit_pool / len(audited)
         ya = np.array([labels[a] for a in audited], dtype=np.float64)
@@ -111,7 +115,8 @@ def audit_totals(state: SessionState, probs: np.ndarray, threshold: float = THRE
             hits[group] += int(found)
             pages[group].append(scale * found - float((y * member)[later].sum()))
     mean_pool = float(np.mean(pools)) if pools else 0.0
-    neg, pos = (AuditTotals(np.asarray(pages[g]), hits[g], draws, mean_pool) for g in (True, False))
+    neg, pos = (AuditTotals(np.asarray(pages[g]), np.asarray(cards, float), hits[g], draws, mean_pool)
+                for g in (True, False))
     return neg, pos
 
 
