@@ -234,3 +234,16 @@ def test_a_submission_never_retrained_is_trained_on_resume(pool, tmp_path):
     assert resumed.counts()["labeled"] == 80
     assert resumed.log.events[-1].type == "model_trained"
     assert resumed.trend[-1].labeled == 80
+
+
+def test_replay_reproduces_the_panel_figures(pool):
+    from fastlabel.replay import insight_lines
+
+    x, y = pool
+    s = LabelingSession(x, seed=8)
+    label_pages(s, y, ["hybrid", "borderline", "audit", "verify_positives"])
+    events, _ = parse_jsonl(s.export_events_jsonl())
+    replayed = LabelingSession.replay(events, x)
+    assert replayed.insights() == s.insights()
+    assert s.insights()["estimates"]["audit_cards"] >= 40
+    assert insight_lines(replayed.insights()) == insight_lines(s.insights())
