@@ -24,7 +24,7 @@ import numpy as np
 import orjson
 import simple_websocket
 
-from served import REPO_ROOT, Client, latency_table, percentiles_ms, serve_args_from, serving
+from served import REPO_ROOT, Client, latency_table, percentiles_ms, serve_args_from, serving, stop_listener
 
 CELEBA_SPRITE = REPO_ROOT.parent / "shared" / "data" / "celeba10k" / "sprite.jpg"
 
@@ -72,12 +72,7 @@ class PushClock:
             return self.arrived.get(seq)
 
     def close(self) -> None:
-        self._stop.set()
-        self.thread.join()
-        try:
-            self.ws.close()
-        except simple_websocket.ConnectionClosed:
-            pass
+        stop_listener(self.ws, self._stop, self.thread)
 
 
 def main() -> int:

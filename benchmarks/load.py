@@ -25,7 +25,7 @@ from pathlib import Path
 import orjson
 import simple_websocket
 
-from served import Client, latency_table, percentiles_ms, serve_args_from, serving
+from served import Client, latency_table, percentiles_ms, serve_args_from, serving, stop_listener
 
 
 @dataclass
@@ -66,12 +66,7 @@ class Watcher:
                 self.error = f"socket closed: {exc}"
 
     def stop(self) -> None:
-        self._stop.set()
-        self.thread.join()
-        try:
-            self.ws.close()
-        except simple_websocket.ConnectionClosed:
-            pass
+        stop_listener(self.ws, self._stop, self.thread)
 
 
 def run_client(base: str, k: int, args: argparse.Namespace, n_items: int, deadline: float,

@@ -72,6 +72,18 @@ class Client:
         self.conn.close()
 
 
+def stop_listener(ws: Any, stop: Any, thread: Any) -> None:
+    """Stop a thread that reads a WebSocket, then close the socket (already closed is fine)."""
+    import simple_websocket
+
+    stop.set()
+    thread.join()
+    try:
+        ws.close()
+    except simple_websocket.ConnectionClosed:
+        pass
+
+
 def wait_ready(base: str, timeout: float, proc: subprocess.Popen | None = None) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
