@@ -131,9 +131,7 @@ def undo() -> Response:
     order = [i for i in page.ids if i in given] if page is not None else list(given)
     probs = ws.session.probs
     items = [item_json(ws, i, probs[i], label=given[i]) for i in order]
-    if rt.hub:
-        point = ws.session.trend[-1]
-        push_trained(rt, point)
+    push_trained(rt, ws.session.trend[-1])  # the retrain that followed the undo
     return jsonify({"counts": ws.session.counts(),
                     "page": {"items": items, "batch_type": page.batch_type if page else "neutral",
                              "batch_id": page.seq if page else None}})
