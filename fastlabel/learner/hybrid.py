@@ -3,7 +3,7 @@
 Every card starts pre-labeled from the model, so a page costs one click per wrong guess.
 Borderline cards teach the head most but are wrong half the time; confident cards are free
 but teach little. The hybrid takes k-means candidates (representative, spread over the
-pool), three per card, and keeps those the head is fairly sure of (p near 0.2 or 0.8): mostly
+pool), three per card, and keeps those the head is fairly sure of (p near 0.1 or 0.9): mostly
 right, so cheap, yet not settled. Before the head exists the page is plain k-means, or, with
 a text query, the query's best matches. While positives are rare, a quarter of each page goes
 to the head's likeliest positives: the right ones cost nothing and the wrong ones are the hard
@@ -34,7 +34,7 @@ class Choosers:
 @dataclass(frozen=True)
 class HybridPlan:
     candidates_per_card: int = 3  # k-means candidates looked at per card served
-    margin: float = 0.3  # preferred |p - 0.5| of a card: fairly sure, not settled
+    margin: float = 0.4  # preferred |p - 0.5| of a card: fairly sure (p near 0.1 or 0.9), not settled
     rare_below: float = 0.2  # positive share of the labels under which positives are hunted
     hunt_share: float = 0.25  # of each page, while positives are rare
 
