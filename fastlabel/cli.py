@@ -110,14 +110,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .events import fold, parse_jsonl
+    from .events import fold, load_events
     from .files import write_atomic
     from .session import labels_jsonl
 
-    events, problems = parse_jsonl(args.session.read_bytes(), str(args.session))
-    for problem in problems:
-        log.warning(problem)
-    state = fold(events)
+    state = fold(load_events(args.session))
     data = labels_jsonl(state.labels)
     if args.out:
         write_atomic(args.out, data)
@@ -140,7 +137,7 @@ def replay_against(args: argparse.Namespace) -> int:
     """Re-run the recorded session's budget with other strategies and print the comparison."""
     from .bench.command import against, parse_attribute_args
     from .bench.simulate import benchable_strategies
-    from .replay import load_events
+    from .events import load_events
     from .workspace import open_pool
 
     attributes = parse_attribute_args(args.attribute)
@@ -173,7 +170,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import orjson
 
     from .files import write_atomic
-    from .replay import load_events, replay_session
+    from .events import load_events
+    from .replay import replay_session
 
     session = replay_session(load_events(args.session), config_from_args(args))
     body = session.predictions()

@@ -7,18 +7,11 @@ from collections import Counter
 from pathlib import Path
 
 from .config import Config
-from .events import Event, SessionStarted, parse_jsonl
+from .events import Event, SessionStarted, load_events
 from .session import LabelingSession
 from .workspace import open_pool
 
 log = logging.getLogger(__name__)
-
-
-def load_events(path: Path) -> list[Event]:
-    events, problems = parse_jsonl(Path(path).read_bytes(), str(path))
-    for problem in problems:
-        log.warning(problem)
-    return events
 
 
 def replay_session(events: list[Event], config: Config) -> LabelingSession:

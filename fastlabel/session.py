@@ -2,7 +2,8 @@
 
 Every change goes through the event log: the session records an event, folds it into
 state with the pure reducer, then runs its effects (zero-shot scores for a query, a
-retrain for a label change). Rebuilding a session is replaying its events, so a journal
+retrain at each model_trained event, which follows label changes, coalescing those that
+arrive while the head trains). Rebuilding a session is replaying its events, so a journal
 or an exported JSONL comes back to the same labels and, seeded, the same model.
 """
 

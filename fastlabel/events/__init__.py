@@ -1,6 +1,6 @@
 """Event sourcing: immutable records, an append-only log, and a pure reducer."""
 
-from .log import EventLog, events_to_jsonl, parse_jsonl
+from .log import EventLog, events_to_jsonl, load_events, parse_jsonl
 from .records import (
     EVENT_TYPES,
     BatchServed,
@@ -17,5 +17,5 @@ from .reducer import SessionState, Submission, apply, fold
 __all__ = [
     "EVENT_TYPES", "BatchServed", "Event", "EventLog", "LabelsSubmitted", "ModelTrained", "QuerySet", "SessionStarted",
     "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
-    "parse_jsonl",
+    "load_events", "parse_jsonl",
 ]

@@ -53,6 +53,14 @@ def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list
     return events, problems
 
 
+def load_events(path: Path) -> list[Event]:
+    """Read an exported session (JSONL); a torn last line is logged and skipped."""
+    events, problems = parse_jsonl(Path(path).read_bytes(), str(path))
+    for problem in problems:
+        log.warning(problem)
+    return events
+
+
 def lock_journal(journal: Path) -> IO[bytes] | None:
     """Hold `<journal>.lock` for this process, so that a second FastLabel process refuses to write the
     same journal (interleaved appends would corrupt it). The kernel drops the lock when the process dies."""
