@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import UnknownStrategy
+from .hunt_refine import make_hunt_refine
 from .hybrid import Choosers, make_hybrid
 
 
@@ -141,6 +142,8 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("random", "Random", "neutral", choose_random),
         Strategy("hybrid", "Hybrid (fewest clicks)", "neutral",
                  make_hybrid(Choosers(choose_kmeans, choose_verify_positives))),
+        Strategy("hunt_refine", "Hunt positives while rare, then diverse uncertain cards", "neutral",
+                 make_hunt_refine(Choosers(choose_kmeans, choose_verify_positives))),
         Strategy("audit", "Audit (random check of the estimates)", "neutral", lambda pool, n: np.empty(0, np.int64),
                  audit=True),
     )
