@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from fastlabel.errors import UnknownStrategy
-from fastlabel.learner.strategies import STRATEGIES, Pool, choose_kmeans, select
+from fastlabel.learner.strategies import STRATEGIES, Pool, choose_kmeans, select, top_k
+from fastlabel.session import LabelingSession
 
 
 def make_pool(n=300, labeled=(), seed=0) -> Pool:
@@ -73,3 +74,59 @@ def test_small_pool_returns_what_is_left_and_exhausted_pool_is_typed():
 def test_unknown_strategy_lists_the_valid_ones():
     with pytest.raises(UnknownStrategy, match="borderline"):
         select("nope", make_pool(), 5)
+
+
+# -- ties and the cold start ----------------------------------------------------------------------
+
+SORTED_CACHE: dict = {}  # the clustering of `class_sorted()`, shared by the tests below
+
+
+def class_sorted(n=600, share=0.55, dim=16, seed=0):
+    """Embeddings whose rows are ordered by class (all negatives, then all positives), classes overlapping."""
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) >= round(n * (1 - share))).astype(int)
+    emb = rng.normal(size=(n, dim)).astype(np.float32)
+    emb[:, 0] += 1.5 * y
+    return emb, y
+
+
+def test_top_k_breaks_ties_at_random_and_replays():
+    cand = np.arange(1000)
+    key = np.zeros(1000)
+    a = top_k(cand, key, 50, np.random.default_rng(3))
+    b = top_k(cand, key, 50, np.random.default_rng(3))
+    assert np.array_equal(a, b)  # seeded: a replay picks the same
+    assert len(set(a.tolist())) == 50
+    assert a.min() < 500 < a.max()  # not one block of ids at either end
+    assert not np.array_equal(a, top_k(cand, key, 50, np.random.default_rng(4)))
+
+
+def test_top_k_keeps_strictly_smaller_keys_and_orders_by_key():
+    cand = np.arange(10, 20)
+    key = np.array([5, 1, 3, 3, 3, 0, 9, 3, 2, 8], float)
+    got = top_k(cand, key, 4, np.random.default_rng(0))
+    assert got[:3].tolist() == [15, 11, 18] and got[3] in (12, 13, 14, 17)
+    assert top_k(cand, key, 50, np.random.default_rng(0)).size == 10
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in STRATEGIES.items() if not s.audit))
+def test_cold_page_is_diverse_for_every_strategy(name):
+    emb, y = class_sorted()
+    pool = Pool(emb, np.full(len(y), 0.5, np.float32), np.zeros(len(y), bool), {}, np.random.default_rng(0),
+                SORTED_CACHE, has_head=False)
+    sel = select(name, pool, 24)
+    assert sel.batch_type == "neutral" and sel.ids.size == 24
+    assert 0 < y[sel.ids].sum() < 24  # both classes on the first page of class-sorted data
+
+
+@pytest.mark.parametrize("page", [12, 24, 48])
+@pytest.mark.parametrize("name", sorted(n for n, s in STRATEGIES.items() if not s.audit))
+def test_a_head_is_trained_by_the_second_page_on_class_sorted_data(name, page):
+    emb, y = class_sorted()
+    session = LabelingSession(emb, seed=1)
+    session.pool_cache = SORTED_CACHE
+    for _ in range(2):
+        batch = session.next_batch(name, page)
+        session.submit(tuple((i, int(y[i])) for i in batch.ids), batch_id=batch.batch_id)
+    assert session.model.head is not None, f"{name} pages of {page}: no head after two pages"
+    assert session.trend[-1].train_ms is not None

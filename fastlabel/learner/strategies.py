@@ -3,6 +3,10 @@
 One registry maps names to strategies; the API, the UI menu and the benchmark all read it.
 Every strategy sees only unlabeled items, and every page comes back sorted by confidence
 in its batch type (most confident first), so verify pages read top to bottom.
+
+Ties: where scores tie, the pick among the tied items is random (the pool's seeded generator,
+so a replay picks the same), never "the highest ids". Cold start: while there is neither a head
+nor a text prior every score is 0.5, so every strategy serves a diverse (k-means) page instead.
 """
 
 from __future__ import annotations
@@ -27,10 +31,19 @@ class Pool:
     labels: dict[int, int]
     rng: np.random.Generator
     cache: dict = field(default_factory=dict)
+    has_head: bool | None = None  # None: not told, guessed from the scores (all equal = no head)
+    has_prior: bool = False
 
     @property
     def unlabeled(self) -> np.ndarray:
         return np.flatnonzero(~self.labeled)
+
+    @property
+    def cold(self) -> bool:
+        """No head and no text prior: every score is the same, so scores cannot rank anything."""
+        if self.has_head is None:
+            return not self.has_prior and not (self.probs.size and float(np.ptp(self.probs)) > 1e-6)
+        return not self.has_head and not self.has_prior
 
 
 @dataclass(frozen=True)
@@ -55,12 +68,22 @@ class Strategy:
     audit: bool = False  # a page of uniformly random audit cards, for unbiased estimates
 
 
-def top_k(candidates: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
-    """The n candidates with the smallest key, in order; stable, so ties keep id order."""
-    if n >= candidates.size:
-        return candidates[np.argsort(key, kind="stable")]
-    part = np.argpartition(key, n - 1)[:n]
-    return candidates[part[np.lexsort((candidates[part], key[part]))]]
+def top_k(candidates: np.ndarray, key: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """The n candidates with the smallest key, smallest first; ties are broken at random by `rng`.
+
+    O(N) for the cut (partition), O(n log n) for the order; only the tied items at the cut are
+    shuffled, so a pool where every key is equal costs one permutation of its indices' choice.
+    """
+    candidates, key = np.asarray(candidates), np.asarray(key)
+    n = min(n, candidates.size)
+    if n <= 0:
+        return candidates[:0]
+    kth = np.partition(key, n - 1)[n - 1]
+    below = np.flatnonzero(key < kth)
+    tied = np.flatnonzero(key == kth)
+    chosen = np.concatenate([below, rng.choice(tied, size=n - below.size, replace=False)])
+    order = np.lexsort((rng.permutation(chosen.size), key[chosen]))  # by key, ties in random order
+    return candidates[chosen[order]]
 
 
 def choose_random(pool: Pool, n: int) -> np.ndarray:
@@ -70,17 +93,17 @@ def choose_random(pool: Pool, n: int) -> np.ndarray:
 
 def choose_borderline(pool: Pool, n: int) -> np.ndarray:
     cand = pool.unlabeled
-    return top_k(cand, np.abs(pool.probs[cand] - 0.5), n)
+    return top_k(cand, np.abs(pool.probs[cand] - 0.5), n, pool.rng)
 
 
 def choose_verify_positives(pool: Pool, n: int) -> np.ndarray:
     cand = pool.unlabeled
-    return top_k(cand, -pool.probs[cand], n)
+    return top_k(cand, -pool.probs[cand], n, pool.rng)
 
 
 def choose_verify_negatives(pool: Pool, n: int) -> np.ndarray:
     cand = pool.unlabeled
-    return top_k(cand, pool.probs[cand], n)
+    return top_k(cand, pool.probs[cand], n, pool.rng)
 
 
 class ClusterIndex:
@@ -174,7 +197,9 @@ def select(name: str, pool: Pool, n: int) -> Selection:
     if pool.unlabeled.size == 0:
         return Selection(np.empty(0, np.int64), strategy.batch_type, name, exhausted=True,
                          message="Every item is labeled: export your labels, or undo to revise.")
-    ids = np.asarray(strategy.choose(pool, n), dtype=np.int64)
+    cold = pool.cold and not strategy.audit
+    choose, batch_type = (choose_kmeans, "neutral") if cold else (strategy.choose, strategy.batch_type)
+    ids = np.asarray(choose(pool, n), dtype=np.int64)
     ids = ids[~pool.labeled[ids]]
-    return Selection(sort_by_confidence(ids, pool.probs, strategy.batch_type), strategy.batch_type, name)
+    return Selection(sort_by_confidence(ids, pool.probs, batch_type), batch_type, name)
 
