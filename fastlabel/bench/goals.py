@@ -107,3 +107,24 @@ def done(points: Sequence[Point], reference_auc: float, pool_positives: int, bud
         return False
     need = [needed_positives(f, pool_positives) for f in FIND_TARGETS if reachable(f, pool_positives, budget)]
     return not need or points[-1].positives >= max(need)
+
+
+def expected_random_labels(fraction: float, pool_positives: int, pool_size: int) -> float:
+    """Labels uniform random sampling needs, in expectation, to hold k = ceil(fraction * P) of the
+    P positives among N items: the k-th of P positives sits at k (N + 1) / (P + 1)."""
+    k = needed_positives(fraction, pool_positives)
+    return k * (pool_size + 1) / (pool_positives + 1)
+
+
+def expected_random_find(points: Sequence[Point], fraction: float, pool_positives: int, pool_size: int,
+                         batch_size: int, model: TimeModel, tail_pages: int = 5) -> tuple[float, float]:
+    """(labels, seconds) random labeling needs in expectation to find this share of the positives,
+    when its run stopped short of it: the labels are exact for uniform sampling; flips continue at
+    the rate of the run's last `tail_pages` pages (its best head, so the fewest flips)."""
+    labels = expected_random_labels(fraction, pool_positives, pool_size)
+    k0 = max(0, len(points) - 1 - tail_pages)
+    start, end = points[k0], points[-1]
+    cards = end.labels - start.labels
+    flips = (end.clicks - (len(points) - 1)) - (start.clicks - k0)
+    rate = flips / cards if cards else 0.0
+    return labels, model.seconds(labels, labels * rate, labels / batch_size)

@@ -87,6 +87,15 @@ class SuiteResult:
 
 
 def run_part(suite: Suite, part: str, data: dict[str, SuiteData], progress: Progress | None = None) -> SuiteResult:
+    """Every task of the part on each of its seeds, one thread for the clustering: on a busy CPU,
+    BLAS/OpenMP threads that spin-wait for each other made the k-means fit ten times slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return run_tasks(suite, part, data, progress)
+
+
+def run_tasks(suite: Suite, part: str, data: dict[str, SuiteData], progress: Progress | None) -> SuiteResult:
     tasks, seeds = suite.part(part)
     result = SuiteResult(suite, part, encoders={name: d.encoder for name, d in data.items()})
     started = time.perf_counter()
