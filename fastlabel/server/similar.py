@@ -104,13 +104,19 @@ def decode_image(data: bytes) -> Image.Image:
     return image.convert("RGB")
 
 
-def embed_upload(encoder, image: Image.Image, data: bytes) -> np.ndarray:
-    if str(getattr(encoder, "id", "")).startswith("precomputed:"):
-        raise CannotEmbed("these embeddings were read from a file, so a new image cannot be embedded; "
-                          "use \"more like this\" on a card instead")
+# Encoders whose vectors depend on the whole pool (pixels: PCA fitted to it) or come from a file
+POOL_BOUND_ENCODERS = ("precomputed:", "pixels:")
+
+
+def embed_upload(encoder, image: Image.Image, data: bytes, dim: int) -> np.ndarray:
+    """The image's (1, dim) vector from the pool's own encoder; 409 where that encoder cannot embed one image."""
+    encoder_id = str(getattr(encoder, "id", ""))
+    if encoder_id.startswith(POOL_BOUND_ENCODERS):
+        raise CannotEmbed(f"the {encoder_id.split(':')[0]} embeddings cannot place a new image beside the pool; "
+                          "use \"more like this\" on a card, or start with --encoder imagenet or clip")
     vectors = np.asarray(encoder.encode_images(UploadedImage(image, data)), dtype=np.float32)
-    if vectors.shape[0] != 1 or not np.isfinite(vectors).all():
-        raise CannotEmbed("the encoder could not embed this image")
+    if vectors.shape != (1, dim) or not np.isfinite(vectors).all():
+        raise CannotEmbed(f"the encoder {encoder_id} could not embed this image like the pool's images")
     return vectors
 
 
@@ -122,5 +128,5 @@ def similar_image() -> Response:
     data = read_upload()
     image = decode_image(data)
     ws = rt.workspace
-    vectors = embed_upload(ws.encoder, image, data)
+    vectors = embed_upload(ws.encoder, image, data, ws.session.embeddings.shape[1])
     return jsonify(batch_json(ws, ws.session.next_batch("similar", size, vectors=vectors)))
