@@ -22,8 +22,8 @@ from fastlabel.bench.suite_report import EXPECTED, collect, suite_markdown
 from fastlabel.bench.suite_run import load_result, open_suite_data, run_part, save_result
 from fastlabel.config import Config
 from fastlabel.learner.hunt_refine import HuntRefinePlan, make_hunt_refine
-from fastlabel.learner.hybrid import Choosers
-from fastlabel.learner.strategies import STRATEGIES, Strategy, choose_kmeans, choose_verify_positives
+from fastlabel.learner.base import Strategy
+from fastlabel.learner.registry import STRATEGIES
 
 VARIANTS = {
     "hr_m2": HuntRefinePlan(margin=0.2),
@@ -34,8 +34,7 @@ VARIANTS = {
 
 def register_variants() -> None:
     for name, plan in VARIANTS.items():
-        STRATEGIES[name] = Strategy(name, f"hunt_refine {plan}", "neutral",
-                                    make_hunt_refine(Choosers(choose_kmeans, choose_verify_positives), plan))
+        STRATEGIES[name] = Strategy(name, f"hunt_refine {plan}", "neutral", make_hunt_refine(plan=plan))
 
 
 def ratios(result, strategies: list[str]) -> list[str]:

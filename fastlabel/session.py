@@ -33,7 +33,10 @@ from .events import (
 )
 from .estimates import quality_estimates, stopping_signal
 from .learner.head import HeadConfig, Learner, warm_up
-from .learner.strategies import STRATEGIES, Pool, get_strategy, select, sort_by_confidence
+from .learner.audit import AUDIT_PAGE, MENU_ENTRY, audit_count, draw_audit
+from .learner.base import Pool, sort_by_confidence
+from .learner.index import EmbeddingIndex
+from .learner.registry import get_strategy, menu, select
 from .learner.zeroshot import blend, zero_shot_probs
 
 MAX_QUERY_CHARS = 500
@@ -55,6 +58,7 @@ class Batch:
     strategy: str
     exhausted: bool = False
     message: str | None = None
+    prelabel: int | None = None  # cards start with this label instead of the model's guess
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ class LabelingSession:
         encoder_id: str = "",
         device: torch.device | None = None,
         audit_per_page: int = 2,
+        index: EmbeddingIndex | None = None,
     ) -> None:
         self.audit_per_page = audit_per_page
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
@@ -146,7 +151,7 @@ class LabelingSession:
         self.state = SessionState()
         self.model = _Model(probs=np.full(self.n_items, 0.5, np.float32))
         self.trend: list[TrainPoint] = []
-        self.pool_cache: dict = {}
+        self.index = (index or EmbeddingIndex(self.embeddings)).start()  # clustering + neighbours, fitted aside
         self._lock = threading.RLock()  # the log and the state: held briefly
         self._train_lock = threading.Lock()  # the head: held while training
         self._model_lock = threading.Lock()  # swapping in new probabilities
@@ -262,28 +267,31 @@ class LabelingSession:
                          logit_scale=float(self.text_encoder.logit_scale))
         return text
 
-    def pool(self) -> Pool:
+    def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None) -> Pool:
         labeled = np.zeros(self.n_items, dtype=bool)
         if self.state.labels:
             labeled[np.fromiter(self.state.labels.keys(), dtype=np.int64)] = True
         rng = np.random.default_rng([self.state.seed, self.state.last_seq])
-        return Pool(self.embeddings, self.model.probs, labeled, dict(self.state.labels), rng, self.pool_cache)
+        model = self.model
+        return Pool(self.embeddings, model.probs, labeled, dict(self.state.labels), rng,
+                    has_head=model.head is not None, has_prior=model.prior is not None, index=self.index,
+                    exemplars=tuple(int(i) for i in exemplars), query_vectors=vectors)
 
-    def audit_count(self, strategy_is_audit: bool, batch_size: int) -> int:
-        """How many audit cards a page carries: all of an audit page, a few of a full page."""
-        if strategy_is_audit:
-            return batch_size
-        return min(self.audit_per_page, batch_size // 12)
+    def next_batch(self, strategy: str, batch_size: int, *, exemplars: Sequence[int] = (),
+                   vectors: np.ndarray | None = None) -> Batch:
+        """Choose a page with `strategy` (plus a few audit cards) and record that it was served.
 
-    def next_batch(self, strategy: str, batch_size: int) -> Batch:
-        """Choose a page with `strategy` (plus a few audit cards) and record that it was served."""
+        `exemplars` (item ids) and `vectors` (embedded images) are what a "similar" page searches around.
+        """
         with self._lock:
-            chosen = get_strategy(strategy)
-            pool = self.pool()
-            n_audit = self.audit_count(chosen.audit, batch_size)
-            sel = select(strategy, pool, batch_size - n_audit)
-            rest = np.setdiff1d(pool.unlabeled, sel.ids)
-            audit = pool.rng.choice(rest, size=min(n_audit, rest.size), replace=False)
+            pool = self.pool(exemplars, vectors)
+            n_audit = audit_count(strategy, batch_size, self.audit_per_page)
+            chosen = None if strategy == AUDIT_PAGE else get_strategy(strategy)
+            if chosen is None:
+                sel = select("random", pool, 0)
+            else:
+                sel = select(strategy, pool, batch_size - n_audit)
+            audit, audit_pool = draw_audit(pool, sel.ids, n_audit)
             ids_arr = sort_by_confidence(np.concatenate([sel.ids, audit]).astype(np.int64), pool.probs, sel.batch_type)
             if ids_arr.size == 0:
                 return Batch(None, [], [], sel.batch_type, strategy, True,
@@ -292,8 +300,9 @@ class LabelingSession:
             probs = [round(float(p), 5) for p in pool.probs[ids_arr]]
             event, _ = self._record(BatchServed, strategy=strategy, batch_type=sel.batch_type, ids=tuple(ids),
                                     probs=tuple(probs), audit=tuple(sorted(int(a) for a in audit)),
-                                    audit_pool=int(rest.size))
-        return Batch(event.seq, ids, probs, sel.batch_type, strategy)
+                                    audit_pool=audit_pool)
+        return Batch(event.seq, ids, probs, sel.batch_type, strategy,
+                     prelabel=chosen.prelabel if chosen is not None else None)
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
                page_ms: int | None = None, clicks: int | None = None) -> Submitted:
@@ -362,4 +371,4 @@ class LabelingSession:
 
     @staticmethod
     def strategy_menu() -> list[dict[str, str]]:
-        return [{"name": s.name, "title": s.title, "batch_type": s.batch_type} for s in STRATEGIES.values()]
+        return [*menu(), MENU_ENTRY]

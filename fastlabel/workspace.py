@@ -17,6 +17,8 @@ from .device import pick_device
 from .embeddings import Encoder, embed_source, make_encoder
 from .events import EventLog
 from .learner.head import warm_up
+from .learner.index import EmbeddingIndex
+from .learner.index_cache import IndexCache
 from .session import LabelingSession
 
 log = logging.getLogger(__name__)
@@ -106,11 +108,15 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
     threading.Thread(target=warm_up, name="fastlabel-warm-up", daemon=True).start()
     pool = open_pool(config, progress)
     data_id = pool.source.fingerprint()
+    # the clustering and neighbour index: loaded from beside the embeddings, or fitted in the background
+    index = EmbeddingIndex(pool.embeddings, cache=IndexCache.beside(pool.config.cache_dir, data_id, pool.encoder.id))
+    index.start()
     journal = EventLog.open(journal_path(pool.config, data_id, pool.encoder.id))
     if progress and len(journal):
         progress("replaying", 0, len(journal))
     session = LabelingSession(
         pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
         seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=pick_device(config.device),
+        index=index,
     )
     return Workspace(pool.config, pool.source, pool.encoder, np.asarray(pool.embeddings), session, pool.attributes)

@@ -7,15 +7,21 @@ import numpy as np
 
 from fastlabel.config import Config
 from fastlabel.learner.hunt_refine import HuntRefinePlan, hunt_count
-from fastlabel.learner.strategies import STRATEGIES, Pool, choose_kmeans, select
+from fastlabel.learner.base import Pool
+from fastlabel.learner.diversity import choose_kmeans
+from fastlabel.learner.index import EmbeddingIndex
+from fastlabel.learner.registry import STRATEGIES, select
+
+
+EMB = np.random.default_rng(1).normal(size=(400, 16)).astype(np.float32)
+INDEX = EmbeddingIndex(EMB).start()  # 400 rows: fitted inline, so k-means pages are real k-means pages
 
 
 def pool(probs: np.ndarray, labels: dict[int, int], seed: int = 0) -> Pool:
-    n = probs.size
-    emb = np.random.default_rng(1).normal(size=(n, 16)).astype(np.float32)
-    labeled = np.zeros(n, bool)
+    labeled = np.zeros(probs.size, bool)
     labeled[list(labels)] = True
-    return Pool(emb, probs.astype(np.float32), labeled, labels, np.random.default_rng(seed))
+    return Pool(EMB, probs.astype(np.float32), labeled, labels, np.random.default_rng(seed),
+                has_head=bool(labels), index=INDEX)
 
 
 def test_default_is_registered_and_titled_by_what_it_does():
@@ -32,8 +38,9 @@ def test_hunt_share_follows_the_positive_shortfall():
 
 
 def test_cold_pool_gets_a_diverse_page():
-    cold = pool(np.full(400, 0.5), {})
-    assert set(select("hunt_refine", cold, 24).ids) == set(choose_kmeans(cold, 24))
+    assert INDEX.clustering is not None
+    page = select("hunt_refine", pool(np.full(400, 0.5), {}), 24).ids
+    assert set(page) == set(choose_kmeans(pool(np.full(400, 0.5), {}), 24))
 
 
 def test_rare_concept_is_hunted_and_balanced_one_refined():

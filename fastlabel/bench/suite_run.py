@@ -88,7 +88,7 @@ class SuiteResult:
 
 def run_part(suite: Suite, part: str, data: dict[str, SuiteData], progress: Progress | None = None) -> SuiteResult:
     """Every task of the part on each of its seeds, one thread for the clustering: on a busy CPU,
-    BLAS/OpenMP threads that spin-wait for each other made the k-means fit ten times slower."""
+    BLAS/OpenMP threads that spin-wait for each other made the clustering ten times slower."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
@@ -103,9 +103,10 @@ def run_tasks(suite: Suite, part: str, data: dict[str, SuiteData], progress: Pro
         mine = [t for t in tasks if t.data == name]
         for seed in seeds:
             split = holdout_split(len(d.embeddings), d.identities, suite.test_fraction, seed)
-            cache: dict = {}  # the clustering of this split's pool, shared by its tasks and strategies
+            index = None  # the clustering and neighbour index of this split's pool, shared by its tasks
             for t in mine:
-                task = make_task(d.embeddings, d.columns[t.attribute], split.train, split.test, t.name, seed, cache)
+                task = make_task(d.embeddings, d.columns[t.attribute], split.train, split.test, t.name, seed, index)
+                index = task.fitted_index()
                 budget = min(t.budget, len(split.train))
                 facts = TaskSeed(reference_auc(task), int(task.train_y.sum()), len(split.train), budget)
                 result.facts[(t.name, seed)] = facts

@@ -16,14 +16,11 @@ The settings were chosen with `fastlabel bench --suite full --part tune` (benchm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .hybrid import Chooser, Choosers, fairly_sure_first, fill_page, has_model, positive_share
-
-if TYPE_CHECKING:
-    from .strategies import Pool
+from .base import Choose, Pool
+from .hybrid import Choosers, fairly_sure_first, fill_page, positive_share
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,7 @@ def hunt_count(labels: dict[int, int], n: int, plan: HuntRefinePlan) -> int:
     return int(round(n * min(plan.max_hunt, shortfall)))
 
 
-def make_hunt_refine(use: Choosers, plan: HuntRefinePlan = HuntRefinePlan()) -> Chooser:
+def make_hunt_refine(use: Choosers = Choosers(), plan: HuntRefinePlan = HuntRefinePlan()) -> Choose:
     """The strategy's `choose(pool, n)`."""
 
     def refine(pool: Pool, n: int) -> np.ndarray:
@@ -48,7 +45,7 @@ def make_hunt_refine(use: Choosers, plan: HuntRefinePlan = HuntRefinePlan()) -> 
         return fairly_sure_first(candidates, pool.probs, plan.margin, n)
 
     def choose(pool: Pool, n: int) -> np.ndarray:
-        if not has_model(pool):
+        if pool.cold:
             return use.diverse(pool, n)
         if not pool.labels:  # a text prior and no labels yet: its best matches
             return use.likely_positive(pool, n)

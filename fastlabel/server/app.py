@@ -16,6 +16,7 @@ from ..errors import FastLabelError
 from ..workspace import Workspace, open_workspace
 from .routes import api
 from .runtime import Runtime
+from .similar import similar_api
 from .security import host_header_ok, needs_token, same_site, token_ok
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def create_app(config: Config | None = None, *, loader: Callable[..., Workspace]
     runtime = Runtime(config, loader)
     app.extensions["fastlabel"] = runtime
     app.register_blueprint(api)
+    app.register_blueprint(similar_api)
     _register_errors(app)
     _register_access_check(app, config)
     _register_socket(app, runtime)

@@ -9,12 +9,13 @@ import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, UnknownItem
 from ..session import Batch, TrainPoint, parse_labels
 from .runtime import Runtime
 
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_INT_ARG = 2**53 - 1  # stays exact in JSON everywhere (and in the journal's 64-bit ints)
+MAX_EXEMPLARS = 64  # ids= of a "more like this" page
 
 
 def runtime() -> Runtime:
@@ -49,6 +50,24 @@ def int_arg(name: str, *, default: int | None = None, minimum: int = 0,
     return value
 
 
+def exemplar_ids(raw: str | None, n_items: int) -> tuple[int, ...]:
+    """`ids=3,17,42` -> (3, 17, 42): known ids, no repeats, at most MAX_EXEMPLARS."""
+    if raw is None or not raw.strip():
+        return ()
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if len(parts) > MAX_EXEMPLARS:
+        raise InvalidInput(f"ids: at most {MAX_EXEMPLARS} examples at once, got {len(parts)}")
+    ids: dict[int, None] = {}
+    for part in parts:
+        if not (part.isascii() and part.isdigit()):
+            raise InvalidInput(f"ids must be comma-separated item ids, got {part[:20]!r}")
+        item = int(part)
+        if item >= n_items:
+            raise UnknownItem(f"ids: unknown id {item} (ids are 0..{n_items - 1})")
+        ids.setdefault(item)
+    return tuple(ids)
+
+
 def item_json(ws, item: int, prob: float, **extra: Any) -> dict[str, Any]:
     image = base64.b64encode(ws.source.thumbnail(item)).decode("ascii")
     return {"id": item, "image": image, "prob_pos": round(float(prob), 4), **extra}
@@ -64,6 +83,8 @@ def batch_json(ws, batch: Batch) -> dict[str, Any]:
     }
     if batch.message:
         out["message"] = batch.message
+    if batch.prelabel is not None:  # e.g. "more like this": every card starts positive
+        out["prelabel"] = batch.prelabel
     return out
 
 
@@ -106,7 +127,8 @@ def next_batch() -> Response:
     size = int_arg("batch_size", default=rt.config.batch_size, minimum=1, maximum=None)
     size = min(size or rt.config.batch_size, rt.config.max_batch_size)
     ws = rt.workspace
-    return jsonify(batch_json(ws, ws.session.next_batch(strategy, size)))
+    exemplars = exemplar_ids(request.args.get("ids"), ws.session.n_items)
+    return jsonify(batch_json(ws, ws.session.next_batch(strategy, size, exemplars=exemplars)))
 
 
 @api.post("/submit_labels")
