@@ -26,9 +26,8 @@ from fastlabel.learner.base import Strategy
 from fastlabel.learner.registry import STRATEGIES
 
 VARIANTS = {
-    "hr_m2": HuntRefinePlan(margin=0.2),
-    "hr_m4": HuntRefinePlan(margin=0.4),
-    "hr_m2_h5": HuntRefinePlan(margin=0.2, max_hunt=0.5),
+    "hr_m4": HuntRefinePlan(margin=0.4),  # refine with cards the head is fairly sure of, as the hybrid
+    "hr_h9": HuntRefinePlan(max_hunt=0.9),  # hunt harder while positives are rare
 }
 
 
@@ -53,26 +52,40 @@ def ratios(result, strategies: list[str]) -> list[str]:
     return lines
 
 
+def merged(suite, folders: list[Path]):
+    """One result from per-seed folders."""
+    parts = [load_result(suite, f) for f in folders]
+    result = parts[0]
+    for other in parts[1:]:
+        result.points += other.points
+        result.facts.update(other.facts)
+        result.seconds += other.seconds
+    return result
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--home", type=Path, required=True)
     p.add_argument("--encoder", default="imagenet")
     p.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     p.add_argument("--out", type=Path, default=Path("bench-out/tune"))
+    p.add_argument("--seeds", default=",".join(map(str, FULL.tune_seeds)), help="tuning seeds to run")
     p.add_argument("--from-saved", action="store_true")
     args = p.parse_args()
     register_variants()
-    strategies = ["random", "hybrid", "hunt_refine", *VARIANTS]
+    strategies = ["random", "hunt_refine", *VARIANTS]
     suite = replace(FULL, strategies=tuple(strategies))
-    if args.from_saved:
-        result = load_result(suite, args.out)
-    else:
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if not args.from_saved:
         base = Config(encoder=args.encoder, home=args.home)
         data = {name: open_suite_data(name, base, args.data_root)
                 for name in {t.data for t in suite.tasks if t.tuned}}
-        result = run_part(suite, "tune", data, lambda line: print(line, file=sys.stderr, flush=True))
-        save_result(result, args.out)
-        (args.out / "summary.md").write_text(suite_markdown(result, "hunt_refine", {}))
+        for seed in seeds:  # one folder per seed, so a stopped run keeps what it finished
+            part = run_part(replace(suite, tune_seeds=(seed,)), "tune", data,
+                            lambda line: print(line, file=sys.stderr, flush=True))
+            save_result(part, args.out / f"seed-{seed}")
+    result = merged(suite, sorted(f for f in args.out.glob("seed-*") if (f / "facts.json").exists()))
+    (args.out / "summary.md").write_text(suite_markdown(result, "hunt_refine", {}))
     print("\n".join(ratios(result, strategies[1:])))
     return 0
 

@@ -54,6 +54,17 @@ def test_a_run_is_done_once_every_reachable_target_is_met():
     assert done(run([0.5, 0.9], [0, 9]), 0.9, pool_positives=10, budget=30)
     assert done(run([0.5, 0.9], [0, 1]), 0.9, pool_positives=1000, budget=30)  # no find target fits
     assert not done(run([0.5, 0.8], [0, 10]), 0.9, pool_positives=10, budget=30)  # AUC short of 95%
+    assert done(run([0.5, 0.9], [0, 4]), 0.9, pool_positives=10, budget=30, find=False)  # random: AUC only
+
+
+def test_random_find_expectation_is_exact_in_labels_and_a_lower_bound_in_seconds():
+    from fastlabel.bench.goals import expected_random_find, expected_random_labels
+
+    # the k-th of P positives among N items is expected at k (N + 1) / (P + 1)
+    assert expected_random_labels(0.8, pool_positives=100, pool_size=2000) == pytest.approx(80 * 2001 / 101)
+    points = run([0.5, 0.9], [0, 1], page=48, flips=5)  # one page, 5 flips, stopped at the AUC target
+    labels, secs = expected_random_find(points, 0.8, 100, 2000, 48, MOUSE)
+    assert secs == pytest.approx(labels * 1.0 + 5 * 1.3 + labels / 48 * 3.0)  # no flips past its run
 
 
 def test_paired_interval_per_seed():

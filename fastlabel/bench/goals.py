@@ -101,12 +101,14 @@ def run_goals(points: Sequence[Point], reference_auc: float, pool_positives: int
     return RunGoals(task, last.strategy, last.seed, out)
 
 
-def done(points: Sequence[Point], reference_auc: float, pool_positives: int, budget: int) -> bool:
-    """Every target the budget allows is met: the rest of the budget would not change the tables."""
+def done(points: Sequence[Point], reference_auc: float, pool_positives: int, budget: int, *,
+         find: bool = True) -> bool:
+    """Every target the budget allows is met: the rest of the budget would not change the tables.
+    `find` False: only the AUC targets count (random, whose find figures are its expectation)."""
     if not points or max(p.auc for p in points) < max(AUC_TARGETS) * reference_auc:
         return False
     need = [needed_positives(f, pool_positives) for f in FIND_TARGETS if reachable(f, pool_positives, budget)]
-    return not need or points[-1].positives >= max(need)
+    return not find or not need or points[-1].positives >= max(need)
 
 
 def expected_random_labels(fraction: float, pool_positives: int, pool_size: int) -> float:
@@ -117,14 +119,10 @@ def expected_random_labels(fraction: float, pool_positives: int, pool_size: int)
 
 
 def expected_random_find(points: Sequence[Point], fraction: float, pool_positives: int, pool_size: int,
-                         batch_size: int, model: TimeModel, tail_pages: int = 5) -> tuple[float, float]:
-    """(labels, seconds) random labeling needs in expectation to find this share of the positives,
-    when its run stopped short of it: the labels are exact for uniform sampling; flips continue at
-    the rate of the run's last `tail_pages` pages (its best head, so the fewest flips)."""
+                         batch_size: int, model: TimeModel) -> tuple[float, float]:
+    """(labels, seconds) uniform random labeling needs in expectation to find this share of the
+    positives. The labels are exact for uniform sampling; the seconds count the flips random's
+    own run made and none after it, a lower bound that favours random."""
     labels = expected_random_labels(fraction, pool_positives, pool_size)
-    k0 = max(0, len(points) - 1 - tail_pages)
-    start, end = points[k0], points[-1]
-    cards = end.labels - start.labels
-    flips = (end.clicks - (len(points) - 1)) - (start.clicks - k0)
-    rate = flips / cards if cards else 0.0
-    return labels, model.seconds(labels, labels * rate, labels / batch_size)
+    flips = points[-1].clicks - (len(points) - 1)
+    return labels, model.seconds(labels, flips, labels / batch_size)
