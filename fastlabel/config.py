@@ -32,7 +32,7 @@ class Config:
     session: Path | None = None  # journal file; default: <home>/sessions/<data fingerprint>.jsonl
     seed: int = 0
     # labeling loop
-    default_strategy: str = "hybrid"  # why: benchmarks/RESULTS.md
+    default_strategy: str = "hunt_refine"  # chosen by the benchmark suite: benchmarks/RESULTS.md
     batch_size: int = 48
     max_batch_size: int = 200
     # server

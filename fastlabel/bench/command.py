@@ -66,7 +66,7 @@ def bench_suite(base: Config, suite: Suite, parts: Sequence[str], data_root: Pat
                 plots: bool = True, progress: Progress | None = None, from_saved: bool = False) -> str:
     """Run (or, `from_saved`, reload) each part of a suite into out/PART/ and write its summary.md."""
     from .suite_report import suite_markdown
-    from .suite_run import load_result, open_suite_data, run_part, save_result
+    from .suite_run import load_result, open_suite_data, run_part
 
     texts = []
     data = {} if from_saved else {name: open_suite_data(name, base, data_root) for name in suite.data_sets}
@@ -75,8 +75,7 @@ def bench_suite(base: Config, suite: Suite, parts: Sequence[str], data_root: Pat
         if from_saved:
             result = load_result(suite, folder)
         else:
-            result = run_part(suite, part, data, progress)
-            save_result(result, folder)
+            result = run_part(suite, part, data, progress, out=folder)
         meta: dict = {}
         if plots:
             from .suite_plots import write_suite_plots

@@ -89,43 +89,48 @@ class SuiteResult:
         return [t for t in self.suite.tasks if t.name in names]
 
 
-def run_part(suite: Suite, part: str, data: dict[str, SuiteData], progress: Progress | None = None) -> SuiteResult:
-    """Every task of the part on each of its seeds, one thread for the clustering: on a busy CPU,
+def run_part(suite: Suite, part: str, data: dict[str, SuiteData], progress: Progress | None = None,
+             out: Path | None = None) -> SuiteResult:
+    """Every task of the part on each of its seeds, seed by seed, saving under `out` after each
+    seed (a stopped run keeps its finished seeds). One thread for the clustering: on a busy CPU,
     BLAS/OpenMP threads that spin-wait for each other made the clustering ten times slower."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
-        return run_tasks(suite, part, data, progress)
-
-
-def run_tasks(suite: Suite, part: str, data: dict[str, SuiteData], progress: Progress | None) -> SuiteResult:
     tasks, seeds = suite.part(part)
     result = SuiteResult(suite, part, encoders={name: d.encoder for name, d in data.items()})
     started = time.perf_counter()
-    for name, d in data.items():
-        mine = [t for t in tasks if t.data == name]
+    with threadpool_limits(limits=1):
         for seed in seeds:
-            split = holdout_split(len(d.embeddings), d.identities, suite.test_fraction, seed)
-            index = None  # the clustering and neighbour index of this split's pool, shared by its tasks
-            for t in mine:
-                task = make_task(d.embeddings, d.columns[t.attribute], split.train, split.test, t.name, seed, index)
-                index = task.fitted_index()
-                budget = min(t.budget, len(split.train))
-                facts = TaskSeed(reference_auc(task), int(task.train_y.sum()), len(split.train), budget)
-                result.facts[(t.name, seed)] = facts
-                for strategy in suite.strategies:
-                    stop = partial(goals.done, reference_auc=facts.reference_auc, pool_positives=facts.pool_positives,
-                                   budget=facts.budget, find=strategy != BASELINE)
-                    t0 = time.perf_counter()
-                    points = simulate(task, Run(strategy, strategy), budget, suite.batch_size, stop=stop)
-                    result.points += points
-                    if progress:
-                        last = points[-1]
-                        progress(f"{t.name} seed {seed} {strategy}: {last.labels} labels, {last.positives}/"
-                                 f"{facts.pool_positives} positives, AUC {last.auc:.3f} / {facts.reference_auc:.3f} "
-                                 f"({time.perf_counter() - t0:.1f} s)")
-    result.seconds = time.perf_counter() - started
+            for name, d in data.items():
+                run_seed(result, [t for t in tasks if t.data == name], d, seed, progress)
+            result.seconds = time.perf_counter() - started
+            if out is not None:
+                save_result(result, out)
     return result
+
+
+def run_seed(result: SuiteResult, tasks: list[TaskDef], d: SuiteData, seed: int, progress: Progress | None) -> None:
+    """One split of one data set: its index and reference fitted once, then every task x strategy."""
+    suite = result.suite
+    split = holdout_split(len(d.embeddings), d.identities, suite.test_fraction, seed)
+    index = None  # the clustering and neighbour index of this split's pool, shared by its tasks
+    for t in tasks:
+        task = make_task(d.embeddings, d.columns[t.attribute], split.train, split.test, t.name, seed, index)
+        index = task.fitted_index()
+        budget = min(t.budget, len(split.train))
+        facts = TaskSeed(reference_auc(task), int(task.train_y.sum()), len(split.train), budget)
+        result.facts[(t.name, seed)] = facts
+        for strategy in suite.strategies:
+            stop = partial(goals.done, reference_auc=facts.reference_auc, pool_positives=facts.pool_positives,
+                           budget=facts.budget, find=strategy != BASELINE)
+            t0 = time.perf_counter()
+            points = simulate(task, Run(strategy, strategy), budget, suite.batch_size, stop=stop)
+            result.points += points
+            if progress:
+                last = points[-1]
+                progress(f"{t.name} seed {seed} {strategy}: {last.labels} labels, {last.positives}/"
+                         f"{facts.pool_positives} positives, AUC {last.auc:.3f} / {facts.reference_auc:.3f} "
+                         f"({time.perf_counter() - t0:.1f} s)")
 
 
 def save_result(result: SuiteResult, out: Path) -> None:

@@ -26,7 +26,7 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("verify_negatives", "Verify negatives", "negative", choose_verify_negatives),
         Strategy("kmeans", "Diverse (k-means)", "neutral", choose_kmeans),
         Strategy("random", "Random", "neutral", choose_random, diverse_when_cold=False),
-        Strategy("hybrid", "Hybrid (fewest clicks)", "neutral", make_hybrid()),
+        Strategy("hybrid", "Hybrid (diverse cards the head is fairly sure of)", "neutral", make_hybrid()),
         Strategy("hunt_refine", "Hunt positives while rare, then diverse uncertain cards", "neutral",
                  make_hunt_refine()),
         Strategy("similar", "More like this (nearest to the picked cards or positives)", "positive",
