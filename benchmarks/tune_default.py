@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fastlabel.bench.paired import paired
 from fastlabel.bench.suite import FULL
+from fastlabel.bench.suite_plots import write_suite_plots
 from fastlabel.bench.suite_report import EXPECTED, collect, suite_markdown
 from fastlabel.bench.suite_run import load_result, open_suite_data, run_part, save_result
 from fastlabel.config import Config
@@ -85,7 +86,8 @@ def main() -> int:
                             lambda line: print(line, file=sys.stderr, flush=True))
             save_result(part, args.out / f"seed-{seed}")
     result = merged(suite, sorted(f for f in args.out.glob("seed-*") if (f / "facts.json").exists()))
-    (args.out / "summary.md").write_text(suite_markdown(result, "hunt_refine", {}))
+    meta = {"plots": [p.name for p in write_suite_plots(result, "hunt_refine", args.out)]}
+    (args.out / "summary.md").write_text(suite_markdown(result, "hunt_refine", meta))
     print("\n".join(ratios(result, strategies[1:])))
     return 0
 

@@ -32,26 +32,29 @@ def runs_of(result: SuiteResult, task: str) -> dict[str, list[list[Point]]]:
     return out
 
 
-def band(runs: list[list[Point]], y: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(seconds grid, mean, std) over seeds, each run read as a step function up to where every seed has data."""
+def band(runs: list[list[Point]], y: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(seconds grid, mean, std, end of every seed's first page) over seeds, each run read as a
+    step function up to where every seed has data."""
     series = [(np.array(page_seconds(r, PRIMARY)), y(r)) for r in runs]
     grid = np.unique(np.concatenate([xs for xs, _ in series]))
     grid = grid[grid <= min(xs[-1] for xs, _ in series)]
     values = np.array([step_values(xs, ys, grid) for xs, ys in series])
-    return grid, values.mean(axis=0), values.std(axis=0)
+    first_page = max(xs[1] if xs.size > 1 else xs[0] for xs, _ in series)
+    return grid, values.mean(axis=0), values.std(axis=0), float(first_page)
 
 
 def panel(ax, result: SuiteResult, task: str, y: Series, lines: Sequence[tuple[float, str, str]],
           default: str, ylabel: str) -> None:
     lows, highs = [v for v, _, _ in lines], [v for v, _, _ in lines]
     for strategy, runs in runs_of(result, task).items():
-        xs, mean, std = band(runs, y)
+        xs, mean, std, first_page = band(runs, y)
         width = 2.4 if strategy == default else (1.6 if strategy == BASELINE else 1.1)
         (line,) = ax.plot(xs / 60, mean, drawstyle="steps-post", label=strategy, linewidth=width)
         ax.fill_between(xs / 60, mean - std, mean + std, step="post", alpha=0.15, color=line.get_color())
-        shown = slice(1, None) if xs.size > 1 else slice(None)  # the start (nothing labeled) sits at chance
-        lows.append(float(np.min((mean - std)[shown])))
-        highs.append(float(np.max((mean + std)[shown])))
+        shown = xs >= first_page  # the y range fits the curves once every seed has a first page
+        if shown.any():
+            lows.append(float(np.min((mean - std)[shown])))
+            highs.append(float(np.max((mean + std)[shown])))
     for value, style, label in lines:
         ax.axhline(value, color="black", linestyle=style, linewidth=0.9, label=label)
     low, high = min(lows), max(highs)

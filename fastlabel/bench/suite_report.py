@@ -206,7 +206,7 @@ def verdict(prev: float, auc: Paired | None, find: Paired | None) -> str:
 def suite_markdown(result: SuiteResult, default: str, meta: dict) -> str:
     s = result.suite
     fig = collect(result)
-    tasks, seeds = s.part(result.part)
+    seeds = sorted({seed for _, seed in result.facts})
     tuned = ", ".join(t.name for t in s.tasks if t.tuned)
     lines = [f"# Benchmark suite `{s.name}`, part `{result.part}`", "",
              f"Encoders: {', '.join(f'{k}: {v}' for k, v in result.encoders.items())}; pages of {s.batch_size}; "
