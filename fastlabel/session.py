@@ -34,7 +34,7 @@ from .events import (
 from .estimates import quality_estimates, stopping_signal
 from .learner.head import HeadConfig, Learner, warm_up
 from .learner.audit import AUDIT_PAGE, MENU_ENTRY, audit_count, draw_audit
-from .learner.base import Pool, sort_by_confidence
+from .learner.base import Pool, Selection, sort_by_confidence
 from .learner.index import EmbeddingIndex
 from .learner.registry import get_strategy, menu, select
 from .learner.zeroshot import blend, zero_shot_probs
@@ -286,10 +286,10 @@ class LabelingSession:
         with self._lock:
             pool = self.pool(exemplars, vectors)
             n_audit = audit_count(strategy, batch_size, self.audit_per_page)
-            chosen = None if strategy == AUDIT_PAGE else get_strategy(strategy)
-            if chosen is None:
-                sel = select("random", pool, 0)
+            if strategy == AUDIT_PAGE:  # a page of audit cards only
+                chosen, sel = None, Selection(np.empty(0, np.int64), "neutral", strategy)
             else:
+                chosen = get_strategy(strategy)
                 sel = select(strategy, pool, batch_size - n_audit)
             audit, audit_pool = draw_audit(pool, sel.ids, n_audit)
             ids_arr = sort_by_confidence(np.concatenate([sel.ids, audit]).astype(np.int64), pool.probs, sel.batch_type)

@@ -73,7 +73,6 @@ class Selection:
     strategy: str
     exhausted: bool = False
     message: str | None = None
-    scores: np.ndarray | None = field(default=None, repr=False)  # the key each pick was ranked by, if any
 
 
 class Choose(Protocol):
