@@ -33,10 +33,10 @@ from .events import (
 )
 from .estimates import quality_estimates, stopping_signal
 from .learner.head import HeadConfig, Learner, warm_up
-from .learner.audit import AUDIT_PAGE, MENU_ENTRY, audit_count, draw_audit
-from .learner.base import Pool, Selection, sort_by_confidence
+from .learner.audit import MENU_ENTRY, compose_page
+from .learner.base import Pool
 from .learner.index import EmbeddingIndex
-from .learner.registry import get_strategy, menu, select
+from .learner.registry import menu
 from .learner.zeroshot import blend, zero_shot_probs
 
 MAX_QUERY_CHARS = 500
@@ -285,14 +285,8 @@ class LabelingSession:
         """
         with self._lock:
             pool = self.pool(exemplars, vectors)
-            n_audit = audit_count(strategy, batch_size, self.audit_per_page)
-            if strategy == AUDIT_PAGE:  # a page of audit cards only
-                chosen, sel = None, Selection(np.empty(0, np.int64), "neutral", strategy)
-            else:
-                chosen = get_strategy(strategy)
-                sel = select(strategy, pool, batch_size - n_audit)
-            audit, audit_pool = draw_audit(pool, sel.ids, n_audit)
-            ids_arr = sort_by_confidence(np.concatenate([sel.ids, audit]).astype(np.int64), pool.probs, sel.batch_type)
+            page = compose_page(pool, strategy, batch_size, self.audit_per_page)
+            sel, ids_arr, audit = page.selection, page.ids, page.audit
             if ids_arr.size == 0:
                 return Batch(None, [], [], sel.batch_type, strategy, True,
                              sel.message or "Every item is labeled: export your labels, or undo to revise.")
@@ -300,9 +294,8 @@ class LabelingSession:
             probs = [round(float(p), 5) for p in pool.probs[ids_arr]]
             event, _ = self._record(BatchServed, strategy=strategy, batch_type=sel.batch_type, ids=tuple(ids),
                                     probs=tuple(probs), audit=tuple(sorted(int(a) for a in audit)),
-                                    audit_pool=audit_pool)
-        return Batch(event.seq, ids, probs, sel.batch_type, strategy,
-                     prelabel=chosen.prelabel if chosen is not None else None)
+                                    audit_pool=page.audit_pool)
+        return Batch(event.seq, ids, probs, sel.batch_type, strategy, prelabel=sel.prelabel)
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
                page_ms: int | None = None, clicks: int | None = None) -> Submitted:

@@ -73,6 +73,7 @@ class Selection:
     strategy: str
     exhausted: bool = False
     message: str | None = None
+    prelabel: int | None = None  # the strategy's: cards start with this label instead of the model's guess
 
 
 class Choose(Protocol):
