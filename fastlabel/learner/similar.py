@@ -4,9 +4,9 @@ Works with every encoder (cosine similarity of the frozen embeddings, no text si
 so a rare concept gets a cold start from one example. What is searched around, in order: the
 pool's `query_vectors` (an uploaded image) and `exemplars` (cards the user picked); with
 neither, every labeled positive. With several exemplars the page takes their nearest items in
-turns (exemplars in a seeded random order, at most one per card), so it searches around all of them rather than the
-densest one; the exemplar cards themselves are not served again. Search uses the pool's neighbour index once it is ready, and exact brute-force
-cosine (in chunks) before that.
+turns (exemplars in a seeded random order, at most one per card), so it searches around all
+of them rather than the densest one; the exemplar cards themselves are not served again.
+Search uses the pool's neighbour index once it is ready, exact cosine in chunks before that.
 """
 
 from __future__ import annotations
