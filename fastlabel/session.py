@@ -151,7 +151,7 @@ class LabelingSession:
         self.state = SessionState()
         self.model = _Model(probs=np.full(self.n_items, 0.5, np.float32))
         self.trend: list[TrainPoint] = []
-        self.index = (index or EmbeddingIndex(self.embeddings)).start()  # clustering + neighbours, fitted aside
+        self.index = index or EmbeddingIndex(self.embeddings)  # clustering + neighbours: started by the first page
         self._lock = threading.RLock()  # the log and the state: held briefly
         self._train_lock = threading.Lock()  # the head: held while training
         self._model_lock = threading.Lock()  # swapping in new probabilities
@@ -283,6 +283,7 @@ class LabelingSession:
 
         `exemplars` (item ids) and `vectors` (embedded images) are what a "similar" page searches around.
         """
+        self.index.start()  # no-op once started (the workspace starts it as soon as the embeddings exist)
         with self._lock:
             pool = self.pool(exemplars, vectors)
             page = compose_page(pool, strategy, batch_size, self.audit_per_page)

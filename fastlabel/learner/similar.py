@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InvalidInput
 from .base import Pool
-from .index import unit_rows
+from .index import row_norms, unit_rows
 
 MAX_EXEMPLARS = 256  # the most recent positives, when searching around all of them
 CHUNK = 65_536
@@ -55,7 +55,7 @@ def brute_force_nearest(embeddings: np.ndarray, allowed: np.ndarray, vectors: np
     best_sims = np.empty((rows, 0), np.float32)
     for start in range(0, len(embeddings), CHUNK):
         x = np.asarray(embeddings[start: start + CHUNK], dtype=np.float32)
-        sims = (vectors @ x.T) / np.maximum(np.linalg.norm(x, axis=1), 1e-12)
+        sims = (vectors @ x.T) / np.maximum(row_norms(x), 1e-12)
         sims[:, ~allowed[start: start + len(x)]] = -np.inf
         k = min(m, sims.shape[1])
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
