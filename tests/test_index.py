@@ -121,3 +121,17 @@ def test_a_failed_fit_leaves_the_fallbacks(monkeypatch):
 def test_tiny_pools_are_indexed(n):
     index = EmbeddingIndex(EMB[:n])
     assert index.wait(10) and index.clustering.n_clusters == 2
+
+
+def test_the_workspace_index_is_cached_beside_the_embeddings_and_reused(tmp_path):
+    from fastlabel.config import Config
+    from fastlabel.workspace import open_workspace
+
+    config = Config(home=tmp_path, encoder="pixels")
+    first = open_workspace(config).session.index
+    assert first.wait(30) and not first.fitted.from_cache
+    npy = {p.name.split(".")[0] for p in config.cache_dir.glob("*.npy")}
+    assert {p.name.split(".")[0] for p in config.cache_dir.glob("*.index.*")} == npy  # the embeddings' key
+    second = open_workspace(config).session.index
+    assert second.wait(30) and second.fitted.from_cache
+    assert np.array_equal(first.clustering.assignment, second.clustering.assignment)

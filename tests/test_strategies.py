@@ -157,5 +157,5 @@ def test_a_head_is_trained_by_the_second_page_on_class_sorted_data(name, page):
     for _ in range(2):
         batch = session.next_batch(name, page)
         session.submit(tuple((i, int(y[i])) for i in batch.ids), batch_id=batch.batch_id)
-    assert session.model.head is not None, f"{name} pages of {page}: no head after two pages"
-    assert session.trend[-1].train_ms is not None
+    assert session.trainer.scores.head is not None, f"{name} pages of {page}: no head after two pages"
+    assert session.history()[-1].train_ms is not None

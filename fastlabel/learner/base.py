@@ -73,7 +73,7 @@ class Selection:
     strategy: str
     exhausted: bool = False
     message: str | None = None
-    scores: np.ndarray | None = field(default=None, repr=False)  # the key each pick was ranked by, if any
+    prelabel: int | None = None  # the strategy's: cards start with this label instead of the model's guess
 
 
 class Choose(Protocol):

@@ -26,8 +26,9 @@ class Seals:
 SEALS = Seals()
 
 
-def candidates(pool: Pool, n: int, seals: Seals = SEALS) -> np.ndarray:
-    """Unlabeled ids to rank for a page of n (raises PoolExhausted when none is left)."""
+def candidates(pool: Pool, n: int, seals: Seals | None = None) -> np.ndarray:
+    """Unlabeled ids to rank for a page of n (raises PoolExhausted when none is left); `seals`: SEALS."""
+    seals = seals or SEALS
     everything = pool.unlabeled_or_raise()
     neighbours = pool.index.neighbours if pool.index is not None else None
     if len(pool.labeled) < seals.min_pool or neighbours is None or not pool.labels:

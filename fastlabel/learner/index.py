@@ -37,10 +37,14 @@ def n_clusters_for(n: int) -> int:
     return int(min(max(2, n // 20), 128))
 
 
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row (einsum: no squared temporary, several times faster than linalg.norm)."""
+    return np.sqrt(np.einsum("ij,ij->i", x, x))
+
+
 def unit_rows(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    return x / np.maximum(row_norms(x), 1e-12)[:, None]
 
 
 @dataclass(frozen=True)
@@ -132,18 +136,20 @@ class EmbeddingIndex:
         self.error: str | None = None
         self._fitted: Fitted | None = None
         self._done = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._started = False
+        self._start_lock = threading.Lock()
 
     # -- building --------------------------------------------------------------------------
     def start(self) -> "EmbeddingIndex":
-        """Load from the cache or fit: inline for small pools, else in a background thread."""
-        if self._thread is not None or self._done.is_set():
-            return self
-        if len(self.embeddings) < self.inline_below:
-            self._build()
-        else:
-            self._thread = threading.Thread(target=self._build, name="embedding-index", daemon=True)
-            self._thread.start()
+        """Load from the cache or fit: inline for small pools, else in a background thread. Idempotent."""
+        with self._start_lock:
+            if self._started:
+                return self
+            self._started = True
+            if len(self.embeddings) < self.inline_below:
+                self._build()
+            else:
+                threading.Thread(target=self._build, name="embedding-index", daemon=True).start()
         return self
 
     def _build(self) -> None:

@@ -55,7 +55,7 @@ def select(name: str, pool: Pool, n: int) -> Selection:
     except PoolExhausted as done:
         return Selection(np.empty(0, np.int64), strategy.batch_type, name, exhausted=True, message=str(done))
     ids = ids[~pool.labeled[ids]]
-    return Selection(sort_by_confidence(ids, pool.probs, batch_type), batch_type, name)
+    return Selection(sort_by_confidence(ids, pool.probs, batch_type), batch_type, name, prelabel=strategy.prelabel)
 
 
 def menu() -> list[dict[str, str]]:

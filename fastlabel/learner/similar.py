@@ -4,9 +4,9 @@ Works with every encoder (cosine similarity of the frozen embeddings, no text si
 so a rare concept gets a cold start from one example. What is searched around, in order: the
 pool's `query_vectors` (an uploaded image) and `exemplars` (cards the user picked); with
 neither, every labeled positive. With several exemplars the page takes their nearest items in
-turns (exemplars in a seeded random order), so it searches around all of them rather than the
-densest one; the exemplar cards themselves are not served again. Search uses the pool's neighbour index once it is ready, and exact brute-force
-cosine (in chunks) before that.
+turns (exemplars in a seeded random order, at most one per card), so it searches around all
+of them rather than the densest one; the exemplar cards themselves are not served again.
+Search uses the pool's neighbour index once it is ready, exact cosine in chunks before that.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InvalidInput
 from .base import Pool
-from .index import unit_rows
+from .index import row_norms, unit_rows
 
 MAX_EXEMPLARS = 256  # the most recent positives, when searching around all of them
 CHUNK = 65_536
@@ -45,20 +45,30 @@ def nearest_unlabeled(pool: Pool, vectors: np.ndarray, m: int) -> list[np.ndarra
     if neighbours is not None:
         _, ids = neighbours.search(vectors, m + int(pool.labeled.sum()))  # enough to keep m after dropping labeled
         return [row[(row >= 0)][~pool.labeled[row[row >= 0]]][:m] for row in ids]
-    cand = pool.unlabeled
-    best_ids = np.empty((len(vectors), 0), np.int64)
-    best_sims = np.empty((len(vectors), 0), np.float32)
-    for start in range(0, cand.size, CHUNK):
-        part = cand[start: start + CHUNK]
-        sims = vectors @ unit_rows(pool.embeddings[part]).T  # (E, chunk)
-        best_ids = np.concatenate([best_ids, np.broadcast_to(part, sims.shape)], axis=1)
-        best_sims = np.concatenate([best_sims, sims], axis=1)
-        if best_ids.shape[1] > m:  # keep each row's m best so memory stays (E, m + chunk)
+    return brute_force_nearest(pool.embeddings, ~pool.labeled, vectors, m)
+
+
+def brute_force_nearest(embeddings: np.ndarray, allowed: np.ndarray, vectors: np.ndarray, m: int) -> list[np.ndarray]:
+    """Exact cosine search in contiguous chunks (no copies of the pool): each row's m best allowed ids."""
+    rows = len(vectors)
+    best_ids = np.empty((rows, 0), np.int64)
+    best_sims = np.empty((rows, 0), np.float32)
+    for start in range(0, len(embeddings), CHUNK):
+        x = np.asarray(embeddings[start: start + CHUNK], dtype=np.float32)
+        sims = (vectors @ x.T) / np.maximum(row_norms(x), 1e-12)
+        sims[:, ~allowed[start: start + len(x)]] = -np.inf
+        k = min(m, sims.shape[1])
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        best_ids = np.concatenate([best_ids, top + start], axis=1)
+        best_sims = np.concatenate([best_sims, np.take_along_axis(sims, top, axis=1)], axis=1)
+        if best_ids.shape[1] > m:
             keep = np.argpartition(-best_sims, m - 1, axis=1)[:, :m]
             best_ids = np.take_along_axis(best_ids, keep, axis=1)
             best_sims = np.take_along_axis(best_sims, keep, axis=1)
-    order = np.argsort(-best_sims, axis=1, kind="stable")
-    return list(np.take_along_axis(best_ids, order, axis=1)[:, :m])
+    order = np.lexsort((best_ids, -best_sims), axis=1) if rows else np.empty((0, 0), np.int64)
+    ranked_ids = np.take_along_axis(best_ids, order, axis=1)
+    ranked_sims = np.take_along_axis(best_sims, order, axis=1)
+    return [ids[np.isfinite(sims)] for ids, sims in zip(ranked_ids, ranked_sims)]
 
 
 def choose_similar(pool: Pool, n: int) -> np.ndarray:
@@ -70,6 +80,8 @@ def choose_similar(pool: Pool, n: int) -> np.ndarray:
         skip[np.asarray(pool.exemplars, dtype=np.int64)] = True
         pool = replace(pool, labeled=skip)
     n = min(n, pool.unlabeled.size)
+    if len(vectors) > n:  # a page takes at most one item per exemplar per round: n of them suffice
+        vectors = vectors[np.sort(pool.rng.choice(len(vectors), size=n, replace=False))]
     lists = nearest_unlabeled(pool, vectors, n)
     order = pool.rng.permutation(len(lists)) if len(lists) > 1 else np.arange(len(lists))
     picked: dict[int, None] = {}  # insertion-ordered set

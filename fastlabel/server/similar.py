@@ -17,7 +17,8 @@ from flask import Blueprint, Response, jsonify, request
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import FastLabelError, InvalidInput
-from .routes import batch_json, int_arg, runtime
+from .bodies import int_arg
+from .routes import batch_json, runtime
 
 similar_api = Blueprint("similar", __name__, url_prefix="/api")
 
