@@ -38,6 +38,7 @@ class Suite:
     report_seeds: tuple[int, ...]
     batch_size: int = 48
     test_fraction: float = 0.2
+    find_goal: bool = True  # False: every run stops at the AUC targets (the classifier goal only)
 
     def part(self, which: str) -> tuple[tuple[TaskDef, ...], tuple[int, ...]]:
         """(tasks, seeds) of a part: `tune` runs the tuned tasks on the tuning seeds; `report`
@@ -90,8 +91,9 @@ SUITES: dict[str, Suite] = {s.name: s for s in (FULL, SMOKE)}
 
 
 def get_suite(name: str, *, strategies: Sequence[str] | None = None, seeds: int | None = None,
-              batch_size: int | None = None) -> Suite:
-    """A suite by name, optionally with other strategies (random is always kept), fewer report seeds or another page size."""
+              batch_size: int | None = None, auc_only: bool = False) -> Suite:
+    """A suite by name, optionally with other strategies (random is always kept), fewer report
+    seeds, another page size, or the classifier goal only (runs stop at the AUC targets: cheap)."""
     try:
         suite = SUITES[name]
     except KeyError:
@@ -104,4 +106,4 @@ def get_suite(name: str, *, strategies: Sequence[str] | None = None, seeds: int 
         suite = replace(suite, report_seeds=suite.report_seeds[:seeds], tune_seeds=suite.tune_seeds[:seeds])
     if batch_size is not None:
         suite = replace(suite, batch_size=batch_size)
-    return suite
+    return replace(suite, find_goal=False) if auc_only else suite

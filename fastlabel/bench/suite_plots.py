@@ -97,7 +97,9 @@ def figure(result: SuiteResult, default: str, what: str, path: Path, encoder_tex
 
 def write_suite_plots(result: SuiteResult, default: str, out: Path) -> list[Path]:
     encoder_text = ", ".join(f"{v} ({k})" for k, v in result.encoders.items())
-    paths = [out / "auc_vs_seconds.png", out / "found_vs_seconds.png"]
+    paths = [out / "auc_vs_seconds.png"]
     figure(result, default, "auc", paths[0], encoder_text)
-    figure(result, default, "found", paths[1], encoder_text)
+    if result.suite.find_goal:
+        paths.append(out / "found_vs_seconds.png")
+        figure(result, default, "found", paths[1], encoder_text)
     return paths

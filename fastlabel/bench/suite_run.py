@@ -122,7 +122,7 @@ def run_seed(result: SuiteResult, tasks: list[TaskDef], d: SuiteData, seed: int,
         result.facts[(t.name, seed)] = facts
         for strategy in suite.strategies:
             stop = partial(goals.done, reference_auc=facts.reference_auc, pool_positives=facts.pool_positives,
-                           budget=facts.budget, find=strategy != BASELINE)
+                           budget=facts.budget, find=suite.find_goal and strategy != BASELINE)
             t0 = time.perf_counter()
             points = simulate(task, Run(strategy, strategy), budget, suite.batch_size, stop=stop)
             result.points += points
@@ -139,6 +139,7 @@ def save_result(result: SuiteResult, out: Path) -> None:
     write_points_csv(result.points, out / "points.csv")
     body = {"suite": result.suite.name, "part": result.part, "encoders": result.encoders,
             "batch_size": result.suite.batch_size, "strategies": list(result.suite.strategies),
+            "find_goal": result.suite.find_goal,
             "run_seconds": round(result.seconds, 1),
             "facts": [{"task": task, "seed": seed, **facts.__dict__} for (task, seed), facts in result.facts.items()]}
     (out / "facts.json").write_text(json.dumps(body, indent=2) + "\n")
@@ -149,7 +150,8 @@ def load_result(suite: Suite, folder: Path) -> SuiteResult:
     import csv
 
     body = json.loads((folder / "facts.json").read_text())
-    suite = replace(suite, strategies=tuple(body["strategies"]), batch_size=int(body["batch_size"]))
+    suite = replace(suite, strategies=tuple(body["strategies"]), batch_size=int(body["batch_size"]),
+                    find_goal=bool(body.get("find_goal", True)))
     result = SuiteResult(suite, body["part"], encoders=body["encoders"], seconds=float(body["run_seconds"]))
     for row in body["facts"]:
         result.facts[(row["task"], int(row["seed"]))] = TaskSeed(
