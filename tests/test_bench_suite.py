@@ -89,6 +89,7 @@ def test_suites_tune_on_at_most_half_and_report_on_held_out_seeds():
     assert any(t.data == "demo" for t in FULL.tasks)
     assert get_suite("full", seeds=3).report_seeds == (0, 1, 2)
     assert get_suite("full", strategies=["kmeans"]).strategies == ("random", "kmeans")
+    assert FULL.find_goal and not get_suite("full", auc_only=True).find_goal
     with pytest.raises(InvalidInput):
         get_suite("nope")
 
