@@ -1,6 +1,12 @@
 """A suite part's plots, one panel per task: test AUC and the share of positives found, against
 human seconds. Lines are the mean over seeds, bands one standard deviation either side; the AUC
-panels draw the full-data AUC and the 95% target; y ranges are fitted to what is drawn."""
+panels draw the full-data AUC and the 95% target; y ranges are fitted to what is drawn.
+
+Runs stop once every target they could meet is met (random: the AUC targets), so a stopped run
+holds its last AUC to the end of the panel (it had reached the target). Random's share of the
+positives found is drawn as its expectation, a share of the pool equal to the share labeled,
+against the fewest seconds those labels can take (no flips).
+"""
 
 from __future__ import annotations
 
@@ -32,29 +38,48 @@ def runs_of(result: SuiteResult, task: str) -> dict[str, list[list[Point]]]:
     return out
 
 
-def band(runs: list[list[Point]], y: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def band(runs: list[list[Point]], y: Series, hold: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(seconds grid, mean, std, end of every seed's first page) over seeds, each run read as a
-    step function up to where every seed has data."""
+    step function; `hold`: a stopped run keeps its last value to the longest run's end, else the
+    grid ends where the shortest run does."""
     series = [(np.array(page_seconds(r, PRIMARY)), y(r)) for r in runs]
     grid = np.unique(np.concatenate([xs for xs, _ in series]))
-    grid = grid[grid <= min(xs[-1] for xs, _ in series)]
+    if not hold:
+        grid = grid[grid <= min(xs[-1] for xs, _ in series)]
     values = np.array([step_values(xs, ys, grid) for xs, ys in series])
     first_page = max(xs[1] if xs.size > 1 else xs[0] for xs, _ in series)
     return grid, values.mean(axis=0), values.std(axis=0), float(first_page)
 
 
+def random_expected(ax, result: SuiteResult, task: str, end_s: float) -> None:
+    """Random's expected share found: labels / pool, at a * labels + c * pages seconds (no flips)."""
+    pool = float(np.mean([f.pool_size for (name, _), f in result.facts.items() if name == task]))
+    per_label = PRIMARY.card_s + PRIMARY.page_s / result.suite.batch_size
+    seconds = np.linspace(0, end_s, 50)
+    color = f"C{result.suite.strategies.index(BASELINE) % 10}"
+    ax.plot(seconds / 60, np.minimum(1, seconds / per_label / pool), color=color, linestyle="--",
+            linewidth=1.4, label=f"{BASELINE}, expected")
+
+
 def panel(ax, result: SuiteResult, task: str, y: Series, lines: Sequence[tuple[float, str, str]],
-          default: str, ylabel: str) -> None:
+          default: str, ylabel: str, what: str) -> None:
     lows, highs = [v for v, _, _ in lines], [v for v, _, _ in lines]
+    end_s = 0.0
     for strategy, runs in runs_of(result, task).items():
-        xs, mean, std, first_page = band(runs, y)
+        if what == "found" and strategy == BASELINE:
+            continue  # its runs stop at the AUC targets: drawn as its expectation below
+        xs, mean, std, first_page = band(runs, y, hold=what == "auc")
+        end_s = max(end_s, float(xs[-1]))
         width = 2.4 if strategy == default else (1.6 if strategy == BASELINE else 1.1)
-        (line,) = ax.plot(xs / 60, mean, drawstyle="steps-post", label=strategy, linewidth=width)
+        color = f"C{result.suite.strategies.index(strategy) % 10}"  # the same colour in every panel
+        (line,) = ax.plot(xs / 60, mean, drawstyle="steps-post", label=strategy, linewidth=width, color=color)
         ax.fill_between(xs / 60, mean - std, mean + std, step="post", alpha=0.15, color=line.get_color())
         shown = xs >= first_page  # the y range fits the curves once every seed has a first page
         if shown.any():
             lows.append(float(np.min((mean - std)[shown])))
             highs.append(float(np.max((mean + std)[shown])))
+    if what == "found":
+        random_expected(ax, result, task, end_s)
     for value, style, label in lines:
         ax.axhline(value, color="black", linestyle=style, linewidth=0.9, label=label)
     low, high = min(lows), max(highs)
@@ -77,19 +102,26 @@ def figure(result: SuiteResult, default: str, what: str, path: Path, encoder_tex
         if what == "auc":
             ref = float(np.mean([f.reference_auc for f in facts]))
             panel(ax, result, t.name, lambda r: np.array([p.auc for p in r]),
-                  [(ref, "-", "full-data AUC"), (0.95 * ref, "--", "95% target")], default, "test ROC-AUC")
+                  [(ref, "-", "full-data AUC"), (0.95 * ref, "--", "95% target")], default, "test ROC-AUC", what)
         else:
             pos = float(np.mean([f.pool_positives for f in facts]))
             panel(ax, result, t.name, lambda r, pos=pos: np.array([p.positives for p in r]) / pos,
-                  [(f, ":", f"{f:.0%} found") for f in FIND_TARGETS], default, "share of the positives found")
+                  [(f, ":", f"{f:.0%} found") for f in FIND_TARGETS], default, "share of the positives found",
+                  what)
     for ax in list(axes.flat)[len(tasks):]:
         ax.set_visible(False)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles, labels = [], []
+    for ax in axes.flat:  # the union of the panels' entries
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(h)
+                labels.append(label)
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), fontsize=8)
     seeds = sorted({seed for _, seed in result.facts})
     goal = "test AUC" if what == "auc" else "positives found"
     fig.suptitle(f"{goal} vs human time; encoder {encoder_text}; pages of {result.suite.batch_size}; "
-                 f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]}); mean ± std over seeds", fontsize=11)
+                 f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]}); mean ± std over seeds"
+                 + ("; a stopped run holds its last value" if what == "auc" else ""), fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
     fig.savefig(path, dpi=100)
     plt.close(fig)
