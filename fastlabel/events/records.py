@@ -230,9 +230,9 @@ def event_from_dict(raw: Any) -> Event:
             raise InvalidInput(f"{kind} event: {name} must be a list")
         values[name] = tuple(values[name])
     if "labels" in values:
-        if not isinstance(values["labels"], list):
+        if not isinstance(values["labels"], (list, tuple)):
             raise InvalidInput(f"{kind} event: labels must be a list of [id, label] pairs")
-        values["labels"] = tuple(tuple(p) if isinstance(p, list) else p for p in values["labels"])
+        values["labels"] = tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in values["labels"])
     try:
         return cls(**values)
     except TypeError as exc:  # a missing required field (seq, ts)
