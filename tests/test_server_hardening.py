@@ -361,3 +361,80 @@ def test_retrains_under_concurrent_submits_match_a_replay(app):
     replayed = LabelingSession.replay(events, session.embeddings)
     assert dict(replayed.state.labels) == dict(session.state.labels)
     np.testing.assert_allclose(replayed.probs, session.probs, atol=1e-5)
+
+
+# -- round two: same-site pages, HEAD, tokens in logs, socket limits, stalled sockets ------------
+
+
+@pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "none"},
+                                     {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:9999"}])
+def test_only_our_own_page_changes_state(app, headers):
+    """An <img> on another local port is same-site to a browser, not same-origin: it appends nothing."""
+    client = app.test_client()
+    before = snapshot(client)
+    assert client.get("/api/next_batch?strategy=audit&batch_size=200", headers=headers).status_code == 403
+    assert submit(client, [{"id": 3, "label": 1}], headers=headers).status_code == 403
+    assert client.post("/api/undo", headers=headers).status_code == 403
+    assert snapshot(client) == before
+    own = client.get("/api/next_batch?batch_size=4", headers={"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 200 and len(own.get_json()["items"]) == 4
+
+
+def test_head_next_batch_records_nothing(app):
+    client = app.test_client()
+    before = snapshot(client)
+    for _ in range(3):
+        assert client.head("/api/next_batch?strategy=audit&batch_size=200").status_code == 200
+    assert snapshot(client) == before
+
+
+def test_the_token_never_reaches_the_access_log(live_token_app, caplog):
+    caplog.set_level("INFO", logger="werkzeug")
+    assert urllib.request.urlopen(f"http://{live_token_app}/api/state?token={TOKEN}", timeout=10).status == 200
+    ws = simple_websocket.Client.connect(f"ws://{live_token_app}/ws?token={TOKEN}")
+    ws.close()
+    time.sleep(0.2)
+    assert "/api/state?token=[redacted]" in caplog.text and TOKEN not in caplog.text
+
+
+def test_sockets_over_the_cap_are_refused_before_the_handshake(live_app, app, monkeypatch):
+    hub = app.extensions["fastlabel"].hub
+    monkeypatch.setattr(hub, "max_sockets", len(hub))
+    with pytest.raises(simple_websocket.ConnectionError) as info:
+        simple_websocket.Client.connect(f"ws://{live_app}/ws")
+    assert info.value.status_code == 503
+
+
+def test_a_socket_that_never_reads_is_dropped_without_blocking_anyone():
+    """The hub only queues: a send stuck on a peer that stopped reading holds nobody up; its queue keeps
+    only the newest messages, and the socket is shut (which frees its sender) once its send is older than
+    the timeout."""
+    from fastlabel.server.push import Hub
+
+    released, shut, heard = threading.Event(), threading.Event(), []
+
+    def stuck_send(text: str) -> None:
+        released.wait(30)  # a full TCP buffer: blocks until the socket is shut
+        raise OSError("socket shut")
+
+    def shut_it() -> None:
+        shut.set()
+        released.set()
+
+    hub = Hub(queue_size=4, send_timeout=0.2)
+    stalled = hub.add(stuck_send, shut_it)
+    reader = hub.add(heard.append)
+    started = time.perf_counter()
+    for k in range(50):
+        hub.broadcast({"type": "trained", "k": k})
+    assert time.perf_counter() - started < 0.5  # never waited on the stuck socket
+    assert stalled._queue.qsize() <= 4 and not stalled.closed
+    time.sleep(0.3)
+    hub.broadcast({"type": "trained", "k": 50})
+    assert shut.wait(5) and stalled.closed and stalled not in hub._clients and hub.dropped == 1
+    deadline = time.monotonic() + 5
+    while (not heard or orjson.loads(heard[-1])["k"] != 50) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ks = [orjson.loads(m)["k"] for m in heard]
+    assert ks[-1] == 50 and ks == sorted(ks)  # the other socket heard the news, in order
+    assert reader in hub._clients and not reader.closed

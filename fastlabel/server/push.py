@@ -1,9 +1,11 @@
 """WebSocket push: every open tab hears about progress and retrains, for the cards it shows.
 
 A request never writes to a socket itself: `broadcast` only puts the message in each socket's
-small queue, and one sender thread per socket writes it out. A tab that stops reading is dropped
-(its socket shut, so the page reconnects) once its queue is full or a send has been stuck for
-`send_timeout` seconds; it never holds up a submit or another tab.
+small queue, and one sender thread per socket writes it out. Each message carries the whole news
+for its tab (the watched cards' probabilities, the counts), so when a queue is full its oldest
+message is dropped for the new one. A tab whose send has been stuck for `send_timeout` seconds
+(it stopped reading) is dropped: its socket is shut and the page reconnects. It never holds up
+a submit or another tab.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Callable
 import orjson
 
 log = logging.getLogger(__name__)
-QUEUE_SIZE = 32  # messages waiting per socket before it counts as stalled
+QUEUE_SIZE = 16  # messages waiting per socket; beyond, the oldest is dropped
 SEND_TIMEOUT_S = 2.0
 MAX_SOCKETS = 64
 
@@ -36,13 +38,17 @@ class Client:
         self._thread = threading.Thread(target=self._drain, name="fastlabel-push", daemon=True)
         self._thread.start()
 
-    def offer(self, text: str) -> bool:
-        """Queue a message; False when the queue is full (the tab is not reading)."""
-        try:
-            self._queue.put_nowait(text)
-            return True
-        except queue.Full:
-            return False
+    def offer(self, text: str) -> None:
+        """Queue a message; when the queue is full, the oldest waiting message makes room."""
+        while not self.closed:
+            try:
+                self._queue.put_nowait(text)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()  # superseded by the newer message
+                except queue.Empty:
+                    pass
 
     def stalled(self, now: float, timeout: float) -> bool:
         started = self.sending_since
@@ -117,14 +123,15 @@ class Hub:
             payload = message(client) if callable(message) else message
             if payload is None:
                 continue
-            if client.stalled(now, self.send_timeout) or not client.offer(orjson.dumps(payload).decode()):
+            if client.stalled(now, self.send_timeout):
                 log.warning("dropping a websocket that stopped reading")
                 self.dropped += 1
                 self.remove(client)
+                continue
+            client.offer(orjson.dumps(payload).decode())
 
     def send_to(self, client: Client, message: dict[str, Any]) -> None:
-        if not client.offer(orjson.dumps(message).decode()):
-            self.remove(client)
+        client.offer(orjson.dumps(message).decode())
 
     def close_all(self) -> None:
         """Shut every socket (server shutdown): their handlers return, the pages reconnect later."""
