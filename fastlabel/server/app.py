@@ -11,6 +11,7 @@ import orjson
 from flask import Flask, jsonify, request, send_from_directory
 from flask_sock import Sock
 from werkzeug.exceptions import HTTPException
+from wsproto.utilities import RemoteProtocolError
 
 from ..config import Config
 from ..errors import FastLabelError
@@ -71,6 +72,10 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return jsonify({"error": exc.description or exc.name}), exc.code or 500
+
+    @app.errorhandler(RemoteProtocolError)
+    def bad_handshake(exc: RemoteProtocolError):  # e.g. a socket upgrade without Sec-WebSocket-Version
+        return jsonify({"error": f"bad WebSocket handshake: {exc}"}), 400
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # never a stack trace to the client
