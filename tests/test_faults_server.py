@@ -312,8 +312,8 @@ def test_a_socket_that_never_reads_does_not_hold_up_any_submit(home):
         srv.start()
         stalled = [stalled_socket("127.0.0.1", srv.port, list(range(200))) for _ in range(2)]
         delays = []
-        for k in range(60):
-            page, rid = {i: (i + k) % 2 for i in range(200 + 5 * k, 205 + 5 * k)}, new_rid()
+        for k in range(150):  # each push is ~3 KB: the sockets' buffers fill after about 100
+            page, rid = {i: (i + k) % 2 for i in range(200 + 2 * k, 202 + 2 * k)}, new_rid()
             started = time.perf_counter()
             status, body = submit(srv, page, rid, timeout=10)
             delays.append(time.perf_counter() - started)
