@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import orjson
@@ -79,8 +81,10 @@ def test_a_link_to_a_journal_in_use_is_refused(tmp_path, link):
     EventLog.open(other).close()  # free again once the first writer is gone
 
 
-def test_a_journal_this_user_cannot_write_is_refused_at_open(tmp_path):
-    journal = journal_of(tmp_path / "s.jsonl")
+def test_a_journal_this_user_cannot_write_is_refused_at_open():
+    folder = Path(tempfile.mkdtemp(prefix="fastlabel-ro-"))  # in /tmp: every user may look inside
+    folder.chmod(0o755)
+    journal = journal_of(folder / "s.jsonl")
     journal.chmod(0o444)
     code = ("import os, sys; from pathlib import Path; from fastlabel.events import EventLog\n"
             "if os.geteuid() == 0: os.setuid(65534)  # root writes anything: open it as nobody\n"
@@ -89,6 +93,7 @@ def test_a_journal_this_user_cannot_write_is_refused_at_open(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(journal)], capture_output=True, text=True)
     assert done.returncode == 3, done.stderr[-1000:]
     assert done.stdout.startswith("StorageError cannot write the session journal") and "ermission" in done.stdout
+    shutil.rmtree(folder)
 
 
 def test_no_space_is_a_507_that_says_so_and_keeps_the_journal_clean(tmp_path, monkeypatch):

@@ -93,9 +93,9 @@ def storage_error(exc: OSError, journal: Path | None, saved: str = "nothing of t
 def open_journal(journal: Path) -> int:
     """Open (or create) the journal for appending and lock the file itself; returns the descriptor.
     Refuses a journal this process cannot write, or one another process holds."""
-    journal.parent.mkdir(parents=True, exist_ok=True)
-    created = not journal.exists()
     try:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        created = not journal.exists()
         fd = os.open(journal, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     except OSError as exc:
         raise StorageError(f"cannot write the session journal {journal}: {exc.strerror}; "
