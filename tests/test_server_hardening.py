@@ -438,3 +438,77 @@ def test_a_socket_that_never_reads_is_dropped_without_blocking_anyone():
     ks = [orjson.loads(m)["k"] for m in heard]
     assert ks[-1] == 50 and ks == sorted(ks)  # the other socket heard the news, in order
     assert reader in hub._clients and not reader.closed
+
+
+# -- round two: what reached the journal is acknowledged; repeats are answered, not applied ------
+
+
+def post(client, path, body=None, **query):
+    qs = "&".join(f"{k}={v}" for k, v in query.items())
+    data = None if body is None else orjson.dumps(body)
+    return client.post(f"{path}?{qs}" if qs else path, data=data, content_type="application/json")
+
+
+def labels_events(client) -> list[dict]:
+    return [e for e in events_of(client) if e["type"] == "labels_submitted"]
+
+
+def test_a_repeated_submit_is_answered_not_applied_again(app):
+    client = app.test_client()
+    page = [{"id": 500, "label": 1}, {"id": 501, "label": 0}]
+    first = post(client, "/api/submit_labels", page, request_id="page-500")
+    assert first.status_code == 200
+    n_events = len(events_of(client))
+    again = post(client, "/api/submit_labels", page, request_id="page-500")
+    assert again.status_code == 200 and again.get_json()["submission"] == first.get_json()["submission"]
+    assert again.get_json()["repeated"] is True and len(events_of(client)) == n_events
+    other = post(client, "/api/submit_labels", [{"id": 502, "label": 1}], request_id="page-500")
+    assert other.status_code == 409 and "request_id" in other.get_json()["error"]
+    assert post(client, "/api/submit_labels", page, request_id="bad id!").status_code == 400
+    assert len(events_of(client)) == n_events
+
+
+def test_identical_unanswered_page_requests_share_one_batch_served(app):
+    client = app.test_client()
+    post(client, "/api/submit_labels", [{"id": 510, "label": 1}])
+    first = client.get("/api/next_batch?strategy=audit&batch_size=200").get_json()
+    n_events = len(events_of(client))
+    for _ in range(3):
+        again = client.get("/api/next_batch?strategy=audit&batch_size=200").get_json()
+        assert again["batch_id"] == first["batch_id"] and [i["id"] for i in again["items"]] == \
+            [i["id"] for i in first["items"]]
+    assert len(events_of(client)) == n_events  # one page held out of training, not four
+    other = client.get("/api/next_batch?strategy=audit&batch_size=20").get_json()
+    assert other["batch_id"] != first["batch_id"]
+
+
+def test_a_change_that_reached_the_journal_is_acknowledged_when_the_retrain_cannot_be(app, monkeypatch):
+    """The disk fills between the submit's line and the retrain's: the submit is saved, so it is a 200
+    (with a warning), a repeat does not submit twice, and an undo likewise undoes one page."""
+    from fastlabel.errors import StorageFull
+
+    client = app.test_client()
+    log = app.extensions["fastlabel"].workspace.session.log
+    write = log._write
+
+    def full_for_retrains(line: bytes) -> None:
+        if b'"model_trained"' in line:
+            raise StorageFull("the disk holding the session journal is full; nothing of this request was saved")
+        write(line)
+
+    before = client.get("/api/state").get_json()["counts"]["labeled"]
+    monkeypatch.setattr(log, "_write", full_for_retrains)
+    page = [{"id": i, "label": i % 2} for i in range(520, 530)]
+    res = post(client, "/api/submit_labels", page, request_id="full-1")
+    assert res.status_code == 200 and "full" in res.get_json()["warning"]
+    assert res.get_json()["counts"]["labeled"] == before + 10
+    assert post(client, "/api/submit_labels", page, request_id="full-1").status_code == 200
+    assert sum(1 for e in labels_events(client) if e.get("request_id") == "full-1") == 1
+    res = post(client, "/api/undo", request_id="undo-1")
+    assert res.status_code == 200 and "full" in res.get_json()["warning"]
+    assert res.get_json()["counts"]["labeled"] == before
+    again = post(client, "/api/undo", request_id="undo-1")
+    assert again.status_code == 200 and again.get_json()["counts"]["labeled"] == before  # not a second page
+    monkeypatch.undo()
+    res = post(client, "/api/submit_labels", [{"id": 531, "label": 1}, {"id": 532, "label": 0}])
+    assert res.status_code == 200 and res.get_json()["train_ms"] is not None and "warning" not in res.get_json()
