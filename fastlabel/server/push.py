@@ -14,9 +14,12 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
+
+if TYPE_CHECKING:
+    from ..session import LabelingSession, TrainPoint
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 16  # messages waiting per socket; beyond, the oldest is dropped
@@ -140,3 +143,13 @@ class Hub:
             self._clients.clear()
         for client in clients:
             client.shut()
+
+
+def announce_retrain(hub: Hub, session: "LabelingSession", point: "TrainPoint") -> None:
+    """One message per tab after a retrain: the counts, the trend's new point, the panel's
+    figures, and the new probabilities of the cards that tab shows."""
+    probs = session.probs
+    common = {"type": "trained", "counts": session.counts(), "last_train_ms": point.train_ms,
+              "history_point": point.to_dict(), "can_undo": bool(session.state.submissions),
+              **session.insights()}
+    hub.broadcast(lambda c: {**common, "probs": {str(i): round(float(probs[i]), 4) for i in c.watched}})
