@@ -61,3 +61,9 @@ class StorageError(FastLabelError):
     """The session journal cannot be written (permissions, a read-only or failing disk)."""
 
     status = 503
+
+
+class RequestIdReused(FastLabelError):
+    """A request id sent again with a different change than the one it was first recorded with."""
+
+    status = 409

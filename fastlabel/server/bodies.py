@@ -9,6 +9,7 @@ from flask import request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import InvalidInput, UnknownItem
+from ..events.records import check_request_id
 
 MAX_INT_ARG = 2**53 - 1  # stays exact in JSON everywhere (and in the journal's 64-bit ints)
 
@@ -69,3 +70,12 @@ def parse_labels(raw: Any, n_items: int) -> tuple[tuple[int, int], ...]:
         seen.add(item)
         out.append((item, int(label)))
     return tuple(out)
+
+
+def request_id_arg() -> str | None:
+    """The client's id for a change (?request_id=), so that a repeat is answered, not applied again."""
+    raw = request.args.get("request_id")
+    if raw is None or raw == "":
+        return None
+    check_request_id(raw)
+    return raw
