@@ -11,6 +11,7 @@ once for all of them; the model_trained event marks where, so a replay retrains 
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence
@@ -18,7 +19,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 import numpy as np
 import torch
 
-from ..errors import InvalidInput, NothingToUndo, NoTextSide
+from ..errors import FastLabelError, InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
 from ..events import (
     BatchServed,
     Event,
@@ -39,6 +40,7 @@ from . import views
 from .pages import audit_count, compose_page
 from .training import TrainPoint, Trainer
 
+log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
 Follower = Callable[["LabelingSession", TrainPoint], None]
 
@@ -65,6 +67,8 @@ class Batch:
 class Submitted:
     seq: int  # the labels_submitted event
     point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced)
+    repeated: bool = False  # its request id was seen before: answered, not applied again
+    warning: str | None = None  # saved, but a later step (the retrain) failed
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class Undone:
     labels: tuple[tuple[int, int], ...]  # the labels taken back
     page: BatchServed | None  # the page they were given on
     point: TrainPoint  # the retrain that followed
+    repeated: bool = False
+    warning: str | None = None
 
 
 class LabelingSession:
@@ -164,6 +170,32 @@ class LabelingSession:
             assert point is not None
             return point
 
+    def _train_after(self, seq: int) -> tuple[TrainPoint, str | None]:
+        """Retrain after a change already journaled at `seq`. The change stands whatever happens here:
+        if the retrain cannot run (a full disk refuses its model_trained line), the answer says so and
+        the next change, or the next start, trains."""
+        try:
+            return self._train_through(seq), None
+        except Exception as exc:
+            if isinstance(exc, FastLabelError):
+                log.warning("saved event %d, but could not retrain: %s", seq, exc)
+            else:
+                log.exception("saved event %d, but could not retrain", seq)
+            st = self.state
+            reason = str(exc) if isinstance(exc, FastLabelError) else "an internal error; see the server log"
+            return TrainPoint(seq, len(st.labels), st.n_positive, None, None), \
+                f"Saved, but the model did not retrain: {reason}"
+
+    def _recorded(self, request_id: str | None, kind: type[Event]) -> Event | None:
+        """The event a request id was already recorded with (a repeat), or None; 409 if it names another kind."""
+        seq = self.state.event_of_request(request_id)
+        if seq is None:
+            return None
+        event = next(e for e in reversed(self.state.history) if e.seq == seq)
+        if not isinstance(event, kind):
+            raise RequestIdReused(f"request_id {request_id} was used for another kind of change")
+        return event
+
     # -- commands -----------------------------------------------------------------------------
     @property
     def has_text(self) -> bool:
@@ -197,6 +229,10 @@ class LabelingSession:
         """Choose a page with `strategy` (plus a few audit cards) and record that it was served."""
         with self._lock:
             chosen = get_strategy(strategy)
+            last = self.state.batches[-1] if self.state.batches else None
+            if last is not None and last.seq == self.state.last_seq and last.strategy == strategy \
+                    and len(last.ids) == batch_size:  # the same page, still unanswered: serve it again
+                return Batch(last.seq, list(last.ids), list(last.probs), last.batch_type, strategy)
             pool = self.pool()
             n_audit = audit_count(batch_size, self.audit_per_page, audit_page=chosen.audit)
             page = compose_page(select(strategy, pool, batch_size - n_audit), pool, n_audit)
@@ -210,24 +246,39 @@ class LabelingSession:
         return Batch(event.seq, ids, probs, page.batch_type, strategy, message=page.message)
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
-               page_ms: int | None = None, clicks: int | None = None) -> Submitted:
-        """Record a confirmed page of checked (id, label) pairs and retrain."""
+               page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None) -> Submitted:
+        """Record a confirmed page of checked (id, label) pairs and retrain. A request id seen before
+        answers with that submission instead of applying it again."""
         with self._lock:
-            if batch_id is not None and self.state.batch(batch_id) is None:
-                raise InvalidInput(f"unknown batch_id {batch_id}")
-            event, _ = self._record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id,
-                                    page_ms=page_ms, clicks=clicks)
-        return Submitted(event.seq, self._train_through(event.seq))
+            first = self._recorded(request_id, LabelsSubmitted)
+            if first is None:
+                if batch_id is not None and self.state.batch(batch_id) is None:
+                    raise InvalidInput(f"unknown batch_id {batch_id}")
+                event, _ = self._record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id,
+                                        page_ms=page_ms, clicks=clicks, request_id=request_id)
+            elif tuple(first.labels) != tuple(labels):  # type: ignore[attr-defined]
+                raise RequestIdReused(f"request_id {request_id} was used for other labels")
+        seq = event.seq if first is None else first.seq
+        point, warning = self._train_after(seq)
+        return Submitted(seq, point, repeated=first is not None, warning=warning)
 
-    def undo(self) -> Undone:
-        """Take back the latest submission; returns its labels, the page they came from and the retrain."""
+    def undo(self, request_id: str | None = None) -> Undone:
+        """Take back the latest submission; returns its labels, the page they came from and the retrain.
+        A request id seen before answers with the undo it made instead of taking back another page."""
         with self._lock:
-            if not self.state.submissions:
-                raise NothingToUndo("nothing to undo")
-            last = self.state.submissions[-1]
-            event, _ = self._record(SubmissionUndone, submission=last.seq)
-            page = self.state.batch(last.batch_id) if last.batch_id is not None else None
-        return Undone(last.labels, page, self._train_through(event.seq))
+            first = self._recorded(request_id, SubmissionUndone)
+            if first is None:
+                if not self.state.submissions:
+                    raise NothingToUndo("nothing to undo")
+                last = self.state.submissions[-1]
+                event, _ = self._record(SubmissionUndone, submission=last.seq, request_id=request_id)
+                labels, batch_id, seq = last.labels, last.batch_id, event.seq
+            else:
+                taken = next(e for e in self.state.history if e.seq == first.submission)  # type: ignore[attr-defined]
+                labels, batch_id, seq = taken.labels, taken.batch_id, first.seq  # type: ignore[union-attr]
+            page = self.state.batch(batch_id) if batch_id is not None else None
+        point, warning = self._train_after(seq)
+        return Undone(labels, page, point, repeated=first is not None, warning=warning)
 
     # -- queries ------------------------------------------------------------------------------
     @property
