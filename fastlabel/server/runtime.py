@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from typing import Any, Callable
 
@@ -45,6 +47,19 @@ class Runtime:
             log.exception("could not start")
         finally:
             self._ready.set()
+
+    def exit_on_failure(self, status: int = 2) -> None:
+        """End the process with `status` if loading fails, after printing why: a script or a service
+        manager then sees the failure instead of a server answering with an error page forever."""
+
+        def watch() -> None:
+            self._ready.wait()
+            if self.status == "error":
+                print(f"fastlabel: error: {self.error}", file=sys.stderr, flush=True)
+                logging.shutdown()
+                os._exit(status)  # the development server cannot be stopped from another thread
+
+        threading.Thread(target=watch, name="fastlabel-exit-on-failure", daemon=True).start()
 
     def _on_progress(self, stage: str, done: int, total: int) -> None:
         self.progress = {"stage": stage, "done": done, "total": total}
