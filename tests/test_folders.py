@@ -72,7 +72,8 @@ def test_messy_folder_serves_every_good_file_once_and_lists_the_rest(messy) -> N
     folder = ImageFolder(root)
     served = {folder.paths[i] for i in np.flatnonzero(folder.available())}
     skipped = dict(folder.skipped)
-    assert served == set(info["good"]) - {"neg/square_01.jpg"} | {"neg/copy_of_square.gif"}
+    # until its full decode fails, the truncated JPEG counts as served (its header is whole)
+    assert served == set(info["good"]) - {"neg/square_01.jpg"} | {"neg/copy_of_square.gif", "neg/truncated.jpg"}
     # identical content is served once, under its first id; the other copy is listed as a duplicate
     assert "same image as neg/copy_of_square.gif" in skipped["neg/square_01.jpg"]
     assert "same image as pos/circle_00.png" in skipped["pos/link_to_circle.png"]
@@ -126,7 +127,8 @@ def test_truncated_jpeg_among_good_ones_is_skipped_and_remembered(tmp_path: Path
     folder = ImageFolder(root, registry_dir=home / "folders")
     bad = folder.paths.index("bad.jpg")
     rows = embed_source(folder, encoder, home / "cache")
-    assert rows.shape == (7, 48) and not rows[bad].any() and np.abs(rows).sum(axis=1)[[0, 1, 2, 3, 4, 5, 6] != bad].all()
+    norms = np.linalg.norm(rows, axis=1)
+    assert rows.shape == (7, 48) and norms[bad] == 0 and np.allclose(np.delete(norms, bad), 1)
     assert "truncated" in dict(folder.skipped)["bad.jpg"] and not folder.available()[bad]
     # the next start neither decodes it again nor re-embeds the good ones
     encoder.encoded.clear()
@@ -241,9 +243,7 @@ def test_estimates_ignore_pages_replaced_by_a_strategy_switch() -> None:
     truth = (x[:, 0] > 0).astype(int)
     session = LabelingSession(x, EventLog())
     submitted, audit_cards = 0, 0
-    for step in range(12):
-        replaced = session.next_batch("random", 24)  # shown, then replaced by a switch
-        assert replaced.ids
+    while session.next_batch("random", 24).ids:  # shown, then replaced by a switch
         page = session.next_batch("borderline", 24)
         if not page.ids:
             break
@@ -251,6 +251,7 @@ def test_estimates_ignore_pages_replaced_by_a_strategy_switch() -> None:
         submitted += 1
         audit_cards += len(session.state.batch(page.batch_id).audit)
     est = quality_estimates(session.state, session.probs)
+    assert submitted >= 4
     assert est.hidden_positives is not None and est.hidden_positives.n_pages == submitted
     assert est.audit_cards == audit_cards
 
