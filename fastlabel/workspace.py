@@ -97,7 +97,8 @@ def folder_summary(source: ImageSource, session: LabelingSession) -> dict[str, A
     return {
         "skipped": [{"path": path, "reason": reason} for path, reason in source.skipped],
         "folder_changes": {"new": len(changes.new), "changed": len(changes.changed),
-                           "removed": len(changes.removed), "summary": changes.summary()},
+                           "removed": len(changes.removed), "summary": changes.summary(),
+                           "first_start": len(changes.new) == len(source)},
         "review": labels_to_review(source, session),
     }
 

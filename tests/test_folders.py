@@ -183,7 +183,7 @@ def test_labels_survive_add_touch_modify_remove_between_starts(messy, tmp_path, 
     os.utime(photos / "pos/circle_02.webp")
     ws = start(photos, home, encoder, monkeypatch)
     assert encoder.encoded == [] and ws.session.log.journal == journal
-    assert ws.summary()["folder_changes"] == {"new": 0, "changed": 0, "removed": 0,
+    assert ws.summary()["folder_changes"] == {"new": 0, "changed": 0, "removed": 0, "first_start": False,
                                               "summary": "0 new, 0 changed, 0 removed"}
     assert {ws.source.paths[i]: y for i, y in ws.session.state.labels.items()} == {p: good[p] for p in labeled}
     ws.session.log.close()

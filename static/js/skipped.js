@@ -45,7 +45,7 @@ export function renderFolderNote(state) {
   const skipped = state.skipped || [];
   const review = state.review || [];
   const changes = state.folder_changes;
-  const changed = changes && (changes.new || changes.changed || changes.removed);
+  const changed = changes && !changes.first_start && (changes.new || changes.changed || changes.removed);
   const note = noteElement();
   note.hidden = !skipped.length && !review.length && !changed;
   if (note.hidden) return;
