@@ -108,11 +108,15 @@ class ImageFolder:
             else:
                 duplicates.append((record.path, f"same image as {original.path}; shown once"))
         problems = [(r.path, r.problem) for r in records if r.present and r.problem is not None]
-        self._available = mask
+        if getattr(self, "_available", None) is None:
+            self._available = mask
+        else:  # in place: whoever holds the mask (a session's pool) sees the change
+            self._available[:] = mask
         self.skipped: list[tuple[str, str]] = sorted(problems + self.broken + duplicates)  # type: ignore[operator]
 
     def available(self) -> np.ndarray:
-        """Bool mask over ids: present, readable and not a duplicate."""
+        """Bool mask over ids: present, readable and not a duplicate. A live view: a file found
+        unreadable later (thumbnail, embedding) is cleared in this same array."""
         return self._available
 
     @property
