@@ -55,6 +55,9 @@ class ItemsView:
         self.ids = ids
         self.name = source.name
         self.failures: dict[int, str] = {}
+        if hasattr(source, "paths"):  # encoders that match rows by file name (shards) see these ids' names
+            names = source.paths
+            self.paths = [names[i] for i in ids]
 
     def __len__(self) -> int:
         return len(self.ids)
