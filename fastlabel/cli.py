@@ -59,7 +59,8 @@ def config_from_args(args: argparse.Namespace, **extra) -> Config:
     check_data_args(args)
     pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
     return Config(
-        sprite=args.sprite, grid=args.grid, tile=48 if args.tile is None else args.tile, images=args.images, attributes=args.attributes,
+        sprite=args.sprite, grid=args.grid, tile=48 if args.tile is None else args.tile, images=args.images,
+        attributes=args.attributes,
         encoder=args.encoder, clip_model=args.clip_model, clip_pretrained=pretrained, embeddings=args.embeddings,
         device=args.device, home=args.home or default_home(), seed=args.seed, **extra,
     )

@@ -79,7 +79,10 @@ class ImageFolder:
         file = registry_file(Path(registry_dir), self.root) if registry_dir is not None else None
         self.registry = ItemRegistry(file, self.root)
         self.changes: Changes = self.registry.reconcile(found, header_problem)
-        self.registry.save()
+        try:
+            self.registry.save()
+        except OSError as exc:  # a read-only home: this start works, the next one re-hashes the folder
+            log.warning("could not save the item registry %s (%s)", file, exc)
         self._lock = threading.Lock()
         self._refresh()
         if not self.available().any():
