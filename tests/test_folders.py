@@ -22,7 +22,7 @@ from fastlabel.data.decode import decode_image
 from fastlabel.embeddings import embed_source
 from fastlabel.embeddings.base import l2_normalise
 from fastlabel.errors import DataError
-from fastlabel.estimates import quality_estimates
+from fastlabel.session.estimates import quality_estimates
 from fastlabel.events import EventLog
 from fastlabel.session import LabelingSession
 from fastlabel.workspace import open_workspace
