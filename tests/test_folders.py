@@ -21,6 +21,7 @@ from fastlabel.data import ImageFolder
 from fastlabel.data.decode import decode_image
 from fastlabel.embeddings import embed_source
 from fastlabel.embeddings.base import l2_normalise
+from fastlabel.embeddings.incremental import ItemsView
 from fastlabel.errors import DataError
 from fastlabel.session.estimates import quality_estimates
 from fastlabel.events import EventLog
@@ -103,6 +104,12 @@ def test_sixteen_bit_images_are_scaled_not_clipped(messy) -> None:
     assert np.abs(circle - square).mean() > 10  # a circle and a square no longer look alike
     thumb = np.asarray(Image.open(io.BytesIO(folder.thumbnail(folder.paths.index("pos/gray16_circle.png")))))
     assert thumb.std() > 20 and thumb.max() < 255  # not a blank white card
+    # and what the model sees: the two embeddings differ from each other and from a blank image's
+    ids = [folder.paths.index("pos/gray16_circle.png"), folder.paths.index("neg/gray16_square.png")]
+    c, q = CountingEncoder().encode_images(ItemsView(folder, ids))
+    blank = np.asarray(Image.new("RGB", (4, 4), "white"), np.float32).reshape(-1) / 255
+    blank_row = l2_normalise(blank[None] - 0.5)[0]
+    assert np.linalg.norm(c - q) > 0.1 and np.linalg.norm(c - blank_row) > 0.5
 
 
 def test_thumbnails_keep_the_whole_image(messy) -> None:
