@@ -193,8 +193,10 @@ def test_whole_last_line_without_its_newline_is_kept_and_appends_stay_clean(serv
 def test_a_second_server_on_the_same_journal_is_refused(server, ledger):
     second = ServerProcess(server.home, server.journal)
     try:
-        with pytest.raises(RuntimeError, match="in use by another FastLabel process"):
+        with pytest.raises(RuntimeError):
             second.start()
+        assert second.proc.wait(60) == 2  # the reason, then a non-zero exit
+        assert "in use by another FastLabel process" in second.log()
     finally:
         second.kill9()
     assert exported(server) == ledger.labels  # the first one still serves, untouched
