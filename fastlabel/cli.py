@@ -10,7 +10,7 @@ from typing import Sequence
 
 from . import __version__
 from .config import Config, default_home
-from .errors import FastLabelError
+from .errors import DataError, FastLabelError
 
 log = logging.getLogger("fastlabel")
 
@@ -19,7 +19,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data (none given: generated demo faces)")
     g.add_argument("--sprite", type=Path, help="sprite sheet image (tiles in rows)")
     g.add_argument("--grid", help="sprite grid as COLSxROWS, e.g. 200x150")
-    g.add_argument("--tile", type=int, default=48, help="tile size in px (default 48)")
+    g.add_argument("--tile", type=int, default=None, help="sprite tile size in px (default 48)")
     g.add_argument("--images", type=Path, help="a folder of images (searched recursively)")
     g.add_argument("--attributes", type=Path, help="CSV of 0/1 ground-truth columns (benchmarks only)")
     e = p.add_argument_group("embeddings")
@@ -42,10 +42,25 @@ def add_simulation_args(p, *, seeds: int) -> None:
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share (default 0.2)")
 
 
+def check_data_args(args: argparse.Namespace) -> None:
+    """Refuse flags that contradict each other, and a folder that is not there, before anything starts."""
+    if args.images is None:
+        return
+    if args.sprite is not None:
+        raise DataError("give --sprite or --images, not both")
+    given = [flag for flag, value in (("--grid", args.grid), ("--tile", args.tile)) if value is not None]
+    if given:
+        raise DataError(f"{' and '.join(given)} describe a sprite sheet; a folder of images (--images) takes neither")
+    if not args.images.is_dir():
+        raise DataError(f"image folder {args.images} does not exist or is not a folder")
+
+
 def config_from_args(args: argparse.Namespace, **extra) -> Config:
+    check_data_args(args)
     pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
     return Config(
-        sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images, attributes=args.attributes,
+        sprite=args.sprite, grid=args.grid, tile=48 if args.tile is None else args.tile, images=args.images,
+        attributes=args.attributes,
         encoder=args.encoder, clip_model=args.clip_model, clip_pretrained=pretrained, embeddings=args.embeddings,
         device=args.device, home=args.home or default_home(), seed=args.seed, **extra,
     )

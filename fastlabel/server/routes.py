@@ -22,7 +22,8 @@ def runtime() -> Runtime:
 
 def item_json(ws, item: int, prob: float, **extra: Any) -> dict[str, Any]:
     image = base64.b64encode(ws.source.thumbnail(item)).decode("ascii")
-    return {"id": item, "image": image, "prob_pos": round(float(prob), 4), **extra}
+    name = ws.item_name(item)  # a photo's path, shown on hover
+    return {"id": item, "image": image, "prob_pos": round(float(prob), 4), **({"name": name} if name else {}), **extra}
 
 
 def batch_json(ws, batch: Batch) -> dict[str, Any]:
@@ -109,17 +110,13 @@ def jsonl_download(data: bytes, filename: str) -> Response:
 @api.get("/export/labels")
 def export_labels() -> Response:
     ws = runtime().workspace
-    return jsonl_download(ws.session.export_labels_jsonl(ws.item_names()), "labels.jsonl")
+    return jsonl_download(ws.export_labels_jsonl(), "labels.jsonl")
 
 
 @api.get("/export/predictions")
 def export_predictions() -> Response:
     ws = runtime().workspace
-    body = ws.session.predictions()
-    names = ws.item_names()
-    if names is not None:
-        for item in body["items"]:
-            item["path"] = names[item["id"]]
+    body = ws.predictions()  # with paths, and removed files marked, for a folder
     return Response(orjson.dumps(body), mimetype="application/json",
                     headers={"Content-Disposition": 'attachment; filename="predictions.json"'})
 

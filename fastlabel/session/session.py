@@ -95,10 +95,15 @@ class LabelingSession:
         encoder_id: str = "",
         device: torch.device | None = None,
         audit_per_page: int = 2,
+        available: np.ndarray | None = None,
+        ids_may_grow: bool = False,
     ) -> None:
         self.audit_per_page = audit_per_page
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
         self.n_items = int(self.embeddings.shape[0])
+        # which ids may be served (a folder's files come and go; None: all). A live view, not a copy
+        self.available = np.ones(self.n_items, dtype=bool) if available is None else available
+        self.ids_may_grow = ids_may_grow  # a folder's ids only grow: a longer id space is the same data
         self.text_encoder = text_encoder
         self.trainer = Trainer(self.embeddings, head_config, device)
         self.log = log if log is not None else EventLog()
@@ -124,7 +129,7 @@ class LabelingSession:
 
     def _check_matches(self, data_id: str) -> None:
         st = self.state
-        if st.n_items != self.n_items:
+        if st.n_items != self.n_items and not (self.ids_may_grow and st.n_items < self.n_items):
             raise InvalidInput(f"this session was recorded on {st.n_items} items, but the data has {self.n_items}")
         if data_id and st.data and st.data != data_id:
             raise InvalidInput("this session was recorded on other data (fingerprints differ); "
@@ -218,8 +223,8 @@ class LabelingSession:
         return text
 
     def pool(self) -> Pool:
-        """What a strategy may look at now."""
-        labeled = np.zeros(self.n_items, dtype=bool)
+        """What a strategy may look at now: items not served (gone, unreadable) count as taken."""
+        labeled = ~self.available
         if self.state.labels:
             labeled[np.fromiter(self.state.labels.keys(), dtype=np.int64)] = True
         rng = np.random.default_rng([self.state.seed, self.state.last_seq])
@@ -315,10 +320,10 @@ class LabelingSession:
 
     def insights(self) -> dict[str, Any]:
         """Effort figures, quality estimates and the stopping signal, all derived from the log."""
-        return views.insights(self.state, self.probs, self.history())
+        return views.insights(self.state, self.probs, self.history(), self.available)
 
     def predictions(self) -> dict[str, Any]:
-        return views.predictions(self.state, self.probs)
+        return views.predictions(self.state, self.probs, self.available)
 
     @staticmethod
     def strategy_menu() -> list[dict[str, str]]:
