@@ -139,6 +139,14 @@ def snapshot(session: LabelingSession, encoder: Encoder, *, events: Sequence[Eve
     return export
 
 
+def replayed_snapshot(events: Sequence[Event], seq: int, embeddings: np.ndarray, encoder: Encoder,
+                      **session_kwargs: Any) -> ModelExport:
+    """The model of version `seq`, rebuilt by replaying the events up to it."""
+    prefix = prefix_through(events, seq)
+    session = LabelingSession.replay(prefix, embeddings, **session_kwargs)
+    return snapshot(session, encoder, events=prefix)
+
+
 def export_version(session: LabelingSession, encoder: Encoder, seq: int | None = None,
                    **session_kwargs: Any) -> ModelExport:
     """Version `seq` (default: the latest) of a running or replayed session: the latest is copied from
