@@ -4,6 +4,7 @@ version, and `fastlabel classify` on new images, against a real (tiny, checkpoin
 from __future__ import annotations
 
 import csv
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,10 @@ def test_export_model_command_at_an_earlier_version(setup, capsys) -> None:
     from_route, _ = read_artifact(download(setup, earlier))
     assert from_cli.keys() == from_route.keys()
     assert all(np.array_equal(from_cli[k], from_route[k]) for k in from_cli)
+    onnx_out = tmp / "cli.onnx"
+    if importlib.util.find_spec("onnxruntime"):
+        assert main(["export-model", str(setup["journal"]), *data_flags, "--format", "onnx", "--out", str(onnx_out)]) == 0
+        assert "ONNX graph matches torch on 64 images" in capsys.readouterr().out and onnx_out.stat().st_size > 0
     assert main(["export-model", str(setup["journal"]), *data_flags, "--at", "1", "--out", str(tmp / "x")]) == 2
     assert "no model version at event 1" in capsys.readouterr().err
     assert not (tmp / "x").exists()

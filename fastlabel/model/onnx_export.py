@@ -10,6 +10,7 @@ rides along in the graph's metadata_props under "fastlabel".
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,8 @@ def export_onnx(clf: Classifier, out: Path, check_pixels: np.ndarray) -> float:
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)  # the fused attention kernel has no ONNX form
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on constant shapes; the check below is the test
             torch.onnx.export(module, (dummy,), str(tmp), dynamo=False, input_names=["pixels"],
                               output_names=["prob_pos"],
                               dynamic_axes={"pixels": {0: "n"}, "prob_pos": {0: "n"}}, opset_version=OPSET)
