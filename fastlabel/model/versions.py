@@ -20,7 +20,7 @@ from .. import __version__
 from ..embeddings.base import Encoder
 from ..errors import InvalidInput, NotReady
 from ..estimates import THRESHOLD, quality_estimates
-from ..events import Event, ModelTrained, SessionStarted, SessionState, fold
+from ..events import Event, ModelTrained, SessionStarted, SessionState, apply, fold
 from ..learner.zeroshot import prior_weight
 from ..session import LabelingSession
 from .artifact import FORMAT, FORMAT_VERSION, HEAD_KEYS, PRIOR_KEY
@@ -58,8 +58,6 @@ class Version:
 def model_versions(events: Iterable[Event]) -> list[Version]:
     """One entry per model_trained event, oldest first, from the events alone (no training)."""
     state, out = SessionState(), []
-    from ..events import apply
-
     for event in events:
         state = apply(state, event)
         if isinstance(event, ModelTrained):
