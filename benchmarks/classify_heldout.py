@@ -29,7 +29,6 @@ from fastlabel.bench.simulate import measure
 from fastlabel.bench.split import holdout_split
 from fastlabel.data import SpriteSheet, read_attributes, read_identities
 from fastlabel.embeddings.imagenet import ImagenetEncoder
-from fastlabel.events import EventLog, SessionStarted
 from fastlabel.model import Classifier, write_artifact
 from fastlabel.model.versions import export_version
 from fastlabel.session import LabelingSession
@@ -55,8 +54,7 @@ def main() -> None:
     split = holdout_split(len(sheet), people, 0.2, args.seed)
     task = make_task(np.asarray(x), truth, split.train, split.test, args.attribute, args.seed, {})
 
-    started = SessionStarted(seq=1, ts=time.time(), seed=args.seed, n_items=len(task.train_x), concept=args.attribute)
-    session = LabelingSession(task.train_x, EventLog([started]))
+    session = LabelingSession(task.train_x, seed=args.seed, concept=args.attribute)
     clicks = 0
     while (n := len(session.state.labels)) < args.labels:
         batch = session.next_batch(args.strategy, min(args.batch_size, args.labels - n))

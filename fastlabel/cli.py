@@ -112,7 +112,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .events import fold, load_events
     from .files import write_atomic
-    from .session import labels_jsonl
+    from .session.views import labels_jsonl
 
     state = fold(load_events(args.session))
     data = labels_jsonl(state.labels)
@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .model.commands import register as register_model_commands
 
-    register_model_commands(sub, add_data_args)
+    register_model_commands(sub, add_data_args, config_from_args, tqdm_progress)
     return parser
 
 
