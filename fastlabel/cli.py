@@ -1,4 +1,4 @@
-"""The `fastlabel` command line: serve, embed, replay, export, predict, bench, demo-data."""
+"""The `fastlabel` command line: serve, embed, replay, export, predict, bench, demo-data, export-model, classify."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     token = args.token or (new_token() if needs_token(args.host) else None)
     cfg = config_from_args(args, host=args.host, port=args.port, token=token, session=args.session,
-                           batch_size=args.batch_size, default_strategy=args.strategy)
+                           batch_size=args.batch_size, default_strategy=args.strategy, concept=args.concept)
     url = f"http://{'127.0.0.1' if args.host in ('127.0.0.1', 'localhost') else args.host}:{args.port}/"
     print(f"FastLabel on {url}{'?token=' + token if token else ''}", flush=True)
     if token:
@@ -217,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default=Config.default_strategy, help="strategy the page starts with")
     p.add_argument("--server", choices=("auto", "gunicorn", "dev"), default="auto",
                    help="gunicorn (auto, where it runs) or Werkzeug's development server")
+    p.add_argument("--concept", default=Config.concept, help="what a positive label means, e.g. Smiling "
+                   "(recorded in a new session; default %(default)s)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("embed", help="compute (and cache) the embeddings with a progress bar")
@@ -260,6 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=600)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo_data)
+
+    from .model.commands import register as register_model_commands
+
+    register_model_commands(sub, add_data_args, config_from_args, tqdm_progress)
     return parser
 
 

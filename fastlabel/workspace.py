@@ -186,5 +186,6 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
         pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
         seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=pick_device(config.device),
         **item_space(pool.source),
+        concept=pool.config.concept,
     )
     return Workspace(pool.config, pool.source, pool.encoder, np.asarray(pool.embeddings), session, pool.attributes)

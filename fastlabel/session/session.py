@@ -97,6 +97,7 @@ class LabelingSession:
         audit_per_page: int = 2,
         available: np.ndarray | None = None,
         ids_may_grow: bool = False,
+        concept: str = "positive",
     ) -> None:
         self.audit_per_page = audit_per_page
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
@@ -117,7 +118,8 @@ class LabelingSession:
             self.state = apply(self.state, event)
             self._follow(event, self.state)
         if not self.log.events:
-            self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id)
+            self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
+                         concept=concept)
         self._check_matches(data_id)
         if self._untrained_changes():  # the process stopped between a submission and its retrain
             self._train_through(self.state.last_seq)
