@@ -19,6 +19,8 @@ from .embeddings import Encoder, embed_source, make_encoder
 from .errors import DataError
 from .events import EventLog, LabelsSubmitted
 from .learner.head import use_threads, warm_up
+from .learner.index import EmbeddingIndex
+from .learner.index_cache import IndexCache
 from .session import LabelingSession
 from .session.views import last_trained
 
@@ -179,6 +181,9 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
     pool = open_pool(config, progress)
     use_threads()  # the embeddings exist: from here on torch runs small training fits
     data_id = pool.source.fingerprint()
+    # the clustering and neighbour index: loaded from beside the embeddings, or fitted in the background
+    index = EmbeddingIndex(pool.embeddings, cache=IndexCache.beside(pool.config.cache_dir, data_id, pool.encoder.id))
+    index.start()
     journal = EventLog.open(journal_path(pool.config, data_id, pool.encoder.id))
     if progress and len(journal):
         progress("replaying", 0, len(journal))
@@ -187,5 +192,6 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
         seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=pick_device(config.device),
         **item_space(pool.source),
         concept=pool.config.concept,
+        index=index,
     )
     return Workspace(pool.config, pool.source, pool.encoder, np.asarray(pool.embeddings), session, pool.attributes)

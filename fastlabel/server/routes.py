@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import InvalidInput
 from ..session import Batch
-from .bodies import int_arg, json_body, parse_labels, request_id_arg
+from .bodies import exemplar_ids, int_arg, json_body, parse_labels, request_id_arg
 from .runtime import Runtime
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -36,6 +36,8 @@ def batch_json(ws, batch: Batch) -> dict[str, Any]:
     }
     if batch.message:
         out["message"] = batch.message
+    if batch.prelabel is not None:  # e.g. "more like this": every card starts positive
+        out["prelabel"] = batch.prelabel
     return out
 
 
@@ -71,7 +73,8 @@ def next_batch() -> Response:
     size = int_arg("batch_size", default=rt.config.batch_size, minimum=1, maximum=None)
     size = min(size or rt.config.batch_size, rt.config.max_batch_size)
     ws = rt.workspace
-    return jsonify(batch_json(ws, ws.session.next_batch(strategy, size)))
+    exemplars = exemplar_ids(request.args.get("ids"), ws.session.n_items)
+    return jsonify(batch_json(ws, ws.session.next_batch(strategy, size, exemplars=exemplars)))
 
 
 @api.post("/submit_labels")
