@@ -33,12 +33,13 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def add_simulation_args(p, *, seeds: int) -> None:
+def add_simulation_args(p, *, seeds: int | None) -> None:
     """Flags shared by `bench` and `replay --against`: what the simulated labeler answers from."""
     p.add_argument("--attribute", action="append",
                    help="attribute column to label (repeat, or comma-separate, for several)")
     p.add_argument("--identities", type=Path, help="image_id,identity CSV: the test split holds out whole people")
-    p.add_argument("--seeds", type=int, default=seeds, help=f"runs per strategy, seeds 0..N-1 (default {seeds})")
+    p.add_argument("--seeds", type=int, default=seeds,
+                   help=f"runs per strategy, seeds 0..N-1 (default {seeds or '5, or the suite’s'})")
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share (default 0.2)")
 
 
@@ -167,15 +168,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .bench.simulate import benchable_strategies
     from .workspace import open_pool
 
+    if args.suite:
+        return bench_suite(args)
     spec = BenchSpec(attributes=parse_attribute_args(args.attribute),
-                     strategies=tuple(benchable_strategies(args.strategies)), budget=args.budget,
-                     batch_size=args.batch_size, seeds=args.seeds, test_fraction=args.test_fraction)
+                     strategies=tuple(benchable_strategies(args.strategies or "all")), budget=args.budget,
+                     batch_size=args.batch_size or 48, seeds=args.seeds or 5, test_fraction=args.test_fraction)
     pool = open_pool(config_from_args(args), progress=tqdm_progress())
     report = bench(pool, spec, args.identities, args.out, plots=not args.no_plots,
                    progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
     print(report)
     print(f"wrote {args.out}/: points.csv, summary.json, summary.md"
           + ("" if args.no_plots else ", auc_vs_labels.png, auc_vs_clicks.png"))
+    return 0
+
+
+def bench_suite(args: argparse.Namespace) -> int:
+    """`bench --suite NAME`: the fixed task list, tuning and report parts, both goals, paired intervals."""
+    from .bench.command import bench_suite as run_suite
+    from .bench.simulate import benchable_strategies
+    from .bench.suite import get_suite
+
+    suite = get_suite(args.suite, strategies=benchable_strategies(args.strategies) if args.strategies else None,
+                      seeds=args.seeds, batch_size=args.batch_size)
+    parts = ("tune", "report") if args.part == "all" else (args.part,)
+    text = run_suite(config_from_args(args), suite, parts, args.data_root, args.out, Config.default_strategy,
+                     plots=not args.no_plots, from_saved=args.from_saved,
+                     progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
+    print(text)
+    print(f"wrote {', '.join(str(args.out / p) for p in parts)}/: points.csv, facts.json, summary.md"
+          + ("" if args.no_plots else ", auc_vs_seconds.png, found_vs_seconds.png"))
     return 0
 
 
@@ -237,13 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="simulate labeling with each strategy, answering from an attribute CSV")
     add_data_args(p)
-    p.add_argument("--strategies", default="all", help="all | a,b,c (default all)")
+    p.add_argument("--strategies", help="all | a,b,c (default all; with --suite, the suite's own)")
     p.add_argument("--budget", type=int, default=600, help="labels per run (default 600)")
-    p.add_argument("--batch-size", type=int, default=48)
+    p.add_argument("--batch-size", type=int, help="page size (default 48, or the suite's)")
+    s_ = p.add_argument_group("suite (instead of --attribute: fixed tasks, both goals, paired intervals)")
+    s_.add_argument("--suite", help="full | smoke: see benchmarks/README.md")
+    s_.add_argument("--part", default="report", choices=("tune", "report", "all"),
+                    help="tune: tuned tasks on the tuning seeds; report: every task on held-out seeds")
+    s_.add_argument("--data-root", type=Path, default=Path("../shared/data"),
+                    help="folder holding celeba10k/ (default ../shared/data)")
+    s_.add_argument("--from-saved", action="store_true", help="rewrite tables and plots from a previous --out")
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (default bench-out)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
     p.add_argument("--quiet", action="store_true", help="no per-run progress lines")
-    add_simulation_args(p, seeds=5)
+    add_simulation_args(p, seeds=None)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("export", help="labels of a session JSONL as JSONL ({id, label} per line)")
