@@ -1,4 +1,5 @@
-"""Embeddings computed elsewhere, read from an (N, D) .npy whose rows follow the source's item order."""
+"""Embeddings computed elsewhere: an (N, D) .npy whose rows follow the source's item order, or a folder
+of shards (fastlabel.embeddings.shards) written by `fastlabel embed --engine ray` or clip-retrieval."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fastlabel.embeddings.base import Progress, file_sha256, l2_normalise, refuse_text
+from fastlabel.embeddings.shards import ShardSet, load_rows, row_order, scan_shards
 from fastlabel.errors import DataError
 
 if TYPE_CHECKING:
@@ -54,6 +56,29 @@ class PrecomputedEncoder:
         if progress is not None:
             progress(items, items)
         return self.embeddings.copy()
+
+    def encode_text(self, text: str) -> np.ndarray:
+        raise refuse_text(self.id)
+
+
+class ShardEncoder:
+    """Serves a shard folder's rows in item order; the cache id carries the folder's digest, so a
+    restart maps the cached copy instead of reading the shards again."""
+
+    has_text = False
+    logit_scale = 1.0
+
+    def __init__(self, root: str | Path, expected_encoder: str | None = None) -> None:
+        self.shards: ShardSet = scan_shards(root)
+        recorded = self.shards.encoder_id
+        if expected_encoder and recorded and recorded.split(":", 1)[0] != expected_encoder:
+            raise DataError(f"{self.shards.root} holds embeddings from {recorded}, not from the {expected_encoder} "
+                            f"encoder asked for; drop --encoder or pass --encoder precomputed")
+        self.dim = self.shards.dim
+        self.id = f"shards:{recorded or 'unknown'}:sha256-{self.shards.digest()[:32]}"
+
+    def encode_images(self, source: ImageSource, progress: Progress | None = None) -> np.ndarray:
+        return load_rows(self.shards, row_order(self.shards, source), progress)
 
     def encode_text(self, text: str) -> np.ndarray:
         raise refuse_text(self.id)
