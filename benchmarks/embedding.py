@@ -62,7 +62,9 @@ def main() -> None:
     p.add_argument("--attributes", required=True)
     p.add_argument("--n", type=int, default=4000, help="tiles for the quality check")
     p.add_argument("--speed-n", type=int, default=1000, help="tiles for the batch-size and before/after timings")
-    p.add_argument("--sizes", default="224,192,160,128")
+    p.add_argument("--sizes", default="224,192,160,128", help="input sizes; the first is the reference")
+    p.add_argument("--reference", help="the first size's embeddings of the same sprite (.npy, rows = tile order), "
+                                       "e.g. a cache file, to skip recomputing them; checked against the speed run")
     p.add_argument("--batch-sizes", default="32,64,128")
     args = p.parse_args()
 
@@ -103,7 +105,17 @@ def main() -> None:
 
     print(f"\nquality on {args.n} tiles (5-fold logistic regression AUC; same folds for every size)")
     embeddings: dict[int, np.ndarray] = {}
+    if args.reference:
+        reference = np.load(args.reference, mmap_mode="r")
+        check = encoders[sizes[0]].encode_images(small)
+        agree = float(np.min(np.sum(check * reference[: len(small)], axis=1)))
+        if agree < 0.9999:
+            raise SystemExit(f"{args.reference} is not this sprite at {sizes[0]} px (min cosine {agree:.5f})")
+        embeddings[sizes[0]] = np.asarray(reference[: args.n])
+        print(f"{sizes[0]} px: {args.reference} (agrees with a fresh run: min cosine {agree:.6f})")
     for size in sizes:
+        if size in embeddings:
+            continue
         encoders[size].batch_size = 64
         embeddings[size], s = timed(lambda: encoders[size].encode_images(full))
         print(f"embedded {args.n} tiles at {size} px: {args.n / s:.1f} images/s", flush=True)

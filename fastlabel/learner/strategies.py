@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UnknownStrategy
 from .hybrid import Choosers, make_hybrid
+from .sampling import sample_unlabeled
 
 
 @dataclass
@@ -63,8 +64,7 @@ def top_k(candidates: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
 
 
 def choose_random(pool: Pool, n: int) -> np.ndarray:
-    cand = pool.unlabeled
-    return pool.rng.choice(cand, size=min(n, cand.size), replace=False)
+    return sample_unlabeled(pool.rng, pool.labeled, n)
 
 
 def choose_borderline(pool: Pool, n: int) -> np.ndarray:
