@@ -18,6 +18,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; }
 
 test: $(VENV)/.installed chromium
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -rs
 
 bench: $(VENV)/.installed

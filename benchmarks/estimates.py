@@ -17,7 +17,7 @@ import numpy as np
 
 from fastlabel.cli import add_data_args, config_from_args
 from fastlabel.config import Config
-from fastlabel.estimates import quality_estimates
+from fastlabel.session.estimates import quality_estimates
 from fastlabel.session import LabelingSession
 from fastlabel.workspace import open_pool
 

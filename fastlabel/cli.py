@@ -136,7 +136,7 @@ def embed_on_ray(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .events import fold, load_events
     from .files import write_atomic
-    from .session import labels_jsonl
+    from .session.views import labels_jsonl
 
     state = fold(load_events(args.session))
     data = labels_jsonl(state.labels)

@@ -27,7 +27,8 @@ def replay_session(events: list[Event], config: Config) -> LabelingSession:
 def summarise(session: LabelingSession) -> str:
     st = session.state
     served = Counter(b.strategy for b in st.batches)
-    last = session.trend[-1] if session.trend else None
+    history = session.history()
+    last = history[-1] if history else None
     lines = [
         f"events: {len(session.log)}   items: {session.n_items}   seed: {st.seed}",
         f"query: {st.query or '-'}",

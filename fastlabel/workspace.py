@@ -16,8 +16,9 @@ from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, 
 from .device import pick_device
 from .embeddings import Encoder, embed_source, make_encoder
 from .events import EventLog
-from .learner.head import warm_up
+from .learner.head import use_threads, warm_up
 from .session import LabelingSession
+from .session.views import last_trained
 
 log = logging.getLogger(__name__)
 DEMO_GRID = "30x20"  # make_demo's default 600 faces
@@ -42,7 +43,8 @@ class Workspace:
     def summary(self) -> dict[str, Any]:
         """The session state the page shows."""
         s = self.session
-        last = next((p for p in reversed(s.trend) if p.train_ms is not None), None)
+        history = s.history()
+        last = last_trained(history)
         return {
             "data": {"name": self.source.name, "n_items": s.n_items},
             "encoder": {"id": self.encoder.id, "has_text": s.has_text},
@@ -51,7 +53,7 @@ class Workspace:
             "strategies": s.strategy_menu(),
             "counts": s.counts(),
             "last_train_ms": last.train_ms if last else None,
-            "history": [p.to_dict() for p in s.trend],
+            "history": [p.to_dict() for p in history],
             "can_undo": bool(s.state.submissions),
             **s.insights(),
         }
@@ -105,6 +107,7 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
     # torch's optimizer start-up runs while the data loads, not after
     threading.Thread(target=warm_up, name="fastlabel-warm-up", daemon=True).start()
     pool = open_pool(config, progress)
+    use_threads()  # the embeddings exist: from here on torch runs small training fits
     data_id = pool.source.fingerprint()
     journal = EventLog.open(journal_path(pool.config, data_id, pool.encoder.id))
     if progress and len(journal):

@@ -15,8 +15,8 @@ from fastlabel.server.app import create_app
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
+def app(new_home):
+    home = new_home()
     app = create_app(Config(home=home, encoder="pixels"), background=False)
     app.testing = True
     return app
@@ -175,7 +175,7 @@ def test_page_and_static_files(client):
     assert client.get("/static/../pyproject.toml").status_code == 404
 
 
-def test_undo_with_nothing_left_is_409(tmp_path):
-    app = create_app(Config(home=tmp_path, encoder="pixels"), background=False)
+def test_undo_with_nothing_left_is_409(new_home):
+    app = create_app(Config(home=new_home(), encoder="pixels"), background=False)
     res = app.test_client().post("/api/undo")
     assert res.status_code == 409 and "error" in res.get_json()

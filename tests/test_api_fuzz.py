@@ -21,8 +21,8 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 
 
 @pytest.fixture(scope="session")
-def fuzz_app(tmp_path_factory):
-    app = create_app(Config(home=tmp_path_factory.mktemp("fuzz-home"), encoder="pixels"), background=False)
+def fuzz_app(new_home):
+    app = create_app(Config(home=new_home("fuzz-home"), encoder="pixels"), background=False)
     app.testing = True
     return app
 

@@ -21,9 +21,9 @@ BENCH_FLAGS = ["--encoder", "pixels", "--seeds", "2", "--budget", "96", "--batch
 
 
 @pytest.fixture(scope="module")
-def demo_flags(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """Data flags for the demo faces, with one cache home so the pixels are embedded once."""
-    home = tmp_path_factory.mktemp("bench-home")
+def demo_flags(demo_dir: Path, new_home) -> list[str]:
+    """Data flags for the demo faces, with a home whose cache already holds their pixel embeddings."""
+    home = new_home("bench-home")
     return ["--sprite", str(demo_dir / "sprite.png"), "--grid", "30x20",
             "--attributes", str(demo_dir / "attributes.csv"), "--home", str(home)]
 

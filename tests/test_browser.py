@@ -103,9 +103,9 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
+def server(new_home):
     """A real server on the demo data, with a text encoder."""
-    srv = Server(tmp_path_factory.mktemp("fastlabel-home"), TEXT_ENCODER)
+    srv = Server(new_home("fastlabel-home"), TEXT_ENCODER)
     try:
         srv.state = srv.wait()
         assert srv.state["encoder"]["has_text"], srv.state["encoder"]

@@ -22,10 +22,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[ServerProcess]:
+def server(new_home) -> Iterator[ServerProcess]:
     """One server, journal and home for the whole module: a restart costs seconds (torch imports), so the
     tests share them and run in order, each on its own ids, each checking every label acknowledged so far."""
-    home = tmp_path_factory.mktemp("home")
+    home = new_home()
     srv = ServerProcess(home, home / "session.jsonl")
     srv.start()
     yield srv

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastlabel.effort import effort_stats
-from fastlabel.estimates import audit_totals, quality_estimates, stopping_signal
+from fastlabel.session.effort import effort_stats
+from fastlabel.session.estimates import audit_totals, quality_estimates, stopping_signal
 from fastlabel.events import BatchServed, EventLog, LabelsSubmitted, SessionStarted, fold
 
 

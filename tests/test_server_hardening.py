@@ -29,8 +29,8 @@ TOKEN = "a-test-token"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("home")
+def home(new_home) -> Path:
+    return new_home()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import pytest
 
 from fastlabel.errors import InvalidInput, NothingToUndo, NoTextSide, UnknownItem
 from fastlabel.events import EventLog, parse_jsonl
-from fastlabel.session import LabelingSession, parse_labels
+from fastlabel.server.bodies import parse_labels
+from fastlabel.session import LabelingSession
 
 
 class FakeText:
@@ -49,7 +50,7 @@ def test_labels_train_a_head_that_learns(pool):
     acc = np.mean((s.probs >= 0.5) == y)
     assert acc > 0.85
     assert s.counts()["labeled"] == 160
-    assert s.trend[-1].train_ms is not None and 0 <= s.trend[-1].flip_rate <= 1
+    assert s.history()[-1].train_ms is not None and 0 <= s.history()[-1].flip_rate <= 1
 
 
 def test_replay_rebuilds_identical_labels_and_model(pool):
@@ -62,7 +63,7 @@ def test_replay_rebuilds_identical_labels_and_model(pool):
     r = LabelingSession.replay(events, x)
     assert dict(r.state.labels) == dict(s.state.labels)
     np.testing.assert_allclose(r.probs, s.probs, atol=1e-5)
-    assert [p.labeled for p in r.trend] == [p.labeled for p in s.trend]
+    assert [p.labeled for p in r.history()] == [p.labeled for p in s.history()]
 
 
 def test_different_seed_gives_a_different_model(pool):
@@ -107,9 +108,10 @@ def test_undo_restores_labels_and_model(pool):
     label_pages(s, y, ["random"])
     labels_before, probs_before = dict(s.state.labels), s.probs.copy()
     label_pages(s, y, ["borderline"])
-    undone, page = s.undo()
+    undone = s.undo()
     assert dict(s.state.labels) == labels_before
-    assert page is not None and page.strategy == "borderline" and len(undone) == 40
+    assert undone.page is not None and undone.page.strategy == "borderline" and len(undone.labels) == 40
+    assert undone.point.seq > undone.page.seq and undone.point.labeled == 40  # its own retrain
     s.undo()
     assert s.counts()["labeled"] == 0 and np.all(s.probs == 0.5)
     with pytest.raises(NothingToUndo):
@@ -121,7 +123,7 @@ def test_one_class_only_keeps_the_prior(pool):
     x, _ = pool
     s = LabelingSession(x)
     s.submit([(0, 1), (1, 1)])
-    assert np.all(s.probs == 0.5) and s.trend[-1].train_ms is None
+    assert np.all(s.probs == 0.5) and s.history()[-1].train_ms is None
 
 
 def test_exhausted_pool_is_a_clear_result_not_an_error(pool):
@@ -233,7 +235,7 @@ def test_a_submission_never_retrained_is_trained_on_resume(pool, tmp_path):
     resumed = LabelingSession(x, EventLog.open(path))
     assert resumed.counts()["labeled"] == 80
     assert resumed.log.events[-1].type == "model_trained"
-    assert resumed.trend[-1].labeled == 80
+    assert resumed.history()[-1].labeled == 80
 
 
 def test_replay_reproduces_the_panel_figures(pool):

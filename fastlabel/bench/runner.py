@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..learner.head import use_threads
 from ..session import TextEncoder
 from .report import write_summary
 from .simulate import Point, Progress, Task, plan_runs, reference_auc, run_task
@@ -48,6 +49,7 @@ def run_benchmark(embeddings: np.ndarray, columns: dict[str, np.ndarray], identi
                   progress: Progress | None = None) -> BenchResult:
     """Every strategy on every attribute for seeds 0..seeds-1; seed s fixes the split and the session seed."""
     result = BenchResult()
+    use_threads()
     has_text = bool(text_encoder is not None and text_encoder.has_text)
     for seed in range(spec.seeds):
         split = holdout_split(len(embeddings), identities, spec.test_fraction, seed)

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..learner.head import HeadConfig, Learner
 from ..learner.strategies import STRATEGIES, get_strategy
-from ..session import LabelingSession, TextEncoder, training_seed
+from ..session import LabelingSession, TextEncoder
+from ..session.training import training_seed
 from .effort import wrong_cards
 from .metrics import held_out_scores
 

@@ -12,10 +12,10 @@ from .records import (
     SubmissionUndone,
     event_from_dict,
 )
-from .reducer import SessionState, Submission, apply, fold
+from .reducer import Retrain, SessionState, Submission, apply, fold
 
 __all__ = [
     "EVENT_TYPES", "BatchServed", "Event", "EventLog", "LabelsSubmitted", "ModelTrained", "QuerySet", "SessionStarted",
-    "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
+    "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
     "load_events", "parse_jsonl",
 ]

@@ -7,7 +7,7 @@ from functools import reduce
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
-from .records import BatchServed, Event, LabelsSubmitted, QuerySet, SessionStarted, SubmissionUndone
+from .records import BatchServed, Event, LabelsSubmitted, ModelTrained, QuerySet, SessionStarted, SubmissionUndone
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,15 @@ class Submission:
     batch_id: int | None = None
     page_ms: int | None = None
     clicks: int | None = None
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """A model_trained event with the labels in effect when it was recorded: the learning trend's x and y."""
+
+    seq: int
+    labeled: int
+    positive: int
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class SessionState:
     submissions: tuple[Submission, ...] = ()  # in effect, oldest first
     history: tuple[LabelsSubmitted | SubmissionUndone, ...] = ()  # every label change, in order
     audit_ids: frozenset[int] = frozenset()  # served as audit cards: held out of training
+    retrains: tuple[Retrain, ...] = ()
     last_seq: int = 0
 
     @property
@@ -95,6 +105,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
             else:
                 labels[item] = before
         return _with_labels(state, labels, submissions=state.submissions[:-1], history=state.history + (event,))
+    if isinstance(event, ModelTrained):
+        return replace(state, retrains=state.retrains + (Retrain(event.seq, len(state.labels), state.n_positive),))
     return state
 
 

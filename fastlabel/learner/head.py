@@ -7,10 +7,9 @@ single batched forward pass without autograd.
 
 from __future__ import annotations
 
+import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -27,7 +26,7 @@ class HeadConfig:
     warm_start: bool = True
     score_chunk: int = 262_144  # rows per forward pass when scoring the pool
     max_rows_per_step: int = 2048  # above this, each step trains on a seeded random sample: flat cost
-    train_threads: int = 1  # tiny matmuls: one thread beats two that spin-wait on a busy CPU
+    train_threads: int = 1  # tiny matmuls: one thread beats two that spin-wait on a busy CPU (set once: use_threads)
 
 
 @dataclass(frozen=True)
@@ -39,9 +38,20 @@ class FitReport:
 
 
 class MLPHead(nn.Module):
-    def __init__(self, dim: int, hidden: int) -> None:
+    def __init__(self, dim: int, hidden: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        if generator is not None:
+            self.reset_parameters(generator)
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator) -> None:
+        """nn.Linear's own initialisation, drawn from `generator` instead of torch's global one."""
+        for layer in self.net:
+            if isinstance(layer, nn.Linear):
+                nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+                bound = 1 / math.sqrt(layer.in_features)
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)
@@ -56,16 +66,12 @@ def balanced_weights(y: torch.Tensor) -> torch.Tensor:
     return torch.where(y > 0.5, w_pos, w_neg)
 
 
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with `n` intra-op threads (0 keeps torch's setting)."""
-    before = torch.get_num_threads()
-    if n:
+def use_threads(config: HeadConfig | None = None) -> None:
+    """Set torch's intra-op threads for training, once, when a labeling process has its embeddings
+    (changing them per fit would race with other threads of a server)."""
+    n = (config or HeadConfig()).train_threads
+    if n and torch.get_num_threads() != n:
         torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def warm_up(device: torch.device | None = None) -> None:
@@ -96,17 +102,16 @@ class Learner:
         self.head = None
 
     def fit(self, ids: np.ndarray, labels: np.ndarray, seed: int) -> FitReport:
-        """Train on (ids, labels); warm-starts from the last weights when configured."""
-        with torch_threads(self.config.train_threads):
-            return self._fit(ids, labels, seed)
-
-    def _fit(self, ids: np.ndarray, labels: np.ndarray, seed: int) -> FitReport:
+        """Train on (ids, labels); warm-starts from the last weights when configured. Every random
+        draw (initial weights, row samples) comes from a generator seeded with `seed`, so a fit
+        is reproducible whatever other threads do."""
         cfg = self.config
         start = time.perf_counter()
-        torch.manual_seed(seed)
+        init = torch.Generator().manual_seed(seed)
+        sample = init if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(seed)
         warm = cfg.warm_start and self.head is not None
         if not warm:
-            self.head = MLPHead(self.dim, cfg.hidden).to(self.device)
+            self.head = MLPHead(self.dim, cfg.hidden, init).to(self.device)
         assert self.head is not None
         x = self.x[torch.as_tensor(ids, dtype=torch.long, device=self.device)]
         y = torch.as_tensor(labels, dtype=torch.float32, device=self.device)
@@ -118,8 +123,8 @@ class Learner:
         rows = x.shape[0]
         for _ in range(steps):
             opt.zero_grad(set_to_none=True)
-            if rows > cfg.max_rows_per_step:  # seeded by manual_seed above, so replays match
-                pick = torch.randint(rows, (cfg.max_rows_per_step,), device=self.device)
+            if rows > cfg.max_rows_per_step:  # a seeded sample, so replays match
+                pick = torch.randint(rows, (cfg.max_rows_per_step,), device=self.device, generator=sample)
                 xb, yb, wb = x[pick], y[pick], weights[pick]
             else:
                 xb, yb, wb = x, y, weights

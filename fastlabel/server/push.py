@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
+
+if TYPE_CHECKING:
+    from ..session import LabelingSession, TrainPoint
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +56,13 @@ class Hub:
             except Exception as exc:  # a closed tab must not break the others
                 log.debug("dropping websocket client: %s", exc)
                 self.remove(client)
+
+
+def announce_retrain(hub: Hub, session: "LabelingSession", point: "TrainPoint") -> None:
+    """One message per tab after a retrain: the counts, the trend's new point, the panel's
+    figures, and the new probabilities of the cards that tab shows."""
+    probs = session.probs
+    common = {"type": "trained", "counts": session.counts(), "last_train_ms": point.train_ms,
+              "history_point": point.to_dict(), "can_undo": bool(session.state.submissions),
+              **session.insights()}
+    hub.broadcast(lambda c: {**common, "probs": {str(i): round(float(probs[i]), 4) for i in c.watched}})

@@ -7,46 +7,17 @@ from typing import Any
 
 import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import InvalidInput
-from ..session import Batch, TrainPoint, parse_labels
+from ..session import Batch
+from .bodies import int_arg, json_body, parse_labels
 from .runtime import Runtime
 
 api = Blueprint("api", __name__, url_prefix="/api")
-MAX_INT_ARG = 2**53 - 1  # stays exact in JSON everywhere (and in the journal's 64-bit ints)
 
 
 def runtime() -> Runtime:
     return current_app.extensions["fastlabel"]
-
-
-def json_body() -> Any:
-    data = request.get_data(cache=False)
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(data) >= limit:
-        raise RequestEntityTooLarge()  # a chunked body is cut at the limit, not refused: refuse it here
-    try:
-        return orjson.loads(data or b"")
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"malformed JSON: {exc}") from None
-
-
-def int_arg(name: str, *, default: int | None = None, minimum: int = 0,
-            maximum: int | None = MAX_INT_ARG) -> int | None:
-    """A query-string integer within [minimum, maximum] (no maximum: the caller clamps)."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be an integer, got {raw[:40]!r}") from None
-    if value < minimum:
-        raise InvalidInput(f"{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise InvalidInput(f"{name} must be at most {maximum}")
-    return value
 
 
 def item_json(ws, item: int, prob: float, **extra: Any) -> dict[str, Any]:
@@ -65,15 +36,6 @@ def batch_json(ws, batch: Batch) -> dict[str, Any]:
     if batch.message:
         out["message"] = batch.message
     return out
-
-
-def push_trained(rt: Runtime, point: TrainPoint) -> None:
-    """Tell every tab the new probabilities of the cards it shows, and the new counts."""
-    session = rt.workspace.session
-    probs = session.probs
-    common = {"type": "trained", "counts": session.counts(), "last_train_ms": point.train_ms,
-              "history_point": point.to_dict()}
-    rt.hub.broadcast(lambda c: {**common, "probs": {str(i): round(float(probs[i]), 4) for i in c.watched}})
 
 
 @api.get("/state")
@@ -116,8 +78,7 @@ def submit_labels() -> Response:
     labels = parse_labels(json_body(), session.n_items)
     done = session.submit(labels, batch_id=int_arg("batch_id"), page_ms=int_arg("page_ms"),
                           clicks=int_arg("clicks"))
-    point = done.point
-    push_trained(rt, point)
+    point = done.point  # the push to every tab follows the retrain (Runtime subscribes to it)
     return jsonify({"counts": session.counts(), "train_ms": point.train_ms, "flip_rate": point.flip_rate,
                     "submission": done.seq, "history_point": point.to_dict()})
 
@@ -126,12 +87,11 @@ def submit_labels() -> Response:
 def undo() -> Response:
     rt = runtime()
     ws = rt.workspace
-    labels, page = ws.session.undo()
-    given = dict(labels)
+    undone = ws.session.undo()
+    page, given = undone.page, dict(undone.labels)
     order = [i for i in page.ids if i in given] if page is not None else list(given)
     probs = ws.session.probs
     items = [item_json(ws, i, probs[i], label=given[i]) for i in order]
-    push_trained(rt, ws.session.trend[-1])  # the retrain that followed the undo
     return jsonify({"counts": ws.session.counts(),
                     "page": {"items": items, "batch_type": page.batch_type if page else "neutral",
                              "batch_id": page.seq if page else None}})

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from ..config import Config
 from ..errors import FastLabelError, NotReady
 from ..workspace import Workspace, open_workspace
-from .push import Hub
+from .push import Hub, announce_retrain
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class Runtime:
     def _load(self) -> None:
         try:
             self._workspace = self._loader(self.config, progress=self._on_progress)
+            self._workspace.session.subscribe(lambda session, point: announce_retrain(self.hub, session, point))
             self.status = "ready"
             self.hub.broadcast({"type": "ready"})
         except FastLabelError as exc:

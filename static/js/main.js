@@ -127,6 +127,30 @@ function applyState(state) {
   $("current-query").textContent = state.query ? `\u201c${state.query}\u201d` : "none";
 }
 
+/** A pushed retrain carries everything the panel shows: fold it in without asking again. */
+function applyRetrain(msg) {
+  if (!app.state) return;
+  const point = msg.history_point;
+  const history = (app.state.history || []).filter((p) => !point || p.seq !== point.seq);
+  if (point) history.push(point);
+  history.sort((a, b) => a.seq - b.seq);
+  applyState({
+    ...app.state,
+    counts: msg.counts,
+    last_train_ms: typeof msg.last_train_ms === "number" ? msg.last_train_ms : app.state.last_train_ms,
+    history,
+    effort: msg.effort,
+    estimates: msg.estimates,
+    stop: msg.stop,
+    can_undo: msg.can_undo,
+  });
+}
+
+/** The push brings the panel up to date after a retrain; without a live socket, ask for it. */
+function refreshUnlessPushed() {
+  if (!socket.isOpen()) refreshState();
+}
+
 let refreshTimer = null;
 /** Re-read the full state soon; several triggers in a row cost one request. */
 function refreshState() {
@@ -217,7 +241,7 @@ async function confirm() {
       clicks: grid.clicks,
     });
     renderCounts(res.counts, res.train_ms);
-    refreshState();
+    refreshUnlessPushed();
   } catch (err) {
     setBusy(false);
     return showError(err); // the page stays, so nothing the user did is lost
@@ -239,7 +263,7 @@ async function undo() {
     showError(err);
   } finally {
     setBusy(false);
-    refreshState();
+    refreshUnlessPushed();
   }
 }
 
@@ -281,8 +305,7 @@ function onPush(msg) {
     if (app.status !== "ready") pollState();
   } else if (msg.type === "trained") {
     if (msg.probs) grid.updateProbs(msg.probs);
-    renderCounts(msg.counts, msg.last_train_ms);
-    refreshState();
+    applyRetrain(msg);
   }
 }
 

@@ -62,6 +62,10 @@ export class Socket {
     this.timer = setTimeout(() => this.connect(), wait);
   }
 
+  isOpen() {
+    return Boolean(this.ws && this.ws.readyState === WebSocket.OPEN);
+  }
+
   send(msg) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }

@@ -19,9 +19,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .events import SessionState
-
-THRESHOLD = 0.5
+from ..events import SessionState
+from ..threshold import THRESHOLD
 
 
 @dataclass(frozen=True)

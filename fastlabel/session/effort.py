@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable
 
-from .events import SessionState, Submission
+from ..events import SessionState, Submission
 
 
 def figures(subs: Iterable[tuple[Submission, int]]) -> dict[str, float | int | None]:

@@ -1,0 +1,66 @@
+"""Request bodies and query arguments, checked before anything reaches the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..errors import InvalidInput, UnknownItem
+
+MAX_INT_ARG = 2**53 - 1  # stays exact in JSON everywhere (and in the journal's 64-bit ints)
+
+
+def json_body() -> Any:
+    data = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()  # a chunked body is cut at the limit, not refused: refuse it here
+    try:
+        return orjson.loads(data or b"")
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"malformed JSON: {exc}") from None
+
+
+def int_arg(name: str, *, default: int | None = None, minimum: int = 0,
+            maximum: int | None = MAX_INT_ARG) -> int | None:
+    """A query-string integer within [minimum, maximum] (no maximum: the caller clamps)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer, got {raw[:40]!r}") from None
+    if value < minimum:
+        raise InvalidInput(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidInput(f"{name} must be at most {maximum}")
+    return value
+
+
+def parse_labels(raw: Any, n_items: int) -> tuple[tuple[int, int], ...]:
+    """Check a submitted page: a non-empty list of {"id", "label"} with known ids, labels 0/1, no repeats."""
+    if not isinstance(raw, list):
+        raise InvalidInput("body must be a JSON list of {\"id\": int, \"label\": 0 or 1}")
+    if not raw:
+        raise InvalidInput("no labels submitted")
+    seen: set[int] = set()
+    out: list[tuple[int, int]] = []
+    for k, entry in enumerate(raw):
+        if not isinstance(entry, dict) or set(entry) - {"id", "label"} or "id" not in entry or "label" not in entry:
+            raise InvalidInput(f"entry {k} must be an object with exactly \"id\" and \"label\"")
+        item, label = entry["id"], entry["label"]
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise InvalidInput(f"entry {k}: id must be an integer")
+        if isinstance(label, bool) or not isinstance(label, int) or label not in (0, 1):  # 1.0 is not a label
+            raise InvalidInput(f"entry {k}: label must be 0 or 1")
+        if not 0 <= item < n_items:
+            raise UnknownItem(f"entry {k}: unknown id {item} (ids are 0..{n_items - 1})")
+        if item in seen:
+            raise InvalidInput(f"entry {k}: id {item} appears twice in one submission")
+        seen.add(item)
+        out.append((item, int(label)))
+    return tuple(out)

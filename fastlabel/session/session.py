@@ -1,0 +1,274 @@
+"""The labeling session: a small command layer over the event log.
+
+Every command records an event; the reducer folds it into state; then the event's effects
+follow: a query's text prior, or a retrain at a model_trained event, after which followers
+(the WebSocket push) hear about it. Replay runs the very same path over a stored log, so a
+journal comes back to the same labels and, seeded, the same model. Retrains are coalesced:
+submissions that arrive while the head trains wait, and the first to get the head trains
+once for all of them; the model_trained event marks where, so a replay retrains at the same points.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InvalidInput, NothingToUndo, NoTextSide
+from ..events import (
+    BatchServed,
+    Event,
+    EventLog,
+    LabelsSubmitted,
+    ModelTrained,
+    QuerySet,
+    Retrain,
+    SessionStarted,
+    SessionState,
+    SubmissionUndone,
+    apply,
+)
+from ..learner.head import HeadConfig
+from ..learner.strategies import STRATEGIES, Pool, get_strategy, select
+from ..learner.zeroshot import zero_shot_probs
+from . import views
+from .pages import audit_count, compose_page
+from .training import TrainPoint, Trainer
+
+MAX_QUERY_CHARS = 500
+Follower = Callable[["LabelingSession", TrainPoint], None]
+
+
+class TextEncoder(Protocol):
+    has_text: bool
+    logit_scale: float
+
+    def encode_text(self, text: str) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int | None
+    ids: list[int]
+    probs: list[float]
+    batch_type: str
+    strategy: str
+    exhausted: bool = False
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    seq: int  # the labels_submitted event
+    point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced)
+
+
+@dataclass(frozen=True)
+class Undone:
+    labels: tuple[tuple[int, int], ...]  # the labels taken back
+    page: BatchServed | None  # the page they were given on
+    point: TrainPoint  # the retrain that followed
+
+
+class LabelingSession:
+    """One labeling session over one pool of embeddings. Thread-safe: changes are serialised."""
+
+    def __init__(
+        self,
+        embeddings: np.ndarray,
+        log: EventLog | None = None,
+        *,
+        text_encoder: TextEncoder | None = None,
+        head_config: HeadConfig | None = None,
+        seed: int = 0,
+        data_id: str = "",
+        encoder_id: str = "",
+        device: torch.device | None = None,
+        audit_per_page: int = 2,
+    ) -> None:
+        self.audit_per_page = audit_per_page
+        self.embeddings = np.asarray(embeddings, dtype=np.float32)
+        self.n_items = int(self.embeddings.shape[0])
+        self.text_encoder = text_encoder
+        self.trainer = Trainer(self.embeddings, head_config, device)
+        self.log = log if log is not None else EventLog()
+        self.state = SessionState()
+        self.pool_cache: dict = {}  # lives as long as the session (the clustering)
+        self._points: dict[int, TrainPoint] = {}  # measured retrains, by model_trained seq
+        self._followers: list[Follower] = []
+        self._lock = threading.RLock()  # the log and the state: held briefly
+        self._train_lock = threading.Lock()  # the head: held while training
+        for event in self.log:  # replay: the same fold and effects as live
+            self.state = apply(self.state, event)
+            self._follow(event, self.state)
+        if not self.log.events:
+            self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id)
+        self._check_matches(data_id)
+        if self._untrained_changes():  # the process stopped between a submission and its retrain
+            self._train_through(self.state.last_seq)
+
+    @classmethod
+    def replay(cls, events: Iterable[Event], embeddings: np.ndarray, **kwargs: Any) -> "LabelingSession":
+        """Rebuild a session from its events (no journal is written)."""
+        return cls(embeddings, EventLog(events), **kwargs)
+
+    def _check_matches(self, data_id: str) -> None:
+        st = self.state
+        if st.n_items != self.n_items:
+            raise InvalidInput(f"this session was recorded on {st.n_items} items, but the data has {self.n_items}")
+        if data_id and st.data and st.data != data_id:
+            raise InvalidInput("this session was recorded on other data (fingerprints differ); "
+                               "start a new session file or point at the original data")
+
+    # -- events and their effects -------------------------------------------------------------
+    def subscribe(self, follower: Follower) -> None:
+        """Call `follower(session, point)` after every retrain from now on."""
+        self._followers.append(follower)
+
+    def _record(self, kind: type[Event], **payload: Any) -> tuple[Event, SessionState]:
+        """Journal an event and fold it in; returns the state right after it, for its effects."""
+        with self._lock:
+            event = self.log.append(kind, **payload)
+            self.state = apply(self.state, event)
+            return event, self.state
+
+    def _follow(self, event: Event, state: SessionState) -> TrainPoint | None:
+        """An event's effects, given the state just after it: the same live and in replay."""
+        if isinstance(event, QuerySet):
+            prior = zero_shot_probs(self.embeddings, np.asarray(event.embedding, np.float32), event.logit_scale)
+            self.trainer.set_prior(prior, len(state.labels))
+        elif isinstance(event, ModelTrained):
+            point = self.trainer.retrain(event.seq, state)
+            self._points[event.seq] = point
+            for follower in self._followers:
+                follower(self, point)
+            return point
+        return None
+
+    def _untrained_changes(self) -> bool:
+        st = self.state
+        return bool(st.history) and st.history[-1].seq > (st.retrains[-1].seq if st.retrains else 0)
+
+    def _train_through(self, seq: int) -> TrainPoint:
+        """Make sure the head has trained on every label change up to `seq`; returns the retrain that did."""
+        with self._train_lock:
+            done = self.state.retrains
+            if done and done[-1].seq >= seq:  # a retrain that started after `seq` covered it
+                return self._point(done[bisect.bisect_left([r.seq for r in done], seq)])
+            event, snapshot = self._record(ModelTrained, n_labels=len(self.state.labels))
+            point = self._follow(event, snapshot)
+            assert point is not None
+            return point
+
+    # -- commands -----------------------------------------------------------------------------
+    @property
+    def has_text(self) -> bool:
+        return bool(self.text_encoder is not None and self.text_encoder.has_text)
+
+    def set_query(self, text: Any) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("query must be a non-empty string")
+        text = text.strip()
+        if len(text) > MAX_QUERY_CHARS:
+            raise InvalidInput(f"query is longer than {MAX_QUERY_CHARS} characters")
+        if not self.has_text:
+            raise NoTextSide("this encoder embeds images only, so zero-shot text queries are off; "
+                             "start with --encoder clip to use them")
+        assert self.text_encoder is not None
+        emb = np.asarray(self.text_encoder.encode_text(text), dtype=np.float32)
+        event, state = self._record(QuerySet, query=text, embedding=tuple(float(v) for v in emb),
+                                    logit_scale=float(self.text_encoder.logit_scale))
+        self._follow(event, state)
+        return text
+
+    def pool(self) -> Pool:
+        """What a strategy may look at now."""
+        labeled = np.zeros(self.n_items, dtype=bool)
+        if self.state.labels:
+            labeled[np.fromiter(self.state.labels.keys(), dtype=np.int64)] = True
+        rng = np.random.default_rng([self.state.seed, self.state.last_seq])
+        return Pool(self.embeddings, self.probs, labeled, dict(self.state.labels), rng, self.pool_cache)
+
+    def next_batch(self, strategy: str, batch_size: int) -> Batch:
+        """Choose a page with `strategy` (plus a few audit cards) and record that it was served."""
+        with self._lock:
+            chosen = get_strategy(strategy)
+            pool = self.pool()
+            n_audit = audit_count(batch_size, self.audit_per_page, audit_page=chosen.audit)
+            page = compose_page(select(strategy, pool, batch_size - n_audit), pool, n_audit)
+            if page.ids.size == 0:
+                return Batch(None, [], [], page.batch_type, strategy, True, page.message)
+            ids = [int(i) for i in page.ids]
+            probs = [round(float(p), 5) for p in pool.probs[page.ids]]
+            event, _ = self._record(BatchServed, strategy=strategy, batch_type=page.batch_type, ids=tuple(ids),
+                                    probs=tuple(probs), audit=tuple(int(a) for a in page.audit),
+                                    audit_pool=page.audit_pool)
+        return Batch(event.seq, ids, probs, page.batch_type, strategy, message=page.message)
+
+    def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
+               page_ms: int | None = None, clicks: int | None = None) -> Submitted:
+        """Record a confirmed page of checked (id, label) pairs and retrain."""
+        with self._lock:
+            if batch_id is not None and self.state.batch(batch_id) is None:
+                raise InvalidInput(f"unknown batch_id {batch_id}")
+            event, _ = self._record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id,
+                                    page_ms=page_ms, clicks=clicks)
+        return Submitted(event.seq, self._train_through(event.seq))
+
+    def undo(self) -> Undone:
+        """Take back the latest submission; returns its labels, the page they came from and the retrain."""
+        with self._lock:
+            if not self.state.submissions:
+                raise NothingToUndo("nothing to undo")
+            last = self.state.submissions[-1]
+            event, _ = self._record(SubmissionUndone, submission=last.seq)
+            page = self.state.batch(last.batch_id) if last.batch_id is not None else None
+        return Undone(last.labels, page, self._train_through(event.seq))
+
+    # -- queries ------------------------------------------------------------------------------
+    @property
+    def probs(self) -> np.ndarray:
+        return self.trainer.scores.probs
+
+    def _point(self, retrain: Retrain) -> TrainPoint:
+        """A retrain as measured, or as the log records it when it was not measured here."""
+        return self._points.get(retrain.seq) or TrainPoint(retrain.seq, retrain.labeled, retrain.positive, None, None)
+
+    def history(self) -> list[TrainPoint]:
+        """Every retrain in log order, from the model_trained events, with what was measured."""
+        return [self._point(r) for r in self.state.retrains]
+
+    def score(self, embeddings: np.ndarray) -> np.ndarray:
+        """P(positive) for items outside the pool (a held-out test set), blended with the text prior
+        as `probs` is; the prior is centred on these items' own mean similarity."""
+        x = np.asarray(embeddings, dtype=np.float32)
+        with self._train_lock:
+            st = self.state
+            prior = None
+            if st.query_embedding is not None:
+                prior = zero_shot_probs(x, np.asarray(st.query_embedding, np.float32), st.query_logit_scale)
+            return self.trainer.score(x, prior, len(st.labels))
+
+    def counts(self) -> dict[str, int]:
+        return views.counts(self.state)
+
+    def export_labels_jsonl(self, names: Sequence[str] | None = None) -> bytes:
+        return views.labels_jsonl(self.state.labels, names)
+
+    def export_events_jsonl(self) -> bytes:
+        return self.log.to_jsonl()
+
+    def insights(self) -> dict[str, Any]:
+        """Effort figures, quality estimates and the stopping signal, all derived from the log."""
+        return views.insights(self.state, self.probs, self.history())
+
+    def predictions(self) -> dict[str, Any]:
+        return views.predictions(self.state, self.probs)
+
+    @staticmethod
+    def strategy_menu() -> list[dict[str, str]]:
+        return [{"name": s.name, "title": s.title, "batch_type": s.batch_type} for s in STRATEGIES.values()]

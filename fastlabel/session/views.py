@@ -1,0 +1,48 @@
+"""What the page, the exports and `fastlabel replay` show: pure functions of the session's state,
+its probabilities and its retrain history."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import orjson
+
+from .effort import effort_stats
+from .estimates import quality_estimates, stopping_signal
+from ..events import SessionState
+from .training import TrainPoint
+
+
+def counts(state: SessionState) -> dict[str, int]:
+    return {"labeled": len(state.labels), "positive": state.n_positive, "negative": state.n_negative}
+
+
+def labels_jsonl(labels: Mapping[int, int], names: Sequence[str] | None = None) -> bytes:
+    """One {"id", "label"} per line (plus "path" when the data has file names), in id order."""
+    rows = ({"id": i, "label": labels[i], **({"path": names[i]} if names is not None else {})} for i in sorted(labels))
+    return b"".join(orjson.dumps(row) + b"\n" for row in rows)
+
+
+def insights(state: SessionState, probs: np.ndarray, history: Sequence[TrainPoint]) -> dict[str, Any]:
+    """Effort figures, quality estimates and the stopping signal."""
+    quality = quality_estimates(state, probs)
+    ready, message = stopping_signal([p.flip_rate for p in history], quality)
+    return {"effort": effort_stats(state), "estimates": quality.to_dict(),
+            "stop": {"ready": ready, "message": message}}
+
+
+def predictions(state: SessionState, probs: np.ndarray) -> dict[str, Any]:
+    """A label for every item: the human's where given, else the head's at the threshold."""
+    quality = quality_estimates(state, probs)
+    labels, t = state.labels, quality.threshold
+    items = [{"id": i, "label": labels[i] if i in labels else int(probs[i] >= t),
+              "source": "human" if i in labels else "model", "prob_pos": round(float(probs[i]), 4)}
+             for i in range(len(probs))]
+    return {"threshold": t, "estimates": quality.to_dict(), "counts": counts(state),
+            "predicted_positive": sum(it["label"] for it in items), "items": items}
+
+
+def last_trained(history: Sequence[TrainPoint]) -> TrainPoint | None:
+    """The latest retrain that produced a head."""
+    return next((p for p in reversed(history) if p.train_ms is not None), None)
