@@ -27,7 +27,10 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     e.add_argument("--clip-model", default=Config.clip_model, help="open_clip model name or a model config JSON")
     e.add_argument("--clip-pretrained", default=Config.clip_pretrained,
                    help="open_clip pretrained tag, a local checkpoint path, or 'none' for random weights")
-    e.add_argument("--embeddings", type=Path, help=".npy of precomputed embeddings (N x D), row i = item i")
+    e.add_argument("--embeddings", type=Path,
+                   help=".npy of precomputed embeddings (N x D, row i = item i), or a folder of embedding shards "
+                        "(from `embed --engine ray` or clip-retrieval)")
+    e.add_argument("--input-size", type=int, default=None, help="imagenet encoder's input side in px (default 224)")
     e.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
     p.add_argument("--home", type=Path, default=None, help="cache and sessions folder (default .fastlabel)")
     p.add_argument("--seed", type=int, default=0)
@@ -63,7 +66,8 @@ def config_from_args(args: argparse.Namespace, **extra) -> Config:
         sprite=args.sprite, grid=args.grid, tile=48 if args.tile is None else args.tile, images=args.images,
         attributes=args.attributes,
         encoder=args.encoder, clip_model=args.clip_model, clip_pretrained=pretrained, embeddings=args.embeddings,
-        device=args.device, home=args.home or default_home(), seed=args.seed, **extra,
+        device=args.device, home=args.home or default_home(), seed=args.seed,
+        embed_input_size=getattr(args, "input_size", None), **extra,
     )
 
 
@@ -103,6 +107,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     from .workspace import open_workspace
 
+    if args.engine == "ray":
+        return embed_on_ray(args)
+
     start = time.perf_counter()
     ws = open_workspace(config_from_args(args), progress=tqdm_progress())
     n, d = ws.embeddings.shape
@@ -120,6 +127,23 @@ def cmd_embed(args: argparse.Namespace) -> int:
         np.save(buffer, np.asarray(ws.embeddings), allow_pickle=False)
         write_atomic(out, buffer.getvalue())
         print(f"wrote {out}")
+    return 0
+
+
+def embed_on_ray(args: argparse.Namespace) -> int:
+    """`embed --engine ray --out DIR`: shards in the clip-retrieval layout, for `serve --embeddings DIR`."""
+    import time
+
+    from .embeddings.ray_engine import embed_with_ray
+
+    if args.out is None:
+        raise FastLabelError("--engine ray writes a folder of shards: give it with --out DIR")
+    start = time.perf_counter()
+    report = tqdm_progress()
+    shards = embed_with_ray(config_from_args(args), args.out, address=args.ray_address, actors=args.ray_actors,
+                            shard_rows=args.shard_rows, progress=lambda done, total: report("embedding", done, total))
+    print(f"{shards.total} items x {shards.dim} dims in {len(shards.arrays)} shard(s) with {shards.encoder_id} "
+          f"in {time.perf_counter() - start:.1f} s: {shards.root}\nserve them with --embeddings {shards.root}")
     return 0
 
 
@@ -244,7 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("embed", help="compute (and cache) the embeddings with a progress bar")
     add_data_args(p)
-    p.add_argument("--out", type=Path, help="also save them as .npy")
+    p.add_argument("--out", type=Path, help="also save them as .npy (with --engine ray: the shard folder)")
+    r = p.add_argument_group("distributed (pip install 'fastlabel[distributed]')")
+    r.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray Data actors, writing shards to --out DIR")
+    r.add_argument("--ray-address", help="an existing Ray cluster (default: start one on this machine)")
+    r.add_argument("--ray-actors", type=int, help="encoder actors (default: 1 here, one per 4 CPUs or per GPU on a cluster)")
+    r.add_argument("--shard-rows", type=int, default=100_000, help="embeddings per shard (default 100000)")
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("replay", help="rebuild a session from its JSONL and summarise it")

@@ -27,6 +27,7 @@ class Config:
     embeddings: Path | None = None  # .npy for the precomputed encoder
     device: str = "auto"
     embed_batch_size: int = 64
+    embed_input_size: int | None = None  # imagenet encoder's input side in px; None: its default
     # session
     home: Path = field(default_factory=default_home)
     session: Path | None = None  # journal file; default: <home>/sessions/<data fingerprint>.jsonl

@@ -160,7 +160,7 @@ def open_pool(config: Config, progress: Progress | None = None) -> Pool:
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
     encoder = make_encoder(config.encoder, clip_model=config.clip_model, clip_pretrained=config.clip_pretrained,
                            embeddings_path=config.embeddings, device=config.device,
-                           batch_size=config.embed_batch_size)
+                           batch_size=config.embed_batch_size, input_size=config.embed_input_size)
     report = (lambda done, total: progress("embedding", done, total)) if progress else None
     embeddings = embed_source(source, encoder, config.cache_dir, progress=report)
     if not source.available().any():  # every file failed to decode
