@@ -9,7 +9,7 @@ from pathlib import Path
 from .config import Config
 from .events import Event, SessionStarted, load_events
 from .session import LabelingSession
-from .workspace import open_pool
+from .workspace import item_space, open_pool
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,8 @@ def replay_session(events: list[Event], config: Config) -> LabelingSession:
     if started and started.encoder and started.encoder != pool.encoder.id:
         log.warning("session was recorded with encoder %s, replaying with %s: the model will differ",
                     started.encoder, pool.encoder.id)
-    return LabelingSession.replay(events, pool.embeddings, data_id=pool.source.fingerprint())
+    return LabelingSession.replay(events, pool.embeddings, data_id=pool.source.fingerprint(),
+                                  **item_space(pool.source))
 
 
 def summarise(session: LabelingSession) -> str:
