@@ -16,6 +16,7 @@ from wsproto.utilities import RemoteProtocolError
 from ..config import Config
 from ..errors import FastLabelError
 from ..workspace import Workspace, open_workspace
+from .models import models
 from .routes import api
 from .runtime import Runtime
 from .security import (
@@ -27,6 +28,7 @@ from .security import (
     same_site,
     token_ok,
 )
+from .similar import similar_api
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -49,6 +51,8 @@ def create_app(config: Config | None = None, *, loader: Callable[..., Workspace]
     runtime = Runtime(config, loader)
     app.extensions["fastlabel"] = runtime
     app.register_blueprint(api)
+    app.register_blueprint(models)
+    app.register_blueprint(similar_api)
     _register_errors(app)
     _register_access_check(app, config, runtime)
     _register_socket(app, runtime)

@@ -34,10 +34,12 @@ from ..events import (
     apply,
 )
 from ..learner.head import HeadConfig
-from ..learner.strategies import STRATEGIES, Pool, get_strategy, select
+from ..learner.base import Pool
+from ..learner.index import EmbeddingIndex
+from ..learner.registry import menu, select
 from ..learner.zeroshot import zero_shot_probs
 from . import views
-from .pages import audit_count, compose_page
+from .pages import AUDIT_MENU_ENTRY, AUDIT_PAGE, audit_count, audit_only, compose_page
 from .training import TrainPoint, Trainer
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class Batch:
     strategy: str
     exhausted: bool = False
     message: str | None = None
+    prelabel: int | None = None  # cards start with this label instead of the model's guess
 
 
 @dataclass(frozen=True)
@@ -95,15 +98,22 @@ class LabelingSession:
         encoder_id: str = "",
         device: torch.device | None = None,
         audit_per_page: int = 2,
+        available: np.ndarray | None = None,
+        ids_may_grow: bool = False,
+        concept: str = "positive",
+        index: EmbeddingIndex | None = None,
     ) -> None:
         self.audit_per_page = audit_per_page
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
         self.n_items = int(self.embeddings.shape[0])
+        # which ids may be served (a folder's files come and go; None: all). A live view, not a copy
+        self.available = np.ones(self.n_items, dtype=bool) if available is None else available
+        self.ids_may_grow = ids_may_grow  # a folder's ids only grow: a longer id space is the same data
         self.text_encoder = text_encoder
         self.trainer = Trainer(self.embeddings, head_config, device)
         self.log = log if log is not None else EventLog()
         self.state = SessionState()
-        self.pool_cache: dict = {}  # lives as long as the session (the clustering)
+        self.index = index or EmbeddingIndex(self.embeddings)  # clustering + neighbours: started by the first page
         self._points: dict[int, TrainPoint] = {}  # measured retrains, by model_trained seq
         self._followers: list[Follower] = []
         self._lock = threading.RLock()  # the log and the state: held briefly
@@ -112,7 +122,8 @@ class LabelingSession:
             self.state = apply(self.state, event)
             self._follow(event, self.state)
         if not self.log.events:
-            self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id)
+            self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
+                         concept=concept)
         self._check_matches(data_id)
         if self._untrained_changes():  # the process stopped between a submission and its retrain
             self._train_through(self.state.last_seq)
@@ -124,7 +135,7 @@ class LabelingSession:
 
     def _check_matches(self, data_id: str) -> None:
         st = self.state
-        if st.n_items != self.n_items:
+        if st.n_items != self.n_items and not (self.ids_may_grow and st.n_items < self.n_items):
             raise InvalidInput(f"this session was recorded on {st.n_items} items, but the data has {self.n_items}")
         if data_id and st.data and st.data != data_id:
             raise InvalidInput("this session was recorded on other data (fingerprints differ); "
@@ -217,25 +228,36 @@ class LabelingSession:
         self._follow(event, state)
         return text
 
-    def pool(self) -> Pool:
-        """What a strategy may look at now."""
-        labeled = np.zeros(self.n_items, dtype=bool)
+    def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None) -> Pool:
+        """What a strategy may look at now: items not served (gone, unreadable) count as taken;
+        `exemplars` and `vectors` are what a "similar" page searches around."""
+        labeled = ~self.available
         if self.state.labels:
             labeled[np.fromiter(self.state.labels.keys(), dtype=np.int64)] = True
         rng = np.random.default_rng([self.state.seed, self.state.last_seq])
-        return Pool(self.embeddings, self.probs, labeled, dict(self.state.labels), rng, self.pool_cache)
+        scores = self.trainer.scores
+        return Pool(self.embeddings, scores.probs, labeled, dict(self.state.labels), rng,
+                    has_head=scores.head is not None, has_prior=scores.prior is not None, index=self.index,
+                    exemplars=tuple(int(i) for i in exemplars), query_vectors=vectors)
 
-    def next_batch(self, strategy: str, batch_size: int) -> Batch:
-        """Choose a page with `strategy` (plus a few audit cards) and record that it was served."""
+    def next_batch(self, strategy: str, batch_size: int, *, exemplars: Sequence[int] = (),
+                   vectors: np.ndarray | None = None) -> Batch:
+        """Choose a page with `strategy` (plus a few audit cards) and record that it was served.
+
+        `exemplars` (item ids) and `vectors` (embedded images) are what a "similar" page searches around.
+        """
+        self.index.start()  # no-op once started (the workspace starts it as soon as the embeddings exist)
         with self._lock:
-            chosen = get_strategy(strategy)
             last = self.state.batches[-1] if self.state.batches else None
             if last is not None and last.seq == self.state.last_seq and last.strategy == strategy \
-                    and len(last.ids) == batch_size:  # the same page, still unanswered: serve it again
+                    and len(last.ids) == batch_size and not exemplars and vectors is None:
+                # the same page, still unanswered: serve it again
                 return Batch(last.seq, list(last.ids), list(last.probs), last.batch_type, strategy)
-            pool = self.pool()
-            n_audit = audit_count(batch_size, self.audit_per_page, audit_page=chosen.audit)
-            page = compose_page(select(strategy, pool, batch_size - n_audit), pool, n_audit)
+            pool = self.pool(exemplars, vectors)
+            audit_page = strategy == AUDIT_PAGE
+            n_audit = audit_count(batch_size, self.audit_per_page, audit_page=audit_page)
+            chosen = audit_only() if audit_page else select(strategy, pool, batch_size - n_audit)
+            page = compose_page(chosen, pool, n_audit)
             if page.ids.size == 0:
                 return Batch(None, [], [], page.batch_type, strategy, True, page.message)
             ids = [int(i) for i in page.ids]
@@ -243,7 +265,7 @@ class LabelingSession:
             event, _ = self._record(BatchServed, strategy=strategy, batch_type=page.batch_type, ids=tuple(ids),
                                     probs=tuple(probs), audit=tuple(int(a) for a in page.audit),
                                     audit_pool=page.audit_pool)
-        return Batch(event.seq, ids, probs, page.batch_type, strategy, message=page.message)
+        return Batch(event.seq, ids, probs, page.batch_type, strategy, message=page.message, prelabel=page.prelabel)
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
                page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None) -> Submitted:
@@ -315,11 +337,11 @@ class LabelingSession:
 
     def insights(self) -> dict[str, Any]:
         """Effort figures, quality estimates and the stopping signal, all derived from the log."""
-        return views.insights(self.state, self.probs, self.history())
+        return views.insights(self.state, self.probs, self.history(), self.available)
 
     def predictions(self) -> dict[str, Any]:
-        return views.predictions(self.state, self.probs)
+        return views.predictions(self.state, self.probs, self.available)
 
     @staticmethod
     def strategy_menu() -> list[dict[str, str]]:
-        return [{"name": s.name, "title": s.title, "batch_type": s.batch_type} for s in STRATEGIES.values()]
+        return [*menu(), AUDIT_MENU_ENTRY]

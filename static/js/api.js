@@ -92,4 +92,5 @@ export const api = {
       body: labels,
     }),
   undo: () => once("POST", "/api/undo"),
+  models: () => request("GET", "/api/models"),
 };
