@@ -1,6 +1,6 @@
 """Event sourcing: immutable records, an append-only log, and a pure reducer."""
 
-from .log import EventLog, events_to_jsonl, load_events, parse_jsonl
+from .log import EventLog, check_item_ids, events_to_jsonl, load_events, parse_jsonl
 from .records import (
     EVENT_TYPES,
     BatchServed,
@@ -16,6 +16,6 @@ from .reducer import Retrain, SessionState, Submission, apply, fold
 
 __all__ = [
     "EVENT_TYPES", "BatchServed", "Event", "EventLog", "LabelsSubmitted", "ModelTrained", "QuerySet", "SessionStarted",
-    "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
-    "load_events", "parse_jsonl",
+    "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "check_item_ids", "event_from_dict",
+    "events_to_jsonl", "fold", "load_events", "parse_jsonl",
 ]

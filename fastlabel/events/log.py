@@ -22,7 +22,7 @@ import orjson
 
 from ..errors import InvalidInput, StorageError, StorageFull
 from ..files import fsync_dir
-from .records import Event, SessionStarted, event_from_dict
+from .records import Event, event_from_dict
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
@@ -33,20 +33,23 @@ def events_to_jsonl(events: Iterable[Event]) -> bytes:
     return b"".join(orjson.dumps(e.to_dict()) + b"\n" for e in events)
 
 
-def check_in_context(event: Event, previous_seq: int, n_items: int | None) -> None:
-    """What one record cannot check alone: sequence numbers increase, item ids are in the data."""
+def check_in_context(event: Event, previous_seq: int) -> None:
+    """What one record cannot check alone: sequence numbers increase."""
     if event.seq <= previous_seq:
         raise InvalidInput(f"event sequence numbers must increase ({previous_seq} then {event.seq})")
-    item_ids = getattr(event, "item_ids", None)
-    if n_items is not None and item_ids is not None:
+
+
+def check_item_ids(events: Iterable[Event], n_items: int, source: str = "the journal") -> None:
+    """Every item id an event names is in the data (0..n_items-1). The data, not the journal, knows how
+    many items there are (a folder of images grows), so a session checks this before it replays."""
+    for event in events:
+        item_ids = getattr(event, "item_ids", None)
+        if item_ids is None:
+            continue
         for item in item_ids():
             if item >= n_items:
-                raise InvalidInput(f"{event.type} event {event.seq}: id {item} is outside the data "
+                raise InvalidInput(f"{source}: {event.type} event {event.seq}: id {item} is outside the data "
                                    f"(ids are 0..{n_items - 1})")
-
-
-def _n_items(events: list[Event]) -> int | None:
-    return events[0].n_items if events and isinstance(events[0], SessionStarted) else None
 
 
 def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list[str]]:
@@ -63,7 +66,7 @@ def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list
             continue
         try:
             event = event_from_dict(orjson.loads(line))
-            check_in_context(event, events[-1].seq if events else 0, _n_items(events))
+            check_in_context(event, events[-1].seq if events else 0)
         except (ValueError, TypeError, InvalidInput) as exc:  # JSONDecodeError is a ValueError
             where = f"{source}:{number}"
             if torn_possible and number == len(lines):
@@ -179,7 +182,7 @@ class EventLog:
         with self._lock:
             previous = self._events[-1].seq if self._events else 0
             event = kind(seq=previous + 1, ts=round(time.time(), 3), **payload)
-            check_in_context(event, previous, _n_items(self._events))
+            check_in_context(event, previous)
             if self.journal is not None:
                 self._write(orjson.dumps(event.to_dict()) + b"\n")
             self._events.append(event)

@@ -136,8 +136,8 @@ class BatchServed(Event):
             raise InvalidInput(f"batch_type must be one of {', '.join(BATCH_TYPES)}, got {self.batch_type!r:.40}")
         _ids(self.ids, "ids")
         _ids(self.audit, "audit")
-        if not isinstance(self.probs, tuple) or len(self.probs) != len(self.ids):
-            raise InvalidInput("probs must be a list of numbers, one per id")
+        if not isinstance(self.probs, tuple) or len(self.probs) not in (0, len(self.ids)):
+            raise InvalidInput("probs must be a list of numbers, one per id (or none)")
         for k, p in enumerate(self.probs):
             _number(p, f"probs[{k}]")
         _int(self.audit_pool, "audit_pool")

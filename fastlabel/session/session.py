@@ -32,6 +32,7 @@ from ..events import (
     SessionState,
     SubmissionUndone,
     apply,
+    check_item_ids,
 )
 from ..learner.head import HeadConfig
 from ..learner.base import Pool
@@ -118,6 +119,7 @@ class LabelingSession:
         self._followers: list[Follower] = []
         self._lock = threading.RLock()  # the log and the state: held briefly
         self._train_lock = threading.Lock()  # the head: held while training
+        check_item_ids(self.log, self.n_items, str(self.log.journal or "the session"))  # before any effect or write
         for event in self.log:  # replay: the same fold and effects as live
             self.state = apply(self.state, event)
             self._follow(event, self.state)
