@@ -24,6 +24,7 @@ from ..events import (
     BatchServed,
     Event,
     EventLog,
+    ItemsAdded,
     LabelsSubmitted,
     ModelTrained,
     QuerySet,
@@ -125,6 +126,8 @@ class LabelingSession:
             self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
                          concept=concept)
         self._check_matches(data_id)
+        if self.state.n_items < self.n_items:  # the folder grew since the last start: its new ids exist now
+            self._record(ItemsAdded, n_items=self.n_items)
         if self._untrained_changes():  # the process stopped between a submission and its retrain
             self._train_through(self.state.last_seq)
 
