@@ -10,7 +10,7 @@ from .config import Config
 from .events import Event, SessionStarted, load_events
 from .session import LabelingSession
 from .session.snapshots import snapshot_dir
-from .workspace import open_pool
+from .workspace import item_space, open_pool
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,8 @@ def replay_session(events: list[Event], config: Config, snapshots: bool | Path =
     if started and started.encoder and started.encoder != pool.encoder.id:
         log.warning("session was recorded with encoder %s, replaying with %s: the model will differ",
                     started.encoder, pool.encoder.id)
-    return LabelingSession.replay(events, pool.embeddings, data_id=pool.source.fingerprint(), snapshots=snapshots)
+    return LabelingSession.replay(events, pool.embeddings, data_id=pool.source.fingerprint(),
+                                  snapshots=snapshots, **item_space(pool.source))
 
 
 def summarise(session: LabelingSession) -> str:
@@ -39,15 +40,20 @@ def summarise(session: LabelingSession) -> str:
         "pages served: " + (", ".join(f"{k} {v}" for k, v in served.most_common()) or "-"),
     ]
     if last:
-        lines.append(f"last retrain: {last.train_ms} ms, {last.flip_rate:.2%} of predictions flipped")
+        lines.append(f"last retrain: {figure(last.train_ms)} ms, {last.flip_rate:.2%} of predictions flipped")
     lines.append(f"predicted positive: {int((session.probs >= 0.5).sum())} of {session.n_items}")
     lines += insight_lines(session.insights())
     return "\n".join(lines)
 
 
+def figure(value: object) -> str:
+    """A figure as text; a rate that cannot be computed (no timed pages, no clicks) is a dash."""
+    return "-" if value is None else str(value)
+
+
 def insight_lines(insights: dict) -> list[str]:
     """The effort, estimate and stopping figures the page shows, as text."""
-    e = insights["effort"]["overall"]
+    e = {k: figure(v) for k, v in insights["effort"]["overall"].items()}
     q = insights["estimates"]
     lines = [f"effort: {e['labels']} labels in {e['minutes']} min; labels/min {e['labels_per_min']}, "
              f"s/label {e['sec_per_label']}, clicks/label {e['clicks_per_label']}, "

@@ -54,6 +54,7 @@ class PrecomputedEncoder:
 
     has_text = False
     logit_scale = 1.0
+    incremental = False  # rows follow item ids
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
