@@ -4,6 +4,7 @@ with the labels, and restarts from head snapshots equal to a full replay."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -112,10 +113,11 @@ def test_restart_from_a_snapshot_equals_a_full_replay(pool600, tmp_path: Path, c
     assert len(stored) == 2  # every SNAPSHOT_EVERY retrains, the newest two kept
 
     count_retrains.clear()
+    copy = tmp_path / "copy.jsonl"  # each journal has one writer; the full replay gets its own
+    shutil.copy(journal, copy)
     restarted = LabelingSession(x, EventLog.open(journal), seed=4)
     assert len(count_retrains) == 2  # only the retrains after the newest snapshot ran again
-    restarted.log.close()
-    full = LabelingSession(x, EventLog.open(journal), seed=4, snapshots=False)
+    full = LabelingSession(x, EventLog.open(copy), seed=4, snapshots=False)
     assert len(count_retrains) == 2 + 2 * SNAPSHOT_EVERY + 2
     np.testing.assert_allclose(restarted.probs, full.probs, atol=1e-6)
     np.testing.assert_allclose(restarted.probs, live.probs, atol=1e-6)
@@ -125,6 +127,7 @@ def test_restart_from_a_snapshot_equals_a_full_replay(pool600, tmp_path: Path, c
     for session in (restarted, full):
         label_pages(session, y, 1)
     np.testing.assert_allclose(restarted.probs, full.probs, atol=1e-6)
+    restarted.log.close()
     full.log.close()
 
 

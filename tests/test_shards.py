@@ -13,7 +13,8 @@ import pytest
 
 from fastlabel.cli import main
 from fastlabel.config import Config
-from fastlabel.data.sources import ImageFolder, SpriteSheet
+from fastlabel.data import ImageFolder
+from fastlabel.data.sources import SpriteSheet
 from fastlabel.embeddings import make_encoder
 from fastlabel.embeddings.imagenet import ImagenetEncoder
 from fastlabel.embeddings.precomputed import ShardEncoder
