@@ -55,9 +55,9 @@ def test_a_new_field_with_its_upcaster_reads_old_records(monkeypatch):
         event_from_dict({"type": "session_started", "seq": 1, "ts": 0.0})
 
 
-@pytest.mark.parametrize("labels, message", [([[3, 7]], "label must be 0 or 1"), ([[-1, 1]], "at least 0"),
-                                             ([[5.9, 1]], "must be an integer"), ([[True, 1]], "must be an integer"),
-                                             ([[3, 1.0]], "label must be 0 or 1")])
+@pytest.mark.parametrize("labels, message", [([[99999, 1]], "outside the data"), ([[3, 7]], "label must be 0 or 1"),
+                                             ([[-1, 1]], "at least 0"), ([[5.9, 1]], "must be an integer"),
+                                             ([[True, 1]], "must be an integer"), ([[3, 1.0]], "label must be 0 or 1")])
 def test_values_are_checked_on_read_as_on_write(labels, message):
     head = b'{"type":"session_started","seq":1,"ts":0,"seed":0,"n_items":600,"data":"","encoder":""}\n'
     bad = orjson.dumps({"type": "labels_submitted", "seq": 2, "ts": 0, "labels": labels}) + b"\n"
@@ -69,19 +69,6 @@ def test_values_are_checked_on_read_as_on_write(labels, message):
         log = EventLog()
         log.append(SessionStarted, n_items=600)
         log.append(LabelsSubmitted, labels=tuple(tuple(p) for p in labels))
-
-
-def test_ids_outside_the_data_stop_a_replay_before_it_changes_anything():
-    from fastlabel.events import EventLog
-    from fastlabel.session import LabelingSession
-
-    log = EventLog()
-    log.append(SessionStarted, n_items=10)
-    log.append(LabelsSubmitted, labels=((3, 1), (99999, 0)))
-    n_events = len(log)
-    with pytest.raises(InvalidInput, match="labels_submitted event 2: id 99999 is outside the data"):
-        LabelingSession(np.zeros((10, 4), np.float32), log)
-    assert len(log) == n_events  # no model_trained appended by a start that failed
 
 
 @pytest.fixture(scope="module")

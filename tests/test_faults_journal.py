@@ -35,6 +35,7 @@ def file_facts(path: Path) -> tuple[bytes, int, int]:
     b'{"type":"no_such_event","seq":4,"ts":1}',
     b'{"type":"model_trained","seq":4,"ts":1,"n_labels":0,"secret":1}',
     b'{"type":"labels_submitted","seq":4,"ts":1,"labels":[[3,7]]}',
+    b'{"type":"labels_submitted","seq":4,"ts":1,"labels":[[12,1]]}',
     b"garbage",
 ])
 def test_a_complete_bad_last_line_is_refused_with_its_number_not_repaired(tmp_path, last):

@@ -1,9 +1,10 @@
 """Event sourcing: immutable records, an append-only log, and a pure reducer."""
 
-from .log import EventLog, check_item_ids, events_to_jsonl, load_events, parse_jsonl
+from .log import EventLog, events_to_jsonl, load_events, parse_jsonl
 from .records import (
     EVENT_TYPES,
     BatchServed,
+    ItemsAdded,
     Event,
     LabelsSubmitted,
     ModelTrained,
@@ -15,7 +16,7 @@ from .records import (
 from .reducer import Retrain, SessionState, Submission, apply, fold
 
 __all__ = [
-    "EVENT_TYPES", "BatchServed", "Event", "EventLog", "LabelsSubmitted", "ModelTrained", "QuerySet", "SessionStarted",
-    "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "check_item_ids", "event_from_dict",
-    "events_to_jsonl", "fold", "load_events", "parse_jsonl",
+    "EVENT_TYPES", "BatchServed", "ItemsAdded", "Event", "EventLog", "LabelsSubmitted", "ModelTrained", "QuerySet", "SessionStarted",
+    "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
+    "load_events", "parse_jsonl",
 ]

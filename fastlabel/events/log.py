@@ -22,7 +22,7 @@ import orjson
 
 from ..errors import InvalidInput, StorageError, StorageFull
 from ..files import fsync_dir
-from .records import Event, event_from_dict
+from .records import Event, ItemsAdded, SessionStarted, event_from_dict
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
@@ -33,23 +33,21 @@ def events_to_jsonl(events: Iterable[Event]) -> bytes:
     return b"".join(orjson.dumps(e.to_dict()) + b"\n" for e in events)
 
 
-def check_in_context(event: Event, previous_seq: int) -> None:
-    """What one record cannot check alone: sequence numbers increase."""
+def check_in_context(event: Event, previous_seq: int, n_items: int | None) -> None:
+    """What one record cannot check alone: sequence numbers increase, item ids are in the data."""
     if event.seq <= previous_seq:
         raise InvalidInput(f"event sequence numbers must increase ({previous_seq} then {event.seq})")
-
-
-def check_item_ids(events: Iterable[Event], n_items: int, source: str = "the journal") -> None:
-    """Every item id an event names is in the data (0..n_items-1). The data, not the journal, knows how
-    many items there are (a folder of images grows), so a session checks this before it replays."""
-    for event in events:
-        item_ids = getattr(event, "item_ids", None)
-        if item_ids is None:
-            continue
+    item_ids = getattr(event, "item_ids", None)
+    if n_items is not None and item_ids is not None:
         for item in item_ids():
             if item >= n_items:
-                raise InvalidInput(f"{source}: {event.type} event {event.seq}: id {item} is outside the data "
+                raise InvalidInput(f"{event.type} event {event.seq}: id {item} is outside the data "
                                    f"(ids are 0..{n_items - 1})")
+
+
+def id_bound(event: Event, bound: int | None) -> int | None:
+    """How many item ids exist after `event`: set by the session's start, raised when a folder grows."""
+    return event.n_items if isinstance(event, (SessionStarted, ItemsAdded)) else bound
 
 
 def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list[str]]:
@@ -61,12 +59,13 @@ def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list
         lines.pop()
     events: list[Event] = []
     problems: list[str] = []
+    bound: int | None = None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             event = event_from_dict(orjson.loads(line))
-            check_in_context(event, events[-1].seq if events else 0)
+            check_in_context(event, events[-1].seq if events else 0, bound)
         except (ValueError, TypeError, InvalidInput) as exc:  # JSONDecodeError is a ValueError
             where = f"{source}:{number}"
             if torn_possible and number == len(lines):
@@ -74,6 +73,7 @@ def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list
                 continue
             raise InvalidInput(f"{where}: {exc}") from None
         events.append(event)
+        bound = id_bound(event, bound)
     return events, problems
 
 
@@ -135,6 +135,9 @@ class EventLog:
 
     def __init__(self, events: Iterable[Event] = (), journal: Path | None = None) -> None:
         self._events: list[Event] = list(events)
+        self._id_bound: int | None = None  # how many item ids exist, as the events so far say
+        for event in self._events:
+            self._id_bound = id_bound(event, self._id_bound)
         self._lock = threading.Lock()
         self.journal = journal
         self._file: IO[bytes] | None = None  # the journal, open and locked while this log writes it
@@ -182,10 +185,11 @@ class EventLog:
         with self._lock:
             previous = self._events[-1].seq if self._events else 0
             event = kind(seq=previous + 1, ts=round(time.time(), 3), **payload)
-            check_in_context(event, previous)
+            check_in_context(event, previous, self._id_bound)
             if self.journal is not None:
                 self._write(orjson.dumps(event.to_dict()) + b"\n")
             self._events.append(event)
+            self._id_bound = id_bound(event, self._id_bound)
             return event
 
     def _write(self, line: bytes) -> None:

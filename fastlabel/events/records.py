@@ -207,8 +207,20 @@ class ModelTrained(Event):
         _int(self.n_labels, "n_labels")
 
 
+@dataclass(frozen=True, slots=True)
+class ItemsAdded(Event):
+    """A folder grew: ids up to `n_items` - 1 exist from here on (a folder's ids are never reused)."""
+
+    n_items: int = 0
+    type: ClassVar[str] = "items_added"
+
+    def check(self) -> None:
+        _int(self.n_items, "n_items", 1)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, SubmissionUndone, ModelTrained)
+    cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, SubmissionUndone, ModelTrained,
+                              ItemsAdded)
 }
 
 _TUPLE_FIELDS = {"embedding", "ids", "probs", "audit"}
