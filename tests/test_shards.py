@@ -12,7 +12,7 @@ import pytest
 
 from fastlabel.cli import main
 from fastlabel.config import Config
-from fastlabel.data.sources import ImageFolder, SpriteSheet
+from fastlabel.data import ImageFolder, SpriteSheet
 from fastlabel.embeddings import make_encoder
 from fastlabel.embeddings.imagenet import ImagenetEncoder
 from fastlabel.embeddings.precomputed import ShardEncoder

@@ -7,7 +7,7 @@ from functools import reduce
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
-from .records import BatchServed, Event, LabelsSubmitted, ModelTrained, QuerySet, SessionStarted, SubmissionUndone
+from .records import BatchServed, Event, ItemsAdded, LabelsSubmitted, ModelTrained, QuerySet, SessionStarted, SubmissionUndone
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
     if isinstance(event, SessionStarted):
         return replace(state, seed=event.seed, n_items=event.n_items, data=event.data, encoder=event.encoder,
                        concept=event.concept)
+    if isinstance(event, ItemsAdded):
+        return replace(state, n_items=event.n_items)
     if isinstance(event, QuerySet):
         return replace(
             state, query=event.query, query_embedding=event.embedding, query_logit_scale=event.logit_scale

@@ -24,6 +24,7 @@ from ..events import (
     BatchServed,
     Event,
     EventLog,
+    ItemsAdded,
     LabelsSubmitted,
     ModelTrained,
     QuerySet,
@@ -140,6 +141,8 @@ class LabelingSession:
         if data_id and st.data and st.data != data_id:
             raise InvalidInput("this session was recorded on other data (fingerprints differ); "
                                "start a new session file or point at the original data")
+        if st.n_items < self.n_items:  # a folder gained files: the journal learns the new ids exist
+            self._record(ItemsAdded, n_items=self.n_items)
 
     # -- events and their effects -------------------------------------------------------------
     def subscribe(self, follower: Follower) -> None:
