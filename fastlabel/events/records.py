@@ -204,24 +204,19 @@ class ModelTrained(Event):
 
 @dataclass(frozen=True, slots=True)
 class ItemsAdded(Event):
-    """The data's id space grew to `n_items` (new files in a folder); ids given before keep their meaning."""
+    """A folder grew: ids up to `n_items` - 1 exist from here on (a folder's ids are never reused)."""
 
     n_items: int = 0
     type: ClassVar[str] = "items_added"
 
     def check(self) -> None:
-        _int(self.n_items, "n_items")
+        _int(self.n_items, "n_items", 1)
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, SubmissionUndone, ModelTrained,
                               ItemsAdded)
 }
-
-
-def items_after(event: Event, n_items: int | None) -> int | None:
-    """The size of the id space after `event`, given the size before (None: not known yet)."""
-    return event.n_items if isinstance(event, (SessionStarted, ItemsAdded)) else n_items
 
 _TUPLE_FIELDS = {"embedding", "ids", "probs", "audit"}
 

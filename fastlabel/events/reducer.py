@@ -90,8 +90,6 @@ def apply(state: SessionState, event: Event) -> SessionState:
     if isinstance(event, SessionStarted):
         return replace(state, seed=event.seed, n_items=event.n_items, data=event.data, encoder=event.encoder,
                        concept=event.concept)
-    if isinstance(event, ItemsAdded):
-        return replace(state, n_items=event.n_items)
     if isinstance(event, QuerySet):
         return replace(
             state, query=event.query, query_embedding=event.embedding, query_logit_scale=event.logit_scale
@@ -117,6 +115,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
             else:
                 labels[item] = before
         return _with_labels(state, labels, submissions=state.submissions[:-1], history=state.history + (event,))
+    if isinstance(event, ItemsAdded):
+        return replace(state, n_items=max(state.n_items, event.n_items))
     if isinstance(event, ModelTrained):
         return replace(state, retrains=state.retrains + (Retrain(event.seq, len(state.labels), state.n_positive),))
     return state

@@ -126,6 +126,8 @@ class LabelingSession:
             self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
                          concept=concept)
         self._check_matches(data_id)
+        if self.state.n_items < self.n_items:  # the folder grew since the last start: its new ids exist now
+            self._record(ItemsAdded, n_items=self.n_items)
         if self._untrained_changes():  # the process stopped between a submission and its retrain
             self._train_through(self.state.last_seq)
 
@@ -141,8 +143,6 @@ class LabelingSession:
         if data_id and st.data and st.data != data_id:
             raise InvalidInput("this session was recorded on other data (fingerprints differ); "
                                "start a new session file or point at the original data")
-        if st.n_items < self.n_items:  # a folder gained files: the journal learns the new ids exist
-            self._record(ItemsAdded, n_items=self.n_items)
 
     # -- events and their effects -------------------------------------------------------------
     def subscribe(self, follower: Follower) -> None:
