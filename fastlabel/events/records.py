@@ -79,7 +79,10 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class SessionStarted(Event):
-    """The session's identity: its seed, the data and the encoder the labels refer to, and the concept labeled."""
+    """The session's identity: its seed, the data and the encoder the labels refer to, and the concept labeled.
+
+    Version 2 added `concept`; older records are upcast to "positive".
+    """
 
     seed: int = 0
     n_items: int = 0
@@ -87,12 +90,14 @@ class SessionStarted(Event):
     encoder: str = ""  # encoder id
     concept: str = "positive"  # what a positive label means, e.g. "Smiling"
     type: ClassVar[str] = "session_started"
+    version: ClassVar[int] = 2
 
     def check(self) -> None:
         _int(self.seed, "seed", -(2**63))
         _int(self.n_items, "n_items")
         _str(self.data, "data")
         _str(self.encoder, "encoder")
+        _str(self.concept, "concept")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +136,8 @@ class BatchServed(Event):
             raise InvalidInput(f"batch_type must be one of {', '.join(BATCH_TYPES)}, got {self.batch_type!r:.40}")
         _ids(self.ids, "ids")
         _ids(self.audit, "audit")
-        if not isinstance(self.probs, tuple) or len(self.probs) != len(self.ids):
-            raise InvalidInput("probs must be a list of numbers, one per id")
+        if not isinstance(self.probs, tuple) or len(self.probs) not in (0, len(self.ids)):
+            raise InvalidInput("probs must be a list of numbers, one per id (or none)")
         for k, p in enumerate(self.probs):
             _number(p, f"probs[{k}]")
         _int(self.audit_pool, "audit_pool")
@@ -202,8 +207,20 @@ class ModelTrained(Event):
         _int(self.n_labels, "n_labels")
 
 
+@dataclass(frozen=True, slots=True)
+class ItemsAdded(Event):
+    """A folder grew: ids up to `n_items` - 1 exist from here on (a folder's ids are never reused)."""
+
+    n_items: int = 0
+    type: ClassVar[str] = "items_added"
+
+    def check(self) -> None:
+        _int(self.n_items, "n_items", 1)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, SubmissionUndone, ModelTrained)
+    cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, SubmissionUndone, ModelTrained,
+                              ItemsAdded)
 }
 
 _TUPLE_FIELDS = {"embedding", "ids", "probs", "audit"}
