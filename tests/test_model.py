@@ -291,3 +291,13 @@ def test_header_is_parsed_by_us_not_by_a_loader_that_trusts_it(model_file, tmp_p
     with pytest.raises(BadModelFile, match="not a FastLabel model"):
         Classifier.load(tmp_path / "huge.safetensors")
     assert size < len(data)
+
+
+def test_imagenet_encoder_is_rebuilt_at_its_recorded_input_size() -> None:
+    from fastlabel.embeddings.imagenet import ImagenetEncoder
+    from fastlabel.model.encoders import encoder_spec
+
+    spec = encoder_spec(ImagenetEncoder(device="cpu", input_size=160), 1280)
+    assert spec["kind"] == "imagenet" and spec["input_size"] == 160 and spec["id"].endswith("@160px")
+    rebuilt = rebuild_encoder(spec, device="cpu")
+    assert rebuilt.id == spec["id"] and rebuilt.input_size == 160
