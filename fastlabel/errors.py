@@ -33,6 +33,10 @@ class EncoderUnavailable(FastLabelError):
     status = 503
 
 
+class BadModelFile(FastLabelError):
+    """A model artifact that is missing, damaged, altered, or not a FastLabel model; never unpickled."""
+
+
 class NoTextSide(FastLabelError):
     """A text query asked of an encoder that only embeds images."""
 
@@ -49,3 +53,21 @@ class NotReady(FastLabelError):
     """The session is still being prepared (embedding the images)."""
 
     status = 503
+
+
+class StorageFull(FastLabelError):
+    """The disk holding the session journal is full: the request was not saved."""
+
+    status = 507
+
+
+class StorageError(FastLabelError):
+    """The session journal cannot be written (permissions, a read-only or failing disk)."""
+
+    status = 503
+
+
+class RequestIdReused(FastLabelError):
+    """A request id sent again with a different change than the one it was first recorded with."""
+
+    status = 409

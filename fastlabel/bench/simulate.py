@@ -116,8 +116,9 @@ def measure(session: LabelingSession, task: Task, name: str, clicks: int) -> Poi
 
 
 def simulate(task: Task, run: Run, budget: int, batch_size: int, *, text_encoder: TextEncoder | None = None,
-             head_config: HeadConfig | None = None) -> list[Point]:
-    """Label pages until `budget` labels (the last page shrinks to fit); one Point per page, plus the start."""
+             head_config: HeadConfig | None = None, stop: Callable[[list[Point]], bool] | None = None) -> list[Point]:
+    """Label pages until `budget` labels (the last page shrinks to fit) or until `stop(points)`;
+    one Point per page, plus the start."""
     session = LabelingSession(task.train_x, text_encoder=text_encoder, head_config=head_config, seed=task.seed,
                               index=task.fitted_index())
     if run.query is not None:
@@ -133,6 +134,8 @@ def simulate(task: Task, run: Run, budget: int, batch_size: int, *, text_encoder
         session.submit(tuple(zip(batch.ids, truth)), batch_id=batch.batch_id, clicks=wrong)
         clicks += wrong + 1
         points.append(measure(session, task, run.name, clicks))
+        if stop is not None and stop(points):
+            break
     return points
 
 
@@ -141,7 +144,6 @@ def reference_auc(task: Task, head_config: HeadConfig | None = None) -> float:
     learner = Learner(task.train_x, head_config)
     learner.fit(np.arange(len(task.train_y)), np.asarray(task.train_y, np.int64), training_seed(task.seed, 0))
     return held_out_scores(task.test_y, learner.score(task.test_x)).auc
-
 
 
 def run_task(task: Task, runs: Sequence[Run], budget: int, batch_size: int, *,

@@ -14,6 +14,7 @@ from ..errors import UnknownStrategy
 from .base import Pool, PoolExhausted, Selection, Strategy, sort_by_confidence
 from .confidence import choose_borderline, choose_verify_negatives, choose_verify_positives
 from .diversity import choose_kmeans, choose_random
+from .hunt_refine import make_hunt_refine
 from .hybrid import make_hybrid
 from .similar import choose_similar
 
@@ -25,7 +26,9 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("verify_negatives", "Verify negatives", "negative", choose_verify_negatives),
         Strategy("kmeans", "Diverse (k-means)", "neutral", choose_kmeans),
         Strategy("random", "Random", "neutral", choose_random, diverse_when_cold=False),
-        Strategy("hybrid", "Hybrid (fewest clicks)", "neutral", make_hybrid()),
+        Strategy("hybrid", "Hybrid (diverse cards the head is fairly sure of)", "neutral", make_hybrid()),
+        Strategy("hunt_refine", "Hunt positives while rare, then diverse uncertain cards", "neutral",
+                 make_hunt_refine()),
         Strategy("similar", "More like this (nearest to the picked cards or positives)", "positive",
                  choose_similar, diverse_when_cold=False, needs_examples=True, prelabel=1),
     )

@@ -6,16 +6,22 @@ from typing import Any
 
 import orjson
 from flask import request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import InvalidInput, UnknownItem
+from ..events.records import check_request_id
 
 MAX_INT_ARG = 2**53 - 1  # stays exact in JSON everywhere (and in the journal's 64-bit ints)
 MAX_EXEMPLARS = 64  # ids= of a "more like this" page
 
 
 def json_body() -> Any:
-    data = request.get_data(cache=False)
+    try:
+        data = request.get_data(cache=False)
+    except HTTPException:
+        raise
+    except Exception as exc:  # a body the server cannot read: bad chunked encoding, a dropped connection
+        raise InvalidInput(f"unreadable request body ({type(exc).__name__})") from None
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(data) >= limit:
         raise RequestEntityTooLarge()  # a chunked body is cut at the limit, not refused: refuse it here
@@ -83,3 +89,12 @@ def parse_labels(raw: Any, n_items: int) -> tuple[tuple[int, int], ...]:
         seen.add(item)
         out.append((item, int(label)))
     return tuple(out)
+
+
+def request_id_arg() -> str | None:
+    """The client's id for a change (?request_id=), so that a repeat is answered, not applied again."""
+    raw = request.args.get("request_id")
+    if raw is None or raw == "":
+        return None
+    check_request_id(raw)
+    return raw

@@ -11,6 +11,7 @@ once for all of them; the model_trained event marks where, so a replay retrains 
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence
@@ -18,7 +19,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 import numpy as np
 import torch
 
-from ..errors import InvalidInput, NothingToUndo, NoTextSide
+from ..errors import FastLabelError, InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
 from ..events import (
     BatchServed,
     Event,
@@ -41,6 +42,7 @@ from . import views
 from .pages import AUDIT_MENU_ENTRY, AUDIT_PAGE, audit_count, audit_only, compose_page
 from .training import TrainPoint, Trainer
 
+log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
 Follower = Callable[["LabelingSession", TrainPoint], None]
 
@@ -68,6 +70,8 @@ class Batch:
 class Submitted:
     seq: int  # the labels_submitted event
     point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced)
+    repeated: bool = False  # its request id was seen before: answered, not applied again
+    warning: str | None = None  # saved, but a later step (the retrain) failed
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class Undone:
     labels: tuple[tuple[int, int], ...]  # the labels taken back
     page: BatchServed | None  # the page they were given on
     point: TrainPoint  # the retrain that followed
+    repeated: bool = False
+    warning: str | None = None
 
 
 class LabelingSession:
@@ -92,11 +98,17 @@ class LabelingSession:
         encoder_id: str = "",
         device: torch.device | None = None,
         audit_per_page: int = 2,
+        available: np.ndarray | None = None,
+        ids_may_grow: bool = False,
+        concept: str = "positive",
         index: EmbeddingIndex | None = None,
     ) -> None:
         self.audit_per_page = audit_per_page
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
         self.n_items = int(self.embeddings.shape[0])
+        # which ids may be served (a folder's files come and go; None: all). A live view, not a copy
+        self.available = np.ones(self.n_items, dtype=bool) if available is None else available
+        self.ids_may_grow = ids_may_grow  # a folder's ids only grow: a longer id space is the same data
         self.text_encoder = text_encoder
         self.trainer = Trainer(self.embeddings, head_config, device)
         self.log = log if log is not None else EventLog()
@@ -110,7 +122,8 @@ class LabelingSession:
             self.state = apply(self.state, event)
             self._follow(event, self.state)
         if not self.log.events:
-            self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id)
+            self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
+                         concept=concept)
         self._check_matches(data_id)
         if self._untrained_changes():  # the process stopped between a submission and its retrain
             self._train_through(self.state.last_seq)
@@ -122,7 +135,7 @@ class LabelingSession:
 
     def _check_matches(self, data_id: str) -> None:
         st = self.state
-        if st.n_items != self.n_items:
+        if st.n_items != self.n_items and not (self.ids_may_grow and st.n_items < self.n_items):
             raise InvalidInput(f"this session was recorded on {st.n_items} items, but the data has {self.n_items}")
         if data_id and st.data and st.data != data_id:
             raise InvalidInput("this session was recorded on other data (fingerprints differ); "
@@ -168,6 +181,32 @@ class LabelingSession:
             assert point is not None
             return point
 
+    def _train_after(self, seq: int) -> tuple[TrainPoint, str | None]:
+        """Retrain after a change already journaled at `seq`. The change stands whatever happens here:
+        if the retrain cannot run (a full disk refuses its model_trained line), the answer says so and
+        the next change, or the next start, trains."""
+        try:
+            return self._train_through(seq), None
+        except Exception as exc:
+            if isinstance(exc, FastLabelError):
+                log.warning("saved event %d, but could not retrain: %s", seq, exc)
+            else:
+                log.exception("saved event %d, but could not retrain", seq)
+            st = self.state
+            reason = str(exc) if isinstance(exc, FastLabelError) else "an internal error; see the server log"
+            return TrainPoint(seq, len(st.labels), st.n_positive, None, None), \
+                f"Saved, but the model did not retrain: {reason}"
+
+    def _recorded(self, request_id: str | None, kind: type[Event]) -> Event | None:
+        """The event a request id was already recorded with (a repeat), or None; 409 if it names another kind."""
+        seq = self.state.event_of_request(request_id)
+        if seq is None:
+            return None
+        event = next(e for e in reversed(self.state.history) if e.seq == seq)
+        if not isinstance(event, kind):
+            raise RequestIdReused(f"request_id {request_id} was used for another kind of change")
+        return event
+
     # -- commands -----------------------------------------------------------------------------
     @property
     def has_text(self) -> bool:
@@ -190,8 +229,9 @@ class LabelingSession:
         return text
 
     def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None) -> Pool:
-        """What a strategy may look at now; `exemplars` and `vectors` are what a "similar" page searches around."""
-        labeled = np.zeros(self.n_items, dtype=bool)
+        """What a strategy may look at now: items not served (gone, unreadable) count as taken;
+        `exemplars` and `vectors` are what a "similar" page searches around."""
+        labeled = ~self.available
         if self.state.labels:
             labeled[np.fromiter(self.state.labels.keys(), dtype=np.int64)] = True
         rng = np.random.default_rng([self.state.seed, self.state.last_seq])
@@ -208,6 +248,11 @@ class LabelingSession:
         """
         self.index.start()  # no-op once started (the workspace starts it as soon as the embeddings exist)
         with self._lock:
+            last = self.state.batches[-1] if self.state.batches else None
+            if last is not None and last.seq == self.state.last_seq and last.strategy == strategy \
+                    and len(last.ids) == batch_size and not exemplars and vectors is None:
+                # the same page, still unanswered: serve it again
+                return Batch(last.seq, list(last.ids), list(last.probs), last.batch_type, strategy)
             pool = self.pool(exemplars, vectors)
             audit_page = strategy == AUDIT_PAGE
             n_audit = audit_count(batch_size, self.audit_per_page, audit_page=audit_page)
@@ -223,24 +268,39 @@ class LabelingSession:
         return Batch(event.seq, ids, probs, page.batch_type, strategy, message=page.message, prelabel=page.prelabel)
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
-               page_ms: int | None = None, clicks: int | None = None) -> Submitted:
-        """Record a confirmed page of checked (id, label) pairs and retrain."""
+               page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None) -> Submitted:
+        """Record a confirmed page of checked (id, label) pairs and retrain. A request id seen before
+        answers with that submission instead of applying it again."""
         with self._lock:
-            if batch_id is not None and self.state.batch(batch_id) is None:
-                raise InvalidInput(f"unknown batch_id {batch_id}")
-            event, _ = self._record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id,
-                                    page_ms=page_ms, clicks=clicks)
-        return Submitted(event.seq, self._train_through(event.seq))
+            first = self._recorded(request_id, LabelsSubmitted)
+            if first is None:
+                if batch_id is not None and self.state.batch(batch_id) is None:
+                    raise InvalidInput(f"unknown batch_id {batch_id}")
+                event, _ = self._record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id,
+                                        page_ms=page_ms, clicks=clicks, request_id=request_id)
+            elif tuple(first.labels) != tuple(labels):  # type: ignore[attr-defined]
+                raise RequestIdReused(f"request_id {request_id} was used for other labels")
+        seq = event.seq if first is None else first.seq
+        point, warning = self._train_after(seq)
+        return Submitted(seq, point, repeated=first is not None, warning=warning)
 
-    def undo(self) -> Undone:
-        """Take back the latest submission; returns its labels, the page they came from and the retrain."""
+    def undo(self, request_id: str | None = None) -> Undone:
+        """Take back the latest submission; returns its labels, the page they came from and the retrain.
+        A request id seen before answers with the undo it made instead of taking back another page."""
         with self._lock:
-            if not self.state.submissions:
-                raise NothingToUndo("nothing to undo")
-            last = self.state.submissions[-1]
-            event, _ = self._record(SubmissionUndone, submission=last.seq)
-            page = self.state.batch(last.batch_id) if last.batch_id is not None else None
-        return Undone(last.labels, page, self._train_through(event.seq))
+            first = self._recorded(request_id, SubmissionUndone)
+            if first is None:
+                if not self.state.submissions:
+                    raise NothingToUndo("nothing to undo")
+                last = self.state.submissions[-1]
+                event, _ = self._record(SubmissionUndone, submission=last.seq, request_id=request_id)
+                labels, batch_id, seq = last.labels, last.batch_id, event.seq
+            else:
+                taken = next(e for e in self.state.history if e.seq == first.submission)  # type: ignore[attr-defined]
+                labels, batch_id, seq = taken.labels, taken.batch_id, first.seq  # type: ignore[union-attr]
+            page = self.state.batch(batch_id) if batch_id is not None else None
+        point, warning = self._train_after(seq)
+        return Undone(labels, page, point, repeated=first is not None, warning=warning)
 
     # -- queries ------------------------------------------------------------------------------
     @property
@@ -277,10 +337,10 @@ class LabelingSession:
 
     def insights(self) -> dict[str, Any]:
         """Effort figures, quality estimates and the stopping signal, all derived from the log."""
-        return views.insights(self.state, self.probs, self.history())
+        return views.insights(self.state, self.probs, self.history(), self.available)
 
     def predictions(self) -> dict[str, Any]:
-        return views.predictions(self.state, self.probs)
+        return views.predictions(self.state, self.probs, self.available)
 
     @staticmethod
     def strategy_menu() -> list[dict[str, str]]:

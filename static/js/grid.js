@@ -58,6 +58,7 @@ export class Grid {
 
       const el = document.createElement("div");
       el.dataset.id = String(item.id);
+      if (item.name) el.title = item.name; // a photo's file name on hover
       const img = document.createElement("img");
       img.src = `data:image/png;base64,${item.image}`;
       img.alt = "";

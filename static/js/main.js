@@ -4,9 +4,11 @@
 import { api, withToken } from "./api.js";
 import { Grid } from "./grid.js";
 import { bindKeys } from "./keyboard.js";
+import { renderModels } from "./models.js";
 import { addCardButtons, bindSimilar } from "./similar.js";
 import { Socket } from "./socket.js";
 import { renderCounts, renderStats, formatNumber } from "./stats.js";
+import { renderFolderNote } from "./skipped.js";
 import { showError, toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
@@ -120,12 +122,14 @@ function fillToolbar(state) {
 function applyState(state) {
   app.state = state;
   renderStats(state);
+  renderFolderNote(state);
   $("undo").disabled = app.busy || !state.can_undo;
   const data = state.data || {};
-  $("data-name").textContent = data.name ? `${formatNumber(data.n_items)} images \u00b7 ${data.name}` : "";
+  $("data-name").textContent = data.name ? `${formatNumber(data.available ?? data.n_items)} images \u00b7 ${data.name}` : "";
   $("data-name").title = data.name || "";
   $("encoder-id").textContent = state.encoder ? state.encoder.id : "";
   $("current-query").textContent = state.query ? `\u201c${state.query}\u201d` : "none";
+  renderModels();
 }
 
 /** A pushed retrain carries everything the panel shows: fold it in without asking again. */
