@@ -29,7 +29,7 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("hybrid", "Hybrid (diverse cards the head is fairly sure of)", "neutral", make_hybrid()),
         Strategy("hunt_refine", "Hunt positives while rare, then diverse uncertain cards", "neutral",
                  make_hunt_refine()),
-        Strategy("similar", "More like this (nearest to the picked cards or positives)", "positive",
+        Strategy("similar", "More like this (nearest items)", "positive",
                  choose_similar, diverse_when_cold=False, needs_examples=True, prelabel=1),
     )
 }
