@@ -115,6 +115,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
     n, d = ws.embeddings.shape
     print(f"{n} items x {d} dims with {ws.encoder.id} in {time.perf_counter() - start:.1f} s "
           f"(cache: {ws.config.cache_dir})")
+    index = ws.session.index  # the clustering and neighbour index: cached now, so `serve` starts with it
+    if index.wait() and index.fitted is not None:
+        print(f"index: {index.fitted.clustering.n_clusters} clusters, "
+              f"{'loaded' if index.fitted.from_cache else 'fitted'} in {index.fitted.seconds:.1f} s")
     if args.out:
         import io
 

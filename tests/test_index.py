@@ -123,11 +123,11 @@ def test_tiny_pools_are_indexed(n):
     assert index.wait(10) and index.clustering.n_clusters == 2
 
 
-def test_the_workspace_index_is_cached_beside_the_embeddings_and_reused(tmp_path):
+def test_the_workspace_index_is_cached_beside_the_embeddings_and_reused(new_home):
     from fastlabel.config import Config
     from fastlabel.workspace import open_workspace
 
-    config = Config(home=tmp_path, encoder="pixels")
+    config = Config(home=new_home(), encoder="pixels")
     first = open_workspace(config).session.index
     assert first.wait(30) and not first.fitted.from_cache
     npy = {p.name.split(".")[0] for p in config.cache_dir.glob("*.npy")}
@@ -135,3 +135,13 @@ def test_the_workspace_index_is_cached_beside_the_embeddings_and_reused(tmp_path
     second = open_workspace(config).session.index
     assert second.wait(30) and second.fitted.from_cache
     assert np.array_equal(first.clustering.assignment, second.clustering.assignment)
+
+
+def test_embed_leaves_the_index_cached_for_serve(new_home, capsys):
+    from fastlabel.cli import main
+
+    home = new_home()
+    assert main(["embed", "--home", str(home), "--encoder", "pixels"]) == 0
+    assert "index: 30 clusters, fitted" in capsys.readouterr().out
+    assert main(["embed", "--home", str(home), "--encoder", "pixels"]) == 0
+    assert "index: 30 clusters, loaded" in capsys.readouterr().out

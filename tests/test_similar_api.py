@@ -69,8 +69,8 @@ def test_bad_ids_are_refused_with_a_message(client, ids, status, words):
     assert res.status_code == status and words in res.get_json()["error"]
 
 
-def test_similar_with_no_example_says_what_to_do_and_pixels_cannot_take_an_upload(tmp_path):
-    client = create_app(Config(home=tmp_path, encoder="pixels"), background=False).test_client()
+def test_similar_with_no_example_says_what_to_do_and_pixels_cannot_take_an_upload(new_home):
+    client = create_app(Config(home=new_home(), encoder="pixels"), background=False).test_client()
     res = client.get("/api/next_batch?strategy=similar")
     assert res.status_code == 400 and "example" in res.get_json()["error"]
     res = client.post("/api/similar_image", data=png(Image.new("RGB", (48, 48))), content_type="image/png")

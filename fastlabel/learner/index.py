@@ -107,7 +107,7 @@ def fit(embeddings: np.ndarray, *, seed: int = 0, sample: int = 20_000) -> tuple
     quantizer = faiss.IndexFlatIP(dim)
     if n * dim * 4 <= 1 << 30:
         ivf = faiss.IndexIVFFlat(quantizer, dim, k, faiss.METRIC_INNER_PRODUCT)
-    else:  # a byte per dimension keeps a million CLIP rows near a gigabyte
+    else:  # above 1 GB of float32: a byte per dimension, a quarter of the size (512 MB for 1M x 512)
         ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, k, faiss.ScalarQuantizer.QT_8bit,
                                             faiss.METRIC_INNER_PRODUCT)
     ivf.cp.seed = seed

@@ -29,7 +29,7 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("hybrid", "Hybrid (diverse, fairly sure)", "neutral", make_hybrid()),
         Strategy("hunt_refine", "Hunt rare positives, then refine", "neutral",
                  make_hunt_refine()),
-        Strategy("similar", "More like this (nearest to the picked cards or positives)", "positive",
+        Strategy("similar", "More like this (nearest items)", "positive",
                  choose_similar, diverse_when_cold=False, needs_examples=True, prelabel=1),
     )
 }
