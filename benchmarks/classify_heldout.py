@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from fastlabel.bench.effort import wrong_cards
+from fastlabel.bench.clicks import wrong_cards
 from fastlabel.bench.metrics import held_out_scores
 from fastlabel.bench.runner import make_task
 from fastlabel.bench.simulate import measure

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastlabel.bench.effort import first_reaching, page_clicks, wrong_cards
+from fastlabel.bench.clicks import first_reaching, page_clicks, wrong_cards
 from fastlabel.bench.simulate import Run, Task, benchable_strategies, plan_runs, simulate
 from fastlabel.bench.split import split_by_identity, split_random
 from fastlabel.cli import main

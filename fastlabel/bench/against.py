@@ -15,7 +15,7 @@ import numpy as np
 
 from ..events import Event, SessionState, fold
 from ..session import LabelingSession
-from .effort import wrong_cards
+from .clicks import wrong_cards
 from .report import headline_text, headline, markdown_table, summarise
 from .runner import label_marks, make_task
 from .simulate import Point, Run, Task, measure, reference_auc, simulate

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .effort import first_reaching, safe_ratio
+from .clicks import first_reaching, safe_ratio
 from .simulate import POINT_FIELDS, Point
 
 TARGETS = (0.90, 0.95)  # fractions of the full-data head's test AUC

@@ -14,7 +14,7 @@ from ..learner.index import EmbeddingIndex
 from ..learner.registry import STRATEGIES, get_strategy
 from ..session import LabelingSession, TextEncoder
 from ..session.training import training_seed
-from .effort import wrong_cards
+from .clicks import wrong_cards
 from .metrics import held_out_scores
 
 Progress = Callable[[str], None]  # one line per finished run

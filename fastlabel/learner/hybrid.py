@@ -1,4 +1,5 @@
-"""The hybrid strategy: the fewest clicks to a good head.
+"""The hybrid strategy: diverse cards the head is fairly sure of (an earlier default; the suite in
+benchmarks/RESULTS.md found it no faster than random, so it is no longer the default).
 
 Every card starts pre-labeled from the model, so a page costs one click per wrong guess.
 Borderline cards teach the head most but are wrong half the time; confident cards are free

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import InvalidInput
 from ..session import Batch
+from ..threshold import THRESHOLD
 from .bodies import exemplar_ids, int_arg, json_body, parse_labels, request_id_arg
 from .runtime import Runtime
 
@@ -47,7 +48,7 @@ def state() -> Response:
     cfg = rt.config
     body: dict[str, Any] = {"status": rt.status, "progress": rt.progress, "error": rt.error,
                             "batch_size": cfg.batch_size, "max_batch_size": cfg.max_batch_size,
-                            "default_strategy": cfg.default_strategy}
+                            "default_strategy": cfg.default_strategy, "threshold": THRESHOLD}
     if rt.status == "ready":
         body.update(rt.workspace.summary())
         body["journal_problems"] = rt.workspace.session.log.problems  # e.g. a torn last line skipped

@@ -2,10 +2,16 @@
 // counters (time on screen, clicks) that go with the page when it is submitted.
 
 const HIGHLIGHT_MS = 1200;
+let threshold = 0.5; // the server's decision threshold; /api/state sends it
+
+/** Use the server's decision threshold for pre-labels and overlays. */
+export function setThreshold(value) {
+  if (typeof value === "number" && value > 0 && value < 1) threshold = value;
+}
 
 /** "#7 - 98% Neg": the side the model leans to and its confidence in that side. */
 export function overlayText(id, probPos) {
-  const pos = probPos >= 0.5;
+  const pos = probPos >= threshold;
   const pct = Math.round((pos ? probPos : 1 - probPos) * 100);
   return `#${id} - ${pct}% ${pos ? "Pos" : "Neg"}`;
 }
@@ -53,7 +59,7 @@ export class Grid {
   render(items, { prelabel = null } = {}) {
     const frag = document.createDocumentFragment();
     this.cards = items.map((item) => {
-      const predicted = prelabel === 0 || prelabel === 1 ? prelabel : item.prob_pos >= 0.5 ? 1 : 0;
+      const predicted = prelabel === 0 || prelabel === 1 ? prelabel : item.prob_pos >= threshold ? 1 : 0;
       const label = item.label === 0 || item.label === 1 ? item.label : predicted;
 
       const el = document.createElement("div");

@@ -2,7 +2,7 @@
 // (next page -> label -> confirm & train -> next page), undo, and pushed retrains.
 
 import { api, withToken } from "./api.js";
-import { Grid } from "./grid.js";
+import { Grid, setThreshold } from "./grid.js";
 import { bindKeys } from "./keyboard.js";
 import { renderModels } from "./models.js";
 import { addCardButtons, bindSimilar } from "./similar.js";
@@ -121,6 +121,7 @@ function fillToolbar(state) {
 /** Everything that follows /api/state: the panel, undo, the data line. */
 function applyState(state) {
   app.state = state;
+  setThreshold(state.threshold);
   renderStats(state);
   renderFolderNote(state);
   $("undo").disabled = app.busy || !state.can_undo;

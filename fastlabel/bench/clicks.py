@@ -1,5 +1,5 @@
-"""The effort model: the page pre-labels every card from its prediction, so a click is a wrong
-prediction flipped, plus one click to submit the page."""
+"""The simulated labeler's clicks: the page pre-labels every card from its prediction, so a click
+is a wrong prediction flipped, plus one click to submit the page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-THRESHOLD = 0.5  # the page shows a card as positive when prob >= 0.5
+from ..threshold import THRESHOLD
 
 
 def wrong_cards(shown_probs: Sequence[float], truth: Sequence[int]) -> int:
