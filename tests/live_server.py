@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import orjson
 
@@ -63,28 +63,45 @@ def wait_until_ready(base: str, *, token: str | None = None, timeout: float = 90
 
 
 class ServerProcess:
-    """`fastlabel serve --encoder pixels` on a loopback port; restartable on the same home and journal."""
+    """`fastlabel serve` (pixels embeddings unless `args` say otherwise) on a loopback port; restartable
+    on the same home and journal (with no journal given, the home's default one)."""
 
-    def __init__(self, home: Path, journal: Path, port: int | None = None) -> None:
+    def __init__(self, home: Path, journal: Path | None = None, port: int | None = None, *,
+                 args: Sequence[str] = ("--encoder", "pixels"), ready_timeout: float = 90) -> None:
         self.home, self.journal = home, journal
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.args, self.ready_timeout = list(args), ready_timeout
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
     @property
     def log_path(self) -> Path:
-        return self.journal.with_suffix(f".server{self.starts}.log")
+        name = f"server-{self.port}.{self.starts}.log"
+        return self.journal.with_suffix(f".server{self.starts}.log") if self.journal else self.home / name
 
     def start(self) -> dict:
         """Start the server and wait for the session to be ready; returns /api/state."""
         self.starts += 1
-        cmd = [sys.executable, "-m", "fastlabel", "serve", "--port", str(self.port), "--encoder", "pixels",
-               "--home", str(self.home), "--session", str(self.journal)]
+        cmd = [sys.executable, "-m", "fastlabel", "serve", "--port", str(self.port), *self.args,
+               "--home", str(self.home), *(["--session", str(self.journal)] if self.journal else [])]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # an open_clip model never reaches for the network
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
                                          start_new_session=True)  # its own group: kill9 reaches every process
-        return wait_until_ready(self.base, proc=self.proc)
+        try:
+            return wait_until_ready(self.base, proc=self.proc, timeout=self.ready_timeout)
+        except (RuntimeError, TimeoutError) as exc:
+            raise type(exc)(f"{exc}\n{self.log()[-3000:]}") from None
+
+    def stop(self) -> None:
+        """SIGTERM (a graceful shutdown), then SIGKILL if it does not end in 10 s."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill9()
 
     def kill9(self) -> None:
         """SIGKILL to every process of the server (gunicorn's master and worker): no handler runs, nothing is

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from live_server import ServerProcess, call
 
 pytestmark = pytest.mark.browser
 
@@ -48,67 +42,12 @@ except ImportError:
 # ---------------------------------------------------------------- the server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get_json(url: str, timeout: float = 5) -> dict:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as res:
-            return json.loads(res.read())
-    except urllib.error.HTTPError as exc:
-        return json.loads(exc.read())
-
-
-class Server:
-    def __init__(self, home: Path, encoder_args: list[str]) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = home / f"server-{self.port}.log"
-        cmd = [sys.executable, "-m", "fastlabel", "serve", "--port", str(self.port),
-               "--home", str(home), *encoder_args]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    def wait(self) -> dict:
-        """Poll /api/state until ready; raises with the reason (state error or exit) otherwise."""
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                state = get_json(f"{self.base}/api/state")
-            except OSError:
-                state = None
-            if state and state.get("status") == "ready":
-                return state
-            if state and state.get("status") == "error":
-                raise RuntimeError(f"server reported an error: {state.get('error')}")
-            time.sleep(0.2)
-        raise TimeoutError(f"server not ready after {READY_TIMEOUT_S} s:\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture(scope="module")
 def server(new_home):
     """A real server on the demo data, with a text encoder."""
-    srv = Server(new_home("fastlabel-home"), TEXT_ENCODER)
+    srv = ServerProcess(new_home("fastlabel-home"), args=TEXT_ENCODER, ready_timeout=READY_TIMEOUT_S)
     try:
-        srv.state = srv.wait()
+        srv.state = srv.start()
         assert srv.state["encoder"]["has_text"], srv.state["encoder"]
         yield srv
     finally:
@@ -149,7 +88,7 @@ def no_dialogs(page: Page) -> list[str]:
     return seen
 
 
-def open_page(context, server: Server) -> Page:
+def open_page(context, server: ServerProcess) -> Page:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -191,7 +130,7 @@ def wait_socket_watching(page: Page) -> None:
 # ---------------------------------------------------------------- tests
 
 
-def test_label_confirm_train_and_pushed_update(server: Server, context) -> None:
+def test_label_confirm_train_and_pushed_update(server: ServerProcess, context) -> None:
     page = open_page(context, server)
     dialogs = no_dialogs(page)
 
@@ -264,7 +203,7 @@ def test_label_confirm_train_and_pushed_update(server: Server, context) -> None:
     other_classes = {c["id"]: c["cls"] for c in card_facts(other)}
 
     # Confirm & Train: the submission carries the labels and the effort figures.
-    labeled_after = str(get_json(f"{server.base}/api/state")["counts"]["labeled"] + len(ids))
+    labeled_after = str(call("GET", f"{server.base}/api/state")[1]["counts"]["labeled"] + len(ids))
     page.wait_for_timeout(300)  # so page_ms is clearly above zero
     with page.expect_request(lambda r: "/api/submit_labels" in r.url) as req, \
             page.expect_response(lambda r: "/api/next_batch" in r.url) as nxt:
@@ -299,7 +238,7 @@ def test_label_confirm_train_and_pushed_update(server: Server, context) -> None:
     assert not page.js_errors and not other.js_errors, page.js_errors + other.js_errors
 
 
-def test_keyboard_undo_and_dense_layout(server: Server, context) -> None:
+def test_keyboard_undo_and_dense_layout(server: ServerProcess, context) -> None:
     page = open_page(context, server)
     dialogs = no_dialogs(page)
     expect(page.locator(".helpline")).to_contain_text("undo")
@@ -368,7 +307,7 @@ def test_keyboard_undo_and_dense_layout(server: Server, context) -> None:
     assert not dialogs and not page.js_errors
 
 
-def test_loading_progress_then_ready_and_error_toast(server: Server, context) -> None:
+def test_loading_progress_then_ready_and_error_toast(server: ServerProcess, context) -> None:
     page = context.new_page()
     dialogs = no_dialogs(page)
     js_errors: list[str] = []

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from test_browser import (  # skips without Chromium
-    CHROMIUM, LAUNCH_ARGS, VIEWPORT, Server, no_dialogs, open_page, screenshot)
+    CHROMIUM, LAUNCH_ARGS, VIEWPORT, no_dialogs, open_page, screenshot)
 
 from fastlabel import Classifier
+from live_server import ServerProcess
 
 pytestmark = pytest.mark.browser
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
@@ -18,9 +19,9 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    srv = Server(tmp_path_factory.mktemp("model-home"), ["--encoder", "pixels", "--concept", "Smiling"])
+    srv = ServerProcess(tmp_path_factory.mktemp("model-home"), args=["--encoder", "pixels", "--concept", "Smiling"])
     try:
-        srv.state = srv.wait()
+        srv.state = srv.start()
         yield srv
     finally:
         srv.stop()
