@@ -1,3 +1,17 @@
 """FastLabel: binary image labeling with active learning on frozen embeddings."""
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+__all__ = ["Classifier", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """`from fastlabel import Classifier` imports torch only when asked, so the CLI starts fast."""
+    if name == "Classifier":
+        from .model.classifier import Classifier
+
+        return Classifier
+    raise AttributeError(f"module 'fastlabel' has no attribute {name!r}")

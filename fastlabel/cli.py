@@ -1,4 +1,4 @@
-"""The `fastlabel` command line: serve, embed, replay, export, predict, bench, demo-data."""
+"""The `fastlabel` command line: serve, embed, replay, export, predict, bench, demo-data, export-model, classify."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     token = args.token or (new_token() if needs_token(args.host) else None)
     cfg = config_from_args(args, host=args.host, port=args.port, token=token, session=args.session,
-                           batch_size=args.batch_size, default_strategy=args.strategy)
+                           batch_size=args.batch_size, default_strategy=args.strategy, concept=args.concept)
     app = create_app(cfg)
     url = f"http://{'127.0.0.1' if args.host in ('127.0.0.1', 'localhost') else args.host}:{args.port}/"
     print(f"FastLabel on {url}{'?token=' + token if token else ''}", flush=True)
@@ -202,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", type=Path, help="session journal (JSONL); resumed if it exists")
     p.add_argument("--batch-size", type=int, default=48)
     p.add_argument("--strategy", default=Config.default_strategy, help="strategy the page starts with")
+    p.add_argument("--concept", default=Config.concept, help="what a positive label means, e.g. Smiling "
+                   "(recorded in a new session; default %(default)s)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("embed", help="compute (and cache) the embeddings with a progress bar")
@@ -245,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=600)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo_data)
+
+    from .model.commands import register as register_model_commands
+
+    register_model_commands(sub, add_data_args)
     return parser
 
 

@@ -31,6 +31,7 @@ class Config:
     home: Path = field(default_factory=default_home)
     session: Path | None = None  # journal file; default: <home>/sessions/<data fingerprint>.jsonl
     seed: int = 0
+    concept: str = "positive"  # what a positive label means; recorded when a session starts
     # labeling loop
     default_strategy: str = "hybrid"  # why: benchmarks/RESULTS.md
     batch_size: int = 48

@@ -33,6 +33,10 @@ class EncoderUnavailable(FastLabelError):
     status = 503
 
 
+class BadModelFile(FastLabelError):
+    """A model artifact that is missing, damaged, altered, or not a FastLabel model; never unpickled."""
+
+
 class NoTextSide(FastLabelError):
     """A text query asked of an encoder that only embeds images."""
 

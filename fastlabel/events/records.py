@@ -25,12 +25,13 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class SessionStarted(Event):
-    """The session's identity: its seed, the data and the encoder the labels refer to."""
+    """The session's identity: its seed, the data and the encoder the labels refer to, and the concept labeled."""
 
     seed: int = 0
     n_items: int = 0
     data: str = ""  # data fingerprint
     encoder: str = ""  # encoder id
+    concept: str = "positive"  # what a positive label means, e.g. "Smiling"
     type: ClassVar[str] = "session_started"
 
 

@@ -37,6 +37,7 @@ class SessionState:
     n_items: int = 0
     data: str = ""
     encoder: str = ""
+    concept: str = "positive"
     labels: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
     query: str | None = None
     query_embedding: tuple[float, ...] | None = None
@@ -79,7 +80,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
     """Fold one event into the state. Pure: returns a new state, never mutates."""
     state = replace(state, last_seq=event.seq)
     if isinstance(event, SessionStarted):
-        return replace(state, seed=event.seed, n_items=event.n_items, data=event.data, encoder=event.encoder)
+        return replace(state, seed=event.seed, n_items=event.n_items, data=event.data, encoder=event.encoder,
+                       concept=event.concept)
     if isinstance(event, QuerySet):
         return replace(
             state, query=event.query, query_embedding=event.embedding, query_logit_scale=event.logit_scale

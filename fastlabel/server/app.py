@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from ..config import Config
 from ..errors import FastLabelError
 from ..workspace import Workspace, open_workspace
+from .models import models
 from .routes import api
 from .runtime import Runtime
 from .security import host_header_ok, needs_token, same_site, token_ok
@@ -37,6 +38,7 @@ def create_app(config: Config | None = None, *, loader: Callable[..., Workspace]
     runtime = Runtime(config, loader)
     app.extensions["fastlabel"] = runtime
     app.register_blueprint(api)
+    app.register_blueprint(models)
     _register_errors(app)
     _register_access_check(app, config)
     _register_socket(app, runtime)

@@ -64,4 +64,5 @@ export const api = {
       body: labels,
     }),
   undo: () => request("POST", "/api/undo"),
+  models: () => request("GET", "/api/models"),
 };

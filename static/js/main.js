@@ -4,6 +4,7 @@
 import { api, withToken } from "./api.js";
 import { Grid } from "./grid.js";
 import { bindKeys } from "./keyboard.js";
+import { renderModels } from "./models.js";
 import { Socket } from "./socket.js";
 import { renderCounts, renderStats, formatNumber } from "./stats.js";
 import { showError, toast } from "./toast.js";
@@ -125,6 +126,7 @@ function applyState(state) {
   $("data-name").title = data.name || "";
   $("encoder-id").textContent = state.encoder ? state.encoder.id : "";
   $("current-query").textContent = state.query ? `\u201c${state.query}\u201d` : "none";
+  renderModels();
 }
 
 /** A pushed retrain carries everything the panel shows: fold it in without asking again. */

@@ -1,0 +1,100 @@
+"""`fastlabel export-model` and `fastlabel classify`, registered by cli.py."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+from ..config import default_home
+from ..errors import InvalidInput
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from ..cli import config_from_args, tqdm_progress
+    from ..events import SessionStarted, load_events
+    from ..workspace import open_pool
+    from .artifact import write_artifact
+    from .versions import model_versions, replayed_snapshot
+
+    fmt = args.format or ("onnx" if args.out.suffix.lower() == ".onnx" else "safetensors")
+    if fmt == "onnx":
+        from .onnx_export import require_onnx
+
+        require_onnx()  # before the replay, so a missing extra costs nothing
+    events = load_events(args.session)
+    versions = [v for v in model_versions(events) if v.has_head]
+    if not versions:
+        raise InvalidInput(f"{args.session} holds no trained model yet (no retrain with both classes labeled)")
+    seq = versions[-1].seq if args.at is None else args.at
+    pool = open_pool(config_from_args(args), progress=tqdm_progress())
+    started = next((e for e in events if isinstance(e, SessionStarted)), None)
+    if started and started.encoder and started.encoder != pool.encoder.id:
+        raise InvalidInput(f"the session was recorded with encoder {started.encoder} but these flags give "
+                           f"{pool.encoder.id}; pass the same --encoder (and --clip-model/--clip-pretrained) flags")
+    export = replayed_snapshot(events, seq, pool.embeddings, pool.encoder, data_id=pool.source.fingerprint())
+    meta = export.metadata
+    if fmt == "onnx":
+        from .onnx_export import CHECK_IMAGES, export_onnx, pixels_of
+
+        clf = export.classifier(encoder=pool.encoder)  # the pool's encoder is the model's own
+        n = min(CHECK_IMAGES, len(pool.source))
+        diff = export_onnx(clf, args.out, pixels_of([pool.source.image(i) for i in range(n)], meta["encoder"]))
+        print(f"ONNX graph matches torch on {n} images (max abs difference {diff:.1e})")
+    else:
+        write_artifact(args.out, export.tensors, meta)
+    t = meta["training"]
+    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes): concept {meta['concept']!r}, version at event {seq} "
+          f"({t['labels']} labels, {t['positives']} positive), encoder {meta['encoder']['id']}")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from ..cli import tqdm_progress
+    from ..data import load_source
+    from .classifier import Classifier
+    from .classify import classify_source, output_format, rows_bytes, write_rows
+
+    fmt = output_format(args.out)
+    clf = Classifier.load(args.model, clip_checkpoint=args.clip_checkpoint, device=args.device)
+    clf.encoder  # noqa: B018 - rebuild (or refuse) before reading any image
+    source = load_source(sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images)
+    report = tqdm_progress()
+    result = classify_source(clf, source, (args.home or default_home()) / "cache", threshold=args.threshold,
+                             progress=lambda done, total: report("embedding", done, total))
+    if args.out is None:
+        sys.stdout.write(rows_bytes(result.rows, fmt).decode())
+    else:
+        write_rows(result.rows, args.out)
+    n = len(result.rows)
+    print(f"classified {n} images as {clf.concept!r}: {result.positives} positive at threshold {result.threshold} "
+          f"in {result.seconds:.1f} s ({n / max(result.seconds, 1e-9):.1f} images/s)"
+          + (f"; wrote {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add the two commands to the `fastlabel` parser."""
+    p = sub.add_parser("export-model", help="write a session's model (latest or --at SEQ) as a file")
+    p.add_argument("session", type=Path)
+    add_data_args(p)
+    p.add_argument("--at", type=int, metavar="SEQ", help="the model_trained event to export (default: the latest)")
+    p.add_argument("--out", type=Path, required=True, help="model file (.safetensors, or .onnx with --format onnx)")
+    p.add_argument("--format", choices=("safetensors", "onnx"),
+                   help="safetensors (default) or onnx (one graph from pixels to probability; needs [onnx])")
+    p.set_defaults(func=cmd_export_model)
+
+    p = sub.add_parser("classify", help="run an exported model on new images")
+    p.add_argument("model", type=Path)
+    g = p.add_argument_group("images (one source)")
+    g.add_argument("--images", type=Path, help="a folder of images (searched recursively)")
+    g.add_argument("--sprite", type=Path, help="sprite sheet image (tiles in rows)")
+    g.add_argument("--grid", help="sprite grid as COLSxROWS")
+    g.add_argument("--tile", type=int, default=48, help="tile size in px (default 48)")
+    p.add_argument("--out", type=Path, help="F.jsonl or F.csv (default: JSONL on stdout)")
+    p.add_argument("--threshold", type=float, help="P(positive) at or above which label is 1 (default: the model's)")
+    p.add_argument("--clip-checkpoint", type=Path, help="the CLIP checkpoint file a checkpoint-based model needs")
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    p.add_argument("--home", type=Path, default=None, help="where the embedding cache lives (default .fastlabel)")
+    p.set_defaults(func=cmd_classify)

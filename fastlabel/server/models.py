@@ -1,0 +1,61 @@
+"""Model routes: the list of model versions, and a version as a downloadable model file."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from ..errors import InvalidInput
+from ..model.artifact import to_bytes
+from ..model.versions import export_version, model_versions
+from .runtime import Runtime
+
+models = Blueprint("models", __name__, url_prefix="/api")
+MAX_LISTED = 20
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["fastlabel"]
+
+
+def file_name(concept: str, seq: int) -> str:
+    """A safe download name: the concept in plain characters, then the version."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", concept).strip("-")[:60] or "model"
+    return f"{stem}-v{seq}.safetensors"
+
+
+@models.get("/models")
+def list_versions() -> Response:
+    """The latest model versions, newest first: labels, positives, train time, the estimates at that point."""
+    session = runtime().workspace.session
+    points = {p.seq: p for p in session.trend}
+    out: list[dict[str, Any]] = []
+    for v in reversed(model_versions(session.log.events)):
+        if not v.has_head:
+            continue
+        point = points.get(v.seq)
+        extra = point.to_dict() if point is not None else {}
+        out.append({**v.to_dict(), "train_ms": extra.get("train_ms"), "estimates": extra.get("estimates")})
+        if len(out) == MAX_LISTED:
+            break
+    return jsonify({"concept": session.state.concept, "versions": out})
+
+
+@models.get("/export/model")
+def export_model() -> Response:
+    """Version `seq` (default: the latest) as a model file download."""
+    raw = request.args.get("seq")
+    seq = None
+    if raw not in (None, ""):
+        if not raw.isdigit():
+            raise InvalidInput(f"seq must be a model_trained event number, got {raw[:40]!r}")
+        seq = int(raw)
+    ws = runtime().workspace
+    export = export_version(ws.session, ws.encoder, seq, data_id=ws.source.fingerprint())
+    meta = export.metadata
+    data = to_bytes(export.tensors, meta)
+    name = file_name(meta["concept"], meta["session"]["seq"])
+    return Response(data, mimetype="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
