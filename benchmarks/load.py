@@ -9,7 +9,7 @@ pushes. At the end every acknowledged submission must be in the event log as sen
 touched it (last write wins, in submission order).
 
 Loopback only; bounded by --rounds and --time-limit; stops by itself.
-Run: .venv/bin/python benchmarks/load.py [--url http://127.0.0.1:8008] [--sprite S --grid CxR]
+Run: .venv/bin/python benchmarks/load.py [--servers dev,gunicorn] [--url http://127.0.0.1:8008] [--sprite S --grid CxR]
 """
 
 from __future__ import annotations
@@ -130,45 +130,28 @@ def verify(base: str, acks: list[tuple[int, dict[int, int]]]) -> dict[str, int]:
             "missing_or_changed_events": missing_events, "lost_labels": lost}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", help="an already running server on loopback (default: start one here)")
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=100, help="rounds per client")
-    parser.add_argument("--sockets", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=24)
-    parser.add_argument("--strategy", default="borderline")
-    parser.add_argument("--time-limit", type=float, default=900, help="seconds; clients stop after it")
-    parser.add_argument("--encoder", default="pixels")
-    parser.add_argument("--sprite", type=Path)
-    parser.add_argument("--grid")
-    parser.add_argument("--embeddings", type=Path)
-    parser.add_argument("--home", type=Path, help="server home when started here (default: a temp folder)")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
-
-    with serving(args.url, serve_args_from(args), home=args.home) as base:
-        state = Client(base).json("GET", "/api/state")
-        n_items = state["data"]["n_items"]
-        rng = random.Random(0)
-        watchers = [Watcher(base, rng.sample(range(n_items), min(args.batch_size, n_items)))
-                    for _ in range(args.sockets)]
-        out = Results()
-        start = threading.Barrier(args.clients + 1)
-        deadline = time.monotonic() + args.time_limit
-        threads = [threading.Thread(target=run_client, args=(base, k, args, n_items, deadline, start, out))
-                   for k in range(args.clients)]
-        for t in threads:
-            t.start()
-        start.wait()
-        began = time.perf_counter()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - began
-        time.sleep(1.0)  # let the last pushes arrive
-        for w in watchers:
-            w.stop()
-        check = verify(base, out.acks)
+def run_load(base: str, args: argparse.Namespace) -> dict:
+    """One load run against a ready server; returns the summary (and prints it)."""
+    state = Client(base).json("GET", "/api/state")
+    n_items = state["data"]["n_items"]
+    rng = random.Random(0)
+    watchers = [Watcher(base, rng.sample(range(n_items), min(args.batch_size, n_items))) for _ in range(args.sockets)]
+    out = Results()
+    start = threading.Barrier(args.clients + 1)
+    deadline = time.monotonic() + args.time_limit
+    threads = [threading.Thread(target=run_client, args=(base, k, args, n_items, deadline, start, out))
+               for k in range(args.clients)]
+    for t in threads:
+        t.start()
+    start.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - began
+    time.sleep(1.0)  # let the last pushes arrive
+    for w in watchers:
+        w.stop()
+    check = verify(base, out.acks)
 
     pushes = [w.counts.get("trained", 0) for w in watchers]
     socket_errors = [w.error for w in watchers if w.error]
@@ -191,9 +174,46 @@ def main() -> int:
           f"(acknowledged submissions: {check['acknowledged_submissions']})")
     print(f"acknowledged submissions missing from the log: {check['missing_or_changed_events']}; "
           f"lost labels: {check['lost_labels']} of {check['ids_checked']} ids checked")
+    return summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="an already running server on loopback (default: start one here)")
+    parser.add_argument("--servers", default="gunicorn",
+                        help="servers to start and compare in this run, in order: gunicorn, dev, or both "
+                             "(e.g. dev,gunicorn); ignored with --url")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=100, help="rounds per client")
+    parser.add_argument("--sockets", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=24)
+    parser.add_argument("--strategy", default="borderline")
+    parser.add_argument("--time-limit", type=float, default=900, help="seconds; clients stop after it")
+    parser.add_argument("--encoder", default="pixels")
+    parser.add_argument("--sprite", type=Path)
+    parser.add_argument("--grid")
+    parser.add_argument("--embeddings", type=Path)
+    parser.add_argument("--home", type=Path, help="server home when started here (default: a temp folder)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    servers = [None] if args.url else [name.strip() for name in args.servers.split(",") if name.strip()]
+    results: dict[str, dict] = {}
+    for server in servers:
+        extra = [] if server is None else ["--server", server]
+        print(f"== server: {server or args.url}")
+        with serving(args.url, serve_args_from(args) + extra, home=args.home) as base:
+            results[server or "url"] = run_load(base, args)
+    if len(results) > 1:
+        print("\n| server | rounds/s | submit p50 ms | submit p95 ms | next_batch p95 ms | errors | lost labels |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for name, r in results.items():
+            sub, nb = r["latency_ms"].get("submit_labels", {}), r["latency_ms"].get("next_batch", {})
+            print(f"| {name} | {r['rounds_per_s']} | {sub.get('p50')} | {sub.get('p95')} | {nb.get('p95')} "
+                  f"| {r['errors']} | {r['lost_labels']} |")
     if args.json:
-        args.json.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-    ok = not summary["errors"] and not check["lost_labels"] and not check["missing_or_changed_events"]
+        args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    ok = all(not r["errors"] and not r["lost_labels"] and not r["missing_or_changed_events"] for r in results.values())
     return 0 if ok else 1
 
 

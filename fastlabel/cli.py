@@ -69,19 +69,17 @@ def tqdm_progress():
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server.app import create_app
     from .server.security import needs_token, new_token
+    from .server.serving import serve
 
     token = args.token or (new_token() if needs_token(args.host) else None)
     cfg = config_from_args(args, host=args.host, port=args.port, token=token, session=args.session,
                            batch_size=args.batch_size, default_strategy=args.strategy, concept=args.concept)
-    app = create_app(cfg)
     url = f"http://{'127.0.0.1' if args.host in ('127.0.0.1', 'localhost') else args.host}:{args.port}/"
     print(f"FastLabel on {url}{'?token=' + token if token else ''}", flush=True)
     if token:
         print(f"access token: {token}", flush=True)
-    app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False)
-    return 0
+    return serve(cfg, args.server)
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -204,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default=Config.default_strategy, help="strategy the page starts with")
     p.add_argument("--concept", default=Config.concept, help="what a positive label means, e.g. Smiling "
                    "(recorded in a new session; default %(default)s)")
+    p.add_argument("--server", choices=("auto", "gunicorn", "dev"), default="auto",
+                   help="gunicorn (auto, where it runs) or Werkzeug's development server")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("embed", help="compute (and cache) the embeddings with a progress bar")

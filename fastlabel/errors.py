@@ -53,3 +53,15 @@ class NotReady(FastLabelError):
     """The session is still being prepared (embedding the images)."""
 
     status = 503
+
+
+class StorageFull(FastLabelError):
+    """The disk holding the session journal is full: the request was not saved."""
+
+    status = 507
+
+
+class StorageError(FastLabelError):
+    """The session journal cannot be written (permissions, a read-only or failing disk)."""
+
+    status = 503

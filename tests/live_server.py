@@ -82,13 +82,18 @@ class ServerProcess:
         cmd = [sys.executable, "-m", "fastlabel", "serve", "--port", str(self.port), "--encoder", "pixels",
                "--home", str(self.home), "--session", str(self.journal)]
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                                         start_new_session=True)  # its own group: kill9 reaches every process
         return wait_until_ready(self.base, proc=self.proc)
 
     def kill9(self) -> None:
-        """SIGKILL: no handler runs, nothing is flushed that was not already."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
+        """SIGKILL to every process of the server (gunicorn's master and worker): no handler runs, nothing is
+        flushed that was not already."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait()
 
     def log(self) -> str:

@@ -8,6 +8,7 @@ the model must retrain.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any, Iterator
@@ -190,11 +191,26 @@ def test_whole_last_line_without_its_newline_is_kept_and_appends_stay_clean(serv
     assert events[-1].type == "model_trained"
 
 
-def test_a_second_server_on_the_same_journal_is_refused(server, ledger):
-    second = ServerProcess(server.home, server.journal)
+@pytest.mark.parametrize("name", ["same path", "symlink", "hard link"])
+def test_a_second_server_on_the_same_journal_exits_with_the_reason(server, ledger, name):
+    """Whatever name the second server is given for the journal file, it refuses to start (exit status
+    non-zero, the reason printed) and the first one keeps serving, its journal untouched."""
+    journal = server.journal
+    if name == "symlink":
+        journal = server.journal.with_name("link-to-session.jsonl")
+        journal.symlink_to(server.journal)
+    elif name == "hard link":
+        journal = server.journal.with_name("hardlink-to-session.jsonl")
+        os.link(server.journal, journal)
+    before = server.journal.read_bytes()
+    second = ServerProcess(server.home, journal)
     try:
-        with pytest.raises(RuntimeError, match="in use by another FastLabel process"):
+        with pytest.raises(RuntimeError, match="exited with 2"):
             second.start()
+        assert "in use by another FastLabel process" in second.log()
     finally:
         second.kill9()
+        if journal != server.journal:
+            journal.unlink()
+    assert server.journal.read_bytes() == before
     assert exported(server) == ledger.labels  # the first one still serves, untouched

@@ -121,6 +121,7 @@ def test_journal_is_written_before_append_returns_and_resumes(tmp_path):
     resumed = EventLog.open(path)
     assert resumed.events == log.events
     resumed.append(LabelsSubmitted, labels=((1, 0),))
+    resumed.close()  # one writer at a time, within a process too
     assert [e.seq for e in EventLog.open(path)] == [1, 2, 3]
 
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from fastlabel.cli import main as cli_main
-from fastlabel.errors import InvalidInput
+from fastlabel.errors import InvalidInput, StorageFull
 from fastlabel.events import EventLog, LabelsSubmitted, SessionStarted, parse_jsonl
 from fastlabel.files import write_atomic
 
@@ -45,7 +45,7 @@ def test_a_failed_append_leaves_no_partial_line(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_error)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageFull, match="disk .* is full"):
         log.append(LabelsSubmitted, labels=((5, 1),))
     monkeypatch.undo()
     assert journal.stat().st_size == size and len(log) == 2  # neither on disk nor in memory

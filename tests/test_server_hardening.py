@@ -361,3 +361,154 @@ def test_retrains_under_concurrent_submits_match_a_replay(app):
     replayed = LabelingSession.replay(events, session.embeddings)
     assert dict(replayed.state.labels) == dict(session.state.labels)
     np.testing.assert_allclose(replayed.probs, session.probs, atol=1e-5)
+
+
+# -- round two: same-site pages, HEAD, tokens in logs, socket limits, stalled sockets ------------
+
+
+@pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "none"},
+                                     {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:9999"}])
+def test_only_our_own_page_changes_state(app, headers):
+    """An <img> on another local port is same-site to a browser, not same-origin: it appends nothing."""
+    client = app.test_client()
+    before = snapshot(client)
+    assert client.get("/api/next_batch?strategy=audit&batch_size=200", headers=headers).status_code == 403
+    assert submit(client, [{"id": 3, "label": 1}], headers=headers).status_code == 403
+    assert client.post("/api/undo", headers=headers).status_code == 403
+    assert snapshot(client) == before
+    own = client.get("/api/next_batch?batch_size=4", headers={"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 200 and len(own.get_json()["items"]) == 4
+
+
+def test_head_next_batch_records_nothing(app):
+    client = app.test_client()
+    before = snapshot(client)
+    for _ in range(3):
+        assert client.head("/api/next_batch?strategy=audit&batch_size=200").status_code == 200
+    assert snapshot(client) == before
+
+
+def test_the_token_never_reaches_the_access_log(live_token_app, caplog):
+    caplog.set_level("INFO", logger="werkzeug")
+    assert urllib.request.urlopen(f"http://{live_token_app}/api/state?token={TOKEN}", timeout=10).status == 200
+    ws = simple_websocket.Client.connect(f"ws://{live_token_app}/ws?token={TOKEN}")
+    ws.close()
+    time.sleep(0.2)
+    assert "/api/state?token=[redacted]" in caplog.text and TOKEN not in caplog.text
+
+
+def test_sockets_over_the_cap_are_refused_before_the_handshake(live_app, app, monkeypatch):
+    hub = app.extensions["fastlabel"].hub
+    monkeypatch.setattr(hub, "max_sockets", len(hub))
+    with pytest.raises(simple_websocket.ConnectionError) as info:
+        simple_websocket.Client.connect(f"ws://{live_app}/ws")
+    assert info.value.status_code == 503
+
+
+def test_a_socket_that_never_reads_is_dropped_without_blocking_anyone():
+    """The hub only queues: a send stuck on a peer that stopped reading holds nobody up; its queue keeps
+    only the newest messages, and the socket is shut (which frees its sender) once its send is older than
+    the timeout."""
+    from fastlabel.server.push import Hub
+
+    released, shut, heard = threading.Event(), threading.Event(), []
+
+    def stuck_send(text: str) -> None:
+        released.wait(30)  # a full TCP buffer: blocks until the socket is shut
+        raise OSError("socket shut")
+
+    def shut_it() -> None:
+        shut.set()
+        released.set()
+
+    hub = Hub(queue_size=4, send_timeout=0.2)
+    stalled = hub.add(stuck_send, shut_it)
+    reader = hub.add(heard.append)
+    started = time.perf_counter()
+    for k in range(50):
+        hub.broadcast({"type": "trained", "k": k})
+    assert time.perf_counter() - started < 0.5  # never waited on the stuck socket
+    assert stalled._queue.qsize() <= 4 and not stalled.closed
+    time.sleep(0.3)
+    hub.broadcast({"type": "trained", "k": 50})
+    assert shut.wait(5) and stalled.closed and stalled not in hub._clients and hub.dropped == 1
+    deadline = time.monotonic() + 5
+    while (not heard or orjson.loads(heard[-1])["k"] != 50) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ks = [orjson.loads(m)["k"] for m in heard]
+    assert ks[-1] == 50 and ks == sorted(ks)  # the other socket heard the news, in order
+    assert reader in hub._clients and not reader.closed
+
+
+# -- round two: what reached the journal is acknowledged; repeats are answered, not applied ------
+
+
+def post(client, path, body=None, **query):
+    qs = "&".join(f"{k}={v}" for k, v in query.items())
+    data = None if body is None else orjson.dumps(body)
+    return client.post(f"{path}?{qs}" if qs else path, data=data, content_type="application/json")
+
+
+def labels_events(client) -> list[dict]:
+    return [e for e in events_of(client) if e["type"] == "labels_submitted"]
+
+
+def test_a_repeated_submit_is_answered_not_applied_again(app):
+    client = app.test_client()
+    page = [{"id": 500, "label": 1}, {"id": 501, "label": 0}]
+    first = post(client, "/api/submit_labels", page, request_id="page-500")
+    assert first.status_code == 200
+    n_events = len(events_of(client))
+    again = post(client, "/api/submit_labels", page, request_id="page-500")
+    assert again.status_code == 200 and again.get_json()["submission"] == first.get_json()["submission"]
+    assert again.get_json()["repeated"] is True and len(events_of(client)) == n_events
+    other = post(client, "/api/submit_labels", [{"id": 502, "label": 1}], request_id="page-500")
+    assert other.status_code == 409 and "request_id" in other.get_json()["error"]
+    assert post(client, "/api/submit_labels", page, request_id="bad id!").status_code == 400
+    assert len(events_of(client)) == n_events
+
+
+def test_identical_unanswered_page_requests_share_one_batch_served(app):
+    client = app.test_client()
+    post(client, "/api/submit_labels", [{"id": 510, "label": 1}])
+    first = client.get("/api/next_batch?strategy=audit&batch_size=200").get_json()
+    n_events = len(events_of(client))
+    for _ in range(3):
+        again = client.get("/api/next_batch?strategy=audit&batch_size=200").get_json()
+        assert again["batch_id"] == first["batch_id"] and [i["id"] for i in again["items"]] == \
+            [i["id"] for i in first["items"]]
+    assert len(events_of(client)) == n_events  # one page held out of training, not four
+    other = client.get("/api/next_batch?strategy=audit&batch_size=20").get_json()
+    assert other["batch_id"] != first["batch_id"]
+
+
+def test_a_change_that_reached_the_journal_is_acknowledged_when_the_retrain_cannot_be(app, monkeypatch):
+    """The disk fills between the submit's line and the retrain's: the submit is saved, so it is a 200
+    (with a warning), a repeat does not submit twice, and an undo likewise undoes one page."""
+    from fastlabel.errors import StorageFull
+
+    client = app.test_client()
+    log = app.extensions["fastlabel"].workspace.session.log
+    write = log._write
+
+    def full_for_retrains(line: bytes) -> None:
+        if b'"model_trained"' in line:
+            raise StorageFull("the disk holding the session journal is full; nothing of this request was saved")
+        write(line)
+
+    before = client.get("/api/state").get_json()["counts"]["labeled"]
+    monkeypatch.setattr(log, "_write", full_for_retrains)
+    page = [{"id": i, "label": i % 2} for i in range(520, 530)]
+    res = post(client, "/api/submit_labels", page, request_id="full-1")
+    assert res.status_code == 200 and "full" in res.get_json()["warning"]
+    assert res.get_json()["counts"]["labeled"] == before + 10
+    assert post(client, "/api/submit_labels", page, request_id="full-1").status_code == 200
+    assert sum(1 for e in labels_events(client) if e.get("request_id") == "full-1") == 1
+    res = post(client, "/api/undo", request_id="undo-1")
+    assert res.status_code == 200 and "full" in res.get_json()["warning"]
+    assert res.get_json()["counts"]["labeled"] == before
+    again = post(client, "/api/undo", request_id="undo-1")
+    assert again.status_code == 200 and again.get_json()["counts"]["labeled"] == before  # not a second page
+    monkeypatch.undo()
+    res = post(client, "/api/submit_labels", [{"id": 531, "label": 1}, {"id": 532, "label": 0}])
+    assert res.status_code == 200 and res.get_json()["train_ms"] is not None and "warning" not in res.get_json()

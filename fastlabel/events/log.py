@@ -1,12 +1,16 @@
 """The append-only event log, optionally journaled to a JSONL file that survives crashes.
 
-Each append is written as one line, flushed and fsync'd before `append` returns, so an
-acknowledged event is on disk. A torn last line (a crash mid-write) is reported and
-skipped when the journal is read back.
+Each append is written as one line, fsync'd before `append` returns, so an acknowledged event
+is on disk. Only a last line without its newline is a torn write (a crash mid-append): it is
+reported and cut off, in place. Any other line that does not hold a valid event is corruption:
+the journal is refused with the line number, never rewritten. The journal file itself is
+locked (flock on the open file), so a second process is refused whatever name it uses for it:
+a symlink or a hard link reaches the same lock.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -16,21 +20,39 @@ from typing import IO, Any, Iterable, TypeVar
 
 import orjson
 
-from ..errors import InvalidInput
-from ..files import fsync_dir, write_atomic
-from .records import Event, event_from_dict
+from ..errors import InvalidInput, StorageError, StorageFull
+from ..files import fsync_dir
+from .records import Event, SessionStarted, event_from_dict
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
+FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def events_to_jsonl(events: Iterable[Event]) -> bytes:
     return b"".join(orjson.dumps(e.to_dict()) + b"\n" for e in events)
 
 
+def check_in_context(event: Event, previous_seq: int, n_items: int | None) -> None:
+    """What one record cannot check alone: sequence numbers increase, item ids are in the data."""
+    if event.seq <= previous_seq:
+        raise InvalidInput(f"event sequence numbers must increase ({previous_seq} then {event.seq})")
+    item_ids = getattr(event, "item_ids", None)
+    if n_items is not None and item_ids is not None:
+        for item in item_ids():
+            if item >= n_items:
+                raise InvalidInput(f"{event.type} event {event.seq}: id {item} is outside the data "
+                                   f"(ids are 0..{n_items - 1})")
+
+
+def _n_items(events: list[Event]) -> int | None:
+    return events[0].n_items if events and isinstance(events[0], SessionStarted) else None
+
+
 def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list[str]]:
-    """Parse JSONL into events; returns (events, problems). A bad last line is a torn write and
-    only reported; a bad line elsewhere is corruption and raises."""
+    """Parse JSONL into validated events; returns (events, problems). A bad last line without its
+    newline is a torn write and only reported; any other bad line raises InvalidInput with its number."""
+    torn_possible = bool(data) and not data.endswith(b"\n")
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -40,16 +62,15 @@ def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list
         if not line.strip():
             continue
         try:
-            events.append(event_from_dict(orjson.loads(line)))
+            event = event_from_dict(orjson.loads(line))
+            check_in_context(event, events[-1].seq if events else 0, _n_items(events))
         except (ValueError, TypeError, InvalidInput) as exc:  # JSONDecodeError is a ValueError
             where = f"{source}:{number}"
-            if number == len(lines):
+            if torn_possible and number == len(lines):
                 problems.append(f"{where}: skipped a torn last line ({exc})")
                 continue
-            raise InvalidInput(f"{where}: {exc}") from exc
-    for previous, event in zip(events, events[1:]):
-        if event.seq <= previous.seq:
-            raise InvalidInput(f"{source}: event sequence numbers must increase ({previous.seq} then {event.seq})")
+            raise InvalidInput(f"{where}: {exc}") from None
+        events.append(event)
     return events, problems
 
 
@@ -61,22 +82,49 @@ def load_events(path: Path) -> list[Event]:
     return events
 
 
-def lock_journal(journal: Path) -> IO[bytes] | None:
-    """Hold `<journal>.lock` for this process, so that a second FastLabel process refuses to write the
-    same journal (interleaved appends would corrupt it). The kernel drops the lock when the process dies."""
+def storage_error(exc: OSError, journal: Path | None, saved: str = "nothing of this request was saved") -> Exception:
+    """The typed error for a failed journal write: a full disk says so (507)."""
+    if exc.errno in FULL_ERRNOS:
+        return StorageFull(f"the disk holding the session journal {journal} is full; {saved}. "
+                           "Free some space, then try again")
+    return StorageError(f"could not write the session journal {journal}: {exc.strerror or exc}; {saved}")
+
+
+def open_journal(journal: Path) -> int:
+    """Open (or create) the journal for appending and lock the file itself; returns the descriptor.
+    Refuses a journal this process cannot write, or one another process holds."""
+    try:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        created = not journal.exists()
+        fd = os.open(journal, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as exc:
+        raise StorageError(f"cannot write the session journal {journal}: {exc.strerror}; "
+                           "fix its permissions, or give another --session or --home") from None
     try:
         import fcntl
-    except ImportError:  # no POSIX advisory locks on this platform
-        return None
-    journal.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(journal.with_name(journal.name + ".lock"), "ab")
+    except ImportError:  # no flock on this platform: one process at a time is then up to the user
+        return fd
     try:
-        fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        fh.close()
+        os.close(fd)
         raise InvalidInput(f"{journal} is in use by another FastLabel process; "
                            "stop that one, or give this one another --session or --home") from None
-    return fh
+    if created:
+        fsync_dir(journal.parent)
+    return fd
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    chunks, offset = [], 0
+    while offset < size:
+        chunk = os.pread(fd, min(1 << 24, size - offset), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 class EventLog:
@@ -86,26 +134,34 @@ class EventLog:
         self._events: list[Event] = list(events)
         self._lock = threading.Lock()
         self.journal = journal
-        self._fh: IO[bytes] | None = None
-        self._held: IO[bytes] | None = None  # the journal's lock file, while this log writes it
+        self._file: IO[bytes] | None = None  # the journal, open and locked while this log writes it
         self.problems: list[str] = []
 
     @classmethod
     def open(cls, journal: Path) -> "EventLog":
         """Open (or create) a journal file and load the events already in it; one process at a time."""
-        held = lock_journal(journal)
-        events: list[Event] = []
-        problems: list[str] = []
-        if journal.exists():
-            data = journal.read_bytes()
+        journal = Path(journal)
+        fd = open_journal(journal)
+        try:
+            data = _read_all(fd)
             events, problems = parse_jsonl(data, str(journal))
             for problem in problems:
                 log.warning(problem)
-            if problems or (data and not data.endswith(b"\n")):  # new lines must start on a clean line
-                write_atomic(journal, events_to_jsonl(events))
+            if data and not data.endswith(b"\n"):  # new lines must start on a clean line
+                if problems:  # cut the torn line off, in place: same file, owner and mode
+                    os.ftruncate(fd, data.rfind(b"\n") + 1)
+                else:  # a whole last line whose newline was lost
+                    os.write(fd, b"\n")
+                os.fsync(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise storage_error(exc, journal, "nothing was changed") from None
+        except BaseException:
+            os.close(fd)
+            raise
         el = cls(events, journal)
         el.problems = problems
-        el._held = held
+        el._file = open(fd, "r+b", buffering=0)  # a file object: dropping the log unlocks the journal
         return el
 
     def __len__(self) -> int:
@@ -119,10 +175,11 @@ class EventLog:
         return list(self._events)
 
     def append(self, kind: type[E], **payload: Any) -> E:
-        """Create the next event of `kind`, persist it, then return it."""
+        """Create the next event of `kind`, check it, persist it, then return it."""
         with self._lock:
-            seq = self._events[-1].seq + 1 if self._events else 1
-            event = kind(seq=seq, ts=round(time.time(), 3), **payload)
+            previous = self._events[-1].seq if self._events else 0
+            event = kind(seq=previous + 1, ts=round(time.time(), 3), **payload)
+            check_in_context(event, previous, _n_items(self._events))
             if self.journal is not None:
                 self._write(orjson.dumps(event.to_dict()) + b"\n")
             self._events.append(event)
@@ -130,42 +187,40 @@ class EventLog:
 
     def _write(self, line: bytes) -> None:
         """Append one line and fsync it; on failure cut the file back so no partial line stays."""
-        if self._fh is None:
-            assert self.journal is not None
-            self.journal.parent.mkdir(parents=True, exist_ok=True)
-            created = not self.journal.exists()
-            self._fh = open(self.journal, "ab", buffering=0)
-            if created:
-                fsync_dir(self.journal.parent)
-        fd = self._fh.fileno()
+        if self._file is None:
+            raise StorageError(f"the session journal {self.journal} is closed; nothing of this request was saved")
+        fd = self._file.fileno()
         start = os.lseek(fd, 0, os.SEEK_END)
         try:
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view):]
             os.fsync(fd)
+        except OSError as exc:
+            self._discard_from(start)
+            raise storage_error(exc, self.journal) from None
         except BaseException:
             self._discard_from(start)
             raise
 
     def _discard_from(self, offset: int) -> None:
-        """Drop whatever a failed append left past `offset`, and reopen on the next append."""
-        assert self._fh is not None
+        """Drop whatever a failed append left past `offset`."""
+        assert self._file is not None
         try:
-            os.ftruncate(self._fh.fileno(), offset)
+            os.ftruncate(self._file.fileno(), offset)
         except OSError:
             log.exception("could not cut a failed append out of %s", self.journal)
-        finally:
-            self._fh.close()
-            self._fh = None
 
     def to_jsonl(self) -> bytes:
         return events_to_jsonl(self._events)
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        if self._held is not None:
-            self._held.close()
-            self._held = None
+        """Flush and release the journal (and its lock); later appends are refused."""
+        with self._lock:
+            if self._file is not None:
+                try:
+                    os.fsync(self._file.fileno())
+                except OSError:
+                    pass
+                self._file.close()
+                self._file = None

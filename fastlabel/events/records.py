@@ -1,8 +1,12 @@
-"""Domain events: small immutable records with a type, a sequence number and a timestamp.
+"""Domain events: small immutable records with a type, a version, a sequence number and a timestamp.
 
 Events are facts about a labeling session. They carry everything needed to rebuild
 state (the query's text embedding included, so a replay needs no text encoder), and
-nothing derived from the model.
+nothing derived from the model. Every record checks its own values when it is built, so
+an event read back from a journal passes exactly the checks it passed when it was written.
+
+To change an event: add the field with a default, raise the class's `version`, and register
+an upcaster from the old version in `upcast.py`; journals written before still load.
 """
 
 from __future__ import annotations
@@ -12,15 +16,65 @@ from typing import Any, ClassVar
 
 from ..errors import InvalidInput
 
+BATCH_TYPES = ("positive", "negative", "neutral")
+MAX_REQUEST_ID_CHARS = 64
+
+
+def _int(value: Any, name: str, minimum: int = 0) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be an integer, got {value!r:.40}")
+    if value < minimum:
+        raise InvalidInput(f"{name} must be at least {minimum}, got {value}")
+
+
+def _optional_int(value: Any, name: str, minimum: int = 0) -> None:
+    if value is not None:
+        _int(value, name, minimum)
+
+
+def _number(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{name} must be a number, got {value!r:.40}")
+
+
+def _str(value: Any, name: str) -> None:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string, got {value!r:.40}")
+
+
+def _ids(values: Any, name: str) -> None:
+    if not isinstance(values, tuple):
+        raise InvalidInput(f"{name} must be a list of item ids")
+    for k, item in enumerate(values):
+        _int(item, f"{name}[{k}]")
+
+
+def check_request_id(value: Any) -> None:
+    """A client's id for one request: letters, digits, '-' and '_', at most 64 characters."""
+    if value is None:
+        return
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_REQUEST_ID_CHARS \
+            or not all(c.isascii() and (c.isalnum() or c in "-_") for c in value):
+        raise InvalidInput(f"request_id must be 1-{MAX_REQUEST_ID_CHARS} letters, digits, '-' or '_'")
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
     seq: int
     ts: float
     type: ClassVar[str] = "event"
+    version: ClassVar[int] = 1  # the record's format; records written before versions existed are 1
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq", 1)
+        _number(self.ts, "ts")
+        self.check()
+
+    def check(self) -> None:
+        """Refuse values the reducer cannot use; raises InvalidInput."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        return {"type": self.type, "v": self.version, **asdict(self)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +88,12 @@ class SessionStarted(Event):
     concept: str = "positive"  # what a positive label means, e.g. "Smiling"
     type: ClassVar[str] = "session_started"
 
+    def check(self) -> None:
+        _int(self.seed, "seed", -(2**63))
+        _int(self.n_items, "n_items")
+        _str(self.data, "data")
+        _str(self.encoder, "encoder")
+
 
 @dataclass(frozen=True, slots=True)
 class QuerySet(Event):
@@ -43,6 +103,14 @@ class QuerySet(Event):
     embedding: tuple[float, ...] = ()
     logit_scale: float = 100.0
     type: ClassVar[str] = "query_set"
+
+    def check(self) -> None:
+        _str(self.query, "query")
+        if not isinstance(self.embedding, tuple):
+            raise InvalidInput("embedding must be a list of numbers")
+        for k, v in enumerate(self.embedding):
+            _number(v, f"embedding[{k}]")
+        _number(self.logit_scale, "logit_scale")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,24 +125,70 @@ class BatchServed(Event):
     audit_pool: int = 0  # how many items the audit ids were drawn from
     type: ClassVar[str] = "batch_served"
 
+    def check(self) -> None:
+        _str(self.strategy, "strategy")
+        if self.batch_type not in BATCH_TYPES:
+            raise InvalidInput(f"batch_type must be one of {', '.join(BATCH_TYPES)}, got {self.batch_type!r:.40}")
+        _ids(self.ids, "ids")
+        _ids(self.audit, "audit")
+        if not isinstance(self.probs, tuple) or len(self.probs) != len(self.ids):
+            raise InvalidInput("probs must be a list of numbers, one per id")
+        for k, p in enumerate(self.probs):
+            _number(p, f"probs[{k}]")
+        _int(self.audit_pool, "audit_pool")
+
+    def item_ids(self) -> tuple[int, ...]:
+        return self.ids + self.audit
+
 
 @dataclass(frozen=True, slots=True)
 class LabelsSubmitted(Event):
-    """A confirmed page of labels, with how long it was on screen and how many clicks it took."""
+    """A confirmed page of labels, with how long it was on screen and how many clicks it took.
+
+    Version 2 added `request_id`: the client's id for the submit, so that a repeat is answered, not re-applied.
+    """
 
     labels: tuple[tuple[int, int], ...] = ()
     batch_id: int | None = None
     page_ms: int | None = None
     clicks: int | None = None
+    request_id: str | None = None
     type: ClassVar[str] = "labels_submitted"
+    version: ClassVar[int] = 2
+
+    def check(self) -> None:
+        if not isinstance(self.labels, tuple):
+            raise InvalidInput("labels must be a list of [id, label] pairs")
+        for k, pair in enumerate(self.labels):
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise InvalidInput(f"labels[{k}] must be an [id, label] pair")
+            _int(pair[0], f"labels[{k}] id")
+            if isinstance(pair[1], bool) or pair[1] not in (0, 1) or not isinstance(pair[1], int):
+                raise InvalidInput(f"labels[{k}]: label must be 0 or 1, got {pair[1]!r:.40}")
+        _optional_int(self.batch_id, "batch_id", 1)
+        _optional_int(self.page_ms, "page_ms")
+        _optional_int(self.clicks, "clicks")
+        check_request_id(self.request_id)
+
+    def item_ids(self) -> tuple[int, ...]:
+        return tuple(i for i, _ in self.labels)
 
 
 @dataclass(frozen=True, slots=True)
 class SubmissionUndone(Event):
-    """Takes back the submission with sequence number `submission`."""
+    """Takes back the submission with sequence number `submission`.
+
+    Version 2 added `request_id`, as for LabelsSubmitted: a repeated undo does not take back a second page.
+    """
 
     submission: int = 0
+    request_id: str | None = None
     type: ClassVar[str] = "submission_undone"
+    version: ClassVar[int] = 2
+
+    def check(self) -> None:
+        _int(self.submission, "submission", 1)
+        check_request_id(self.request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +198,9 @@ class ModelTrained(Event):
     n_labels: int = 0
     type: ClassVar[str] = "model_trained"
 
+    def check(self) -> None:
+        _int(self.n_labels, "n_labels")
+
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, SubmissionUndone, ModelTrained)
@@ -92,24 +209,34 @@ EVENT_TYPES: dict[str, type[Event]] = {
 _TUPLE_FIELDS = {"embedding", "ids", "probs", "audit"}
 
 
-def event_from_dict(raw: dict[str, Any]) -> Event:
-    """Rebuild an event from its JSON form; unknown types or fields are an InvalidInput."""
+def event_from_dict(raw: Any) -> Event:
+    """Rebuild an event from its JSON form, upcast to the current version; unknown types or fields, a
+    version newer than this release knows, and values the record refuses are an InvalidInput."""
+    from .upcast import upcast  # the upcasters name the record classes
+
     if not isinstance(raw, dict):
         raise InvalidInput(f"event must be an object, got {type(raw).__name__}")
     kind = raw.get("type")
-    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise InvalidInput(f"unknown event type {kind!r}; known: {', '.join(EVENT_TYPES)}")
+        raise InvalidInput(f"unknown event type {kind!r:.60}; known: {', '.join(EVENT_TYPES)}")
+    raw = upcast(raw, cls.version)
     names = {f.name for f in fields(cls)}
-    extra = set(raw) - names - {"type"}
+    extra = set(raw) - names - {"type", "v"}
     if extra:
-        raise InvalidInput(f"{kind} event has unknown fields: {', '.join(sorted(extra))}")
-    values: dict[str, Any] = {k: v for k, v in raw.items() if k != "type"}
+        raise InvalidInput(f"{kind} event has unknown fields: {', '.join(sorted(map(str, extra)))[:200]}")
+    values: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("type", "v")}
     for name in _TUPLE_FIELDS & set(values):
+        if not isinstance(values[name], list):
+            raise InvalidInput(f"{kind} event: {name} must be a list")
         values[name] = tuple(values[name])
     if "labels" in values:
-        values["labels"] = tuple((int(i), int(y)) for i, y in values["labels"])
+        if not isinstance(values["labels"], (list, tuple)):
+            raise InvalidInput(f"{kind} event: labels must be a list of [id, label] pairs")
+        values["labels"] = tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in values["labels"])
     try:
         return cls(**values)
-    except TypeError as exc:
+    except TypeError as exc:  # a missing required field (seq, ts)
         raise InvalidInput(f"bad {kind} event: {exc}") from exc
+    except InvalidInput as exc:
+        raise InvalidInput(f"bad {kind} event: {exc}") from None

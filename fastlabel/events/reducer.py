@@ -48,6 +48,7 @@ class SessionState:
     audit_ids: frozenset[int] = frozenset()  # served as audit cards: held out of training
     retrains: tuple[Retrain, ...] = ()
     last_seq: int = 0
+    requests: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # request id -> its event
 
     @property
     def n_positive(self) -> int:
@@ -65,6 +66,10 @@ class SessionState:
                 first.setdefault(item, sub.seq)
         return first
 
+    def event_of_request(self, request_id: str | None) -> int | None:
+        """The sequence number of the event a request id was recorded with, if any."""
+        return None if request_id is None else self.requests.get(request_id)
+
     def batch(self, batch_id: int) -> BatchServed | None:
         for b in reversed(self.batches):
             if b.seq == batch_id:
@@ -79,6 +84,9 @@ def _with_labels(state: SessionState, labels: dict[int, int], **changes) -> Sess
 def apply(state: SessionState, event: Event) -> SessionState:
     """Fold one event into the state. Pure: returns a new state, never mutates."""
     state = replace(state, last_seq=event.seq)
+    request_id = getattr(event, "request_id", None)
+    if request_id is not None:  # a repeat of this request is answered, not applied again
+        state = replace(state, requests=MappingProxyType({**state.requests, request_id: event.seq}))
     if isinstance(event, SessionStarted):
         return replace(state, seed=event.seed, n_items=event.n_items, data=event.data, encoder=event.encoder,
                        concept=event.concept)

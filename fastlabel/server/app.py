@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket as socket_module
 from pathlib import Path
 from typing import Callable
 
@@ -10,6 +11,7 @@ import orjson
 from flask import Flask, jsonify, request, send_from_directory
 from flask_sock import Sock
 from werkzeug.exceptions import HTTPException
+from wsproto.utilities import RemoteProtocolError
 
 from ..config import Config
 from ..errors import FastLabelError
@@ -17,12 +19,21 @@ from ..workspace import Workspace, open_workspace
 from .models import models
 from .routes import api
 from .runtime import Runtime
-from .security import host_header_ok, needs_token, same_site, token_ok
+from .security import (
+    changes_state,
+    host_header_ok,
+    needs_token,
+    redact_tokens_in_access_logs,
+    same_origin_change,
+    same_site,
+    token_ok,
+)
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_SOCKET_MESSAGE_BYTES = 64 * 1024  # a "watch" of max_batch_size ids is ~2 KB
+SOCKET_SEND_BUFFER = 128 * 1024  # about 40 pushes of 200 watched cards
 PUBLIC_ENDPOINTS = {"index", "static_file"}  # the page itself; everything else is guarded
 
 
@@ -31,6 +42,7 @@ def create_app(config: Config | None = None, *, loader: Callable[..., Workspace]
     config = config or Config()
     if needs_token(config.host) and not config.token:
         raise ValueError(f"binding to {config.host} needs an access token (--token)")
+    redact_tokens_in_access_logs()
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_SOCKET_MESSAGE_BYTES}
@@ -40,7 +52,7 @@ def create_app(config: Config | None = None, *, loader: Callable[..., Workspace]
     app.register_blueprint(api)
     app.register_blueprint(models)
     _register_errors(app)
-    _register_access_check(app, config)
+    _register_access_check(app, config, runtime)
     _register_socket(app, runtime)
 
     @app.get("/")
@@ -64,13 +76,17 @@ def _register_errors(app: Flask) -> None:
     def http_error(exc: HTTPException):
         return jsonify({"error": exc.description or exc.name}), exc.code or 500
 
+    @app.errorhandler(RemoteProtocolError)
+    def bad_handshake(exc: RemoteProtocolError):  # e.g. a socket upgrade without Sec-WebSocket-Version
+        return jsonify({"error": f"bad WebSocket handshake: {exc}"}), 400
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # never a stack trace to the client
         log.exception("unexpected error on %s %s", request.method, request.path)
         return jsonify({"error": "internal error; see the server log"}), 500
 
 
-def _register_access_check(app: Flask, config: Config) -> None:
+def _register_access_check(app: Flask, config: Config, runtime: Runtime) -> None:
     """Runs before every route, the WebSocket handshake included, so a refusal never opens a socket."""
 
     @app.before_request
@@ -82,11 +98,17 @@ def _register_access_check(app: Flask, config: Config) -> None:
                                      "serve with --host and --token to reach it by other names"}), 403
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
-        if not same_site(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host):
+        origin, fetch_site = request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site")
+        if not same_site(origin, fetch_site, request.host):
             return jsonify({"error": "requests from other sites are refused"}), 403
+        if changes_state(request.method, request.endpoint) and not same_origin_change(origin, fetch_site, request.host):
+            return jsonify({"error": "changes must come from this server's own page"}), 403
         given = request.headers.get("X-FastLabel-Token") or request.args.get("token")
         if not token_ok(config.token, given):
             return jsonify({"error": "missing or wrong access token"}), 401
+        if request.endpoint == "socket" and runtime.hub.full():
+            return jsonify({"error": f"too many open sockets (at most {runtime.hub.max_sockets}); "
+                                     "close some tabs"}), 503
         return None
 
 
@@ -94,19 +116,30 @@ def _register_socket(app: Flask, runtime: Runtime) -> None:
     sock = Sock(app)
 
     @sock.route("/ws")
-    def socket(ws):  # Origin and token are checked before the handshake (check_access)
-        client = runtime.hub.add(ws.send)
+    def socket(ws):  # Origin, token and the socket cap are checked before the handshake (check_access)
+        try:  # bounds the kernel memory a tab that stops reading can pin (else up to ~4 MB on Linux)
+            ws.sock.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_SNDBUF, SOCKET_SEND_BUFFER)
+        except (OSError, AttributeError):
+            pass
+        client = runtime.hub.add(ws.send, lambda: shut_socket(ws))
         try:
-            with client.lock:
-                if runtime.status != "ready" and runtime.progress:
-                    ws.send(orjson.dumps({"type": "progress", **runtime.progress}).decode())
-            while True:
+            if runtime.status != "ready" and runtime.progress:
+                runtime.hub.send_to(client, {"type": "progress", **runtime.progress})
+            while not client.closed:
                 raw = ws.receive()
                 if raw is None:
                     break
                 _on_message(client, raw, runtime)
         finally:
             runtime.hub.remove(client)
+
+
+def shut_socket(ws) -> None:
+    """End a socket from another thread, even one whose send is stuck on a peer that stopped reading."""
+    try:
+        ws.sock.shutdown(socket_module.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
 
 
 def _on_message(client, raw: str | bytes, runtime: Runtime) -> None:

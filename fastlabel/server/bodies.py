@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 from flask import request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import InvalidInput, UnknownItem
 
@@ -14,7 +14,12 @@ MAX_INT_ARG = 2**53 - 1  # stays exact in JSON everywhere (and in the journal's 
 
 
 def json_body() -> Any:
-    data = request.get_data(cache=False)
+    try:
+        data = request.get_data(cache=False)
+    except HTTPException:
+        raise
+    except Exception as exc:  # a body the server cannot read: bad chunked encoding, a dropped connection
+        raise InvalidInput(f"unreadable request body ({type(exc).__name__})") from None
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(data) >= limit:
         raise RequestEntityTooLarge()  # a chunked body is cut at the limit, not refused: refuse it here

@@ -63,6 +63,8 @@ def set_query() -> Response:
 
 @api.get("/next_batch")
 def next_batch() -> Response:
+    if request.method == "HEAD":  # a probe: serves and records nothing
+        return Response(status=200, mimetype="application/json")
     rt = runtime()
     strategy = request.args.get("strategy") or rt.config.default_strategy
     size = int_arg("batch_size", default=rt.config.batch_size, minimum=1, maximum=None)

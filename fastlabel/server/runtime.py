@@ -54,6 +54,21 @@ class Runtime:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout) and self.status == "ready"
 
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until the start-up has finished, ready or failed; False on timeout."""
+        return self._ready.wait(timeout)
+
+    @property
+    def failed(self) -> bool:
+        """The start-up failed (the reason is in `error`): a server should exit, not answer 503 forever."""
+        return self.status == "error"
+
+    def close(self) -> None:
+        """Shut the sockets and close the journal cleanly (server shutdown)."""
+        self.hub.close_all()
+        if self._workspace is not None:
+            self._workspace.session.log.close()
+
     @property
     def workspace(self) -> Workspace:
         if self._workspace is None:

@@ -1,5 +1,9 @@
 // HTTP calls to the FastLabel server. Every failure becomes an ApiError carrying the
-// server's {"error": "..."} message, so callers can show it in a toast.
+// server's {"error": "..."} message, so callers can show it in a toast. A submit or an undo
+// carries a request id of its own and is sent again with it when the answer is lost on the
+// way: the server applies each id once and answers a repeat as it answered the first.
+
+import { toast } from "./toast.js";
 
 // Off loopback the server wants a token; the page gets it once, in its own URL.
 export const token = new URLSearchParams(location.search).get("token");
@@ -18,6 +22,30 @@ export function withToken(path) {
   const url = new URL(path, location.href);
   url.searchParams.set("token", token);
   return url.pathname + url.search;
+}
+
+const RETRIES = 2; // sends of the same request id after a lost answer
+const RETRY_DELAY_MS = 1000;
+
+/** A fresh request id: 32 hex digits (crypto.getRandomValues works off secure contexts too). */
+export function newRequestId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A change the server must apply once: retried with the same request id when the answer is lost. */
+async function once(method, path, { query, body } = {}) {
+  const q = { ...(query || {}), request_id: newRequestId() };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const data = await request(method, path, { query: q, body });
+      if (data && data.warning) toast(data.warning, "info");
+      return data;
+    } catch (err) {
+      if (err.status !== 0 || attempt >= RETRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * (attempt + 1)));
+    }
+  }
 }
 
 async function request(method, path, { query, body } = {}) {
@@ -59,10 +87,10 @@ export const api = {
   nextBatch: (strategy, batchSize) =>
     request("GET", "/api/next_batch", { query: { strategy, batch_size: batchSize } }),
   submitLabels: (labels, { batchId, pageMs, clicks }) =>
-    request("POST", "/api/submit_labels", {
+    once("POST", "/api/submit_labels", {
       query: { batch_id: batchId, page_ms: pageMs, clicks },
       body: labels,
     }),
-  undo: () => request("POST", "/api/undo"),
+  undo: () => once("POST", "/api/undo"),
   models: () => request("GET", "/api/models"),
 };
