@@ -65,3 +65,15 @@ class StorageError(FastLabelError):
     """The session journal cannot be written (permissions, a read-only or failing disk)."""
 
     status = 503
+
+
+class UnknownConcept(FastLabelError):
+    """A concept name that this workspace does not hold."""
+
+    status = 404
+
+
+class ConceptExists(FastLabelError):
+    """A new concept whose name is taken (names compare without case)."""
+
+    status = 409

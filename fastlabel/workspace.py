@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
 from .device import pick_device
@@ -31,8 +32,18 @@ class Workspace:
     source: ImageSource
     encoder: Encoder
     embeddings: np.ndarray
-    session: LabelingSession
+    concepts: Concepts
     attributes: Attributes | None = None
+    concept: str | None = None  # pinned by `for_concept`; None: whichever is current
+
+    @property
+    def session(self) -> LabelingSession:
+        """The session of this workspace's concept (the current one unless pinned)."""
+        return self.concepts.session(self.concept)
+
+    def for_concept(self, name: str | None) -> "Workspace":
+        """This workspace pinned to one concept (default: the current one), e.g. for one request."""
+        return replace(self, concept=self.concepts.resolve(name) if name is not None else self.concepts.current)
 
     def item_names(self) -> list[str] | None:
         """File names for exports when the data is a folder of images."""
@@ -49,6 +60,7 @@ class Workspace:
             "data": {"name": self.source.name, "n_items": s.n_items},
             "encoder": {"id": self.encoder.id, "has_text": s.has_text},
             "session": str(s.log.journal) if s.log.journal else None,
+            "concept": s.state.concept,
             "query": s.state.query,
             "strategies": s.strategy_menu(),
             "counts": s.counts(),
@@ -109,11 +121,16 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
     pool = open_pool(config, progress)
     use_threads()  # the embeddings exist: from here on torch runs small training fits
     data_id = pool.source.fingerprint()
-    journal = EventLog.open(journal_path(pool.config, data_id, pool.encoder.id))
-    if progress and len(journal):
-        progress("replaying", 0, len(journal))
-    session = LabelingSession(
-        pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
-        seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=pick_device(config.device),
-    )
-    return Workspace(pool.config, pool.source, pool.encoder, np.asarray(pool.embeddings), session, pool.attributes)
+    device = pick_device(config.device)
+
+    def open_session(journal: EventLog, concept: str) -> LabelingSession:
+        if progress and len(journal):
+            progress("replaying", 0, len(journal))
+        return LabelingSession(
+            pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
+            seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=device, concept=concept,
+        )
+
+    concepts = Concepts(journal_path(pool.config, data_id, pool.encoder.id), open_session, config.concept)
+    concepts.session()  # the current concept is replayed before the server answers
+    return Workspace(pool.config, pool.source, pool.encoder, np.asarray(pool.embeddings), concepts, pool.attributes)

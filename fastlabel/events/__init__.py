@@ -5,6 +5,7 @@ from .records import (
     EVENT_TYPES,
     BatchServed,
     Event,
+    LabelsCorrected,
     LabelsSubmitted,
     ModelTrained,
     QuerySet,
@@ -15,7 +16,7 @@ from .records import (
 from .reducer import Retrain, SessionState, Submission, apply, fold
 
 __all__ = [
-    "EVENT_TYPES", "BatchServed", "Event", "EventLog", "LabelsSubmitted", "ModelTrained", "QuerySet", "SessionStarted",
+    "EVENT_TYPES", "BatchServed", "Event", "EventLog", "LabelsCorrected", "LabelsSubmitted", "ModelTrained", "QuerySet", "SessionStarted",
     "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
     "load_events", "parse_jsonl",
 ]

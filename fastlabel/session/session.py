@@ -23,6 +23,7 @@ from ..events import (
     BatchServed,
     Event,
     EventLog,
+    LabelsCorrected,
     LabelsSubmitted,
     ModelTrained,
     QuerySet,
@@ -37,6 +38,7 @@ from ..learner.strategies import STRATEGIES, Pool, get_strategy, select
 from ..learner.zeroshot import zero_shot_probs
 from . import views
 from .pages import audit_count, compose_page
+from .review import REVIEW_STRATEGY, review_page
 from .training import TrainPoint, Trainer
 
 MAX_QUERY_CHARS = 500
@@ -89,6 +91,7 @@ class LabelingSession:
         encoder_id: str = "",
         device: torch.device | None = None,
         audit_per_page: int = 2,
+        concept: str = "positive",
     ) -> None:
         self.audit_per_page = audit_per_page
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
@@ -106,7 +109,8 @@ class LabelingSession:
             self.state = apply(self.state, event)
             self._follow(event, self.state)
         if not self.log.events:
-            self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id)
+            self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
+                         concept=concept)
         self._check_matches(data_id)
         if self._untrained_changes():  # the process stopped between a submission and its retrain
             self._train_through(self.state.last_seq)
@@ -228,6 +232,30 @@ class LabelingSession:
             event, _ = self._record(SubmissionUndone, submission=last.seq)
             page = self.state.batch(last.batch_id) if last.batch_id is not None else None
         return Undone(last.labels, page, self._train_through(event.seq))
+
+    def review(self, size: int) -> Batch:
+        """A page of labeled items whose out-of-fold prediction disagrees most with the human label,
+        recorded as served (strategy "review") so the next review page shows others."""
+        with self._lock:
+            page = review_page(self.state, self.embeddings, size, config=self.trainer.learner.config)
+            if page.ids.size == 0:
+                return Batch(None, [], [], "neutral", REVIEW_STRATEGY, True, page.message)
+            ids = [int(i) for i in page.ids]
+            probs = [round(float(p), 5) for p in page.probs]
+            event, _ = self._record(BatchServed, strategy=REVIEW_STRATEGY, batch_type="neutral", ids=tuple(ids),
+                                    probs=tuple(probs))
+        return Batch(event.seq, ids, probs, "neutral", REVIEW_STRATEGY)
+
+    def correct(self, labels: Sequence[tuple[int, int]], *, origin: str, batch_id: int | None = None) -> Submitted:
+        """Change labels already given (from a review page or the labeled gallery) and retrain."""
+        with self._lock:
+            unknown = [i for i, _ in labels if i not in self.state.labels]
+            if unknown:
+                raise InvalidInput(f"only labeled items can be corrected; not labeled: {unknown[:10]}")
+            if batch_id is not None and self.state.batch(batch_id) is None:
+                raise InvalidInput(f"unknown batch_id {batch_id}")
+            event, _ = self._record(LabelsCorrected, labels=tuple(labels), origin=origin, batch_id=batch_id)
+        return Submitted(event.seq, self._train_through(event.seq))
 
     # -- queries ------------------------------------------------------------------------------
     @property
