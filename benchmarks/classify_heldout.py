@@ -71,6 +71,7 @@ def main() -> None:
     api_auc = held_out_scores(task.test_y, Classifier.load(model).predict_proba(task.test_x)).auc
 
     folder = args.out / "heldout"
+    folder.mkdir(exist_ok=True)
     for k, item in enumerate(split.test):
         path = folder / f"{k:05d}.png"
         if not path.exists():

@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .model.commands import register as register_model_commands
 
-    register_model_commands(sub, add_data_args)
+    register_model_commands(sub, add_data_args, config_from_args, tqdm_progress)
     return parser
 
 

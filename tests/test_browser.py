@@ -8,6 +8,7 @@ Screenshots go to test-output/ (git-ignored).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -230,7 +231,8 @@ def test_label_confirm_train_and_pushed_update(server: Server, context) -> None:
     for card, item in zip(facts, batch["items"]):
         p = item["prob_pos"]
         side, pct = ("Pos", p) if p >= 0.5 else ("Neg", 1 - p)
-        assert card["overlay"] == f"#{item['id']} - {round(pct * 100)}% {side}"
+        shown = math.floor(pct * 100 + 0.5)  # JavaScript's Math.round: halves go up, not to even
+        assert card["overlay"] == f"#{item['id']} - {shown}% {side}"
         assert card["img"].startswith("data:image/png;base64")
         cr, cg, cb = rgb(card["border"])
         if card["overlay"].endswith("Pos"):

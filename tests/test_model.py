@@ -99,7 +99,7 @@ def test_metadata_says_what_the_issue_asks(model_file, sessions) -> None:
     assert meta["encoder"] == {"kind": "precomputed", "id": FakeEncoder.id, "embedding_dim": 24, "l2_normalised": True}
     assert meta["training"]["labels"] == len(st.labels) and meta["training"]["positives"] == st.n_positive
     assert meta["training"]["trained_on"] == len([i for i in st.labels if i not in st.audit_ids])
-    assert meta["session"]["seq"] == s.trend[-1].seq and meta["session"]["id"] == session_id(s.log.events)
+    assert meta["session"]["seq"] == s.history()[-1].seq and meta["session"]["id"] == session_id(s.log.events)
     assert meta["estimates"] == s.insights()["estimates"]  # what the panel showed at that point
     assert meta["prior"]["query"] == "the first axis" and 0 < meta["prior"]["weight"] < 1
     assert meta["fastlabel_version"] and meta["created"].endswith("Z")
@@ -109,8 +109,9 @@ def test_every_retrain_is_a_version_and_an_earlier_one_equals_a_truncated_replay
     x, _ = pool
     s = sessions[True]
     versions = model_versions(s.log.events)
-    assert [v.seq for v in versions] == [p.seq for p in s.trend]
-    assert [v.labels for v in versions] == [p.labeled for p in s.trend]
+    assert [v.seq for v in versions] == [p.seq for p in s.history()]
+    assert [v.labels for v in versions] == [p.labeled for p in s.history()]
+    assert s.history()[-1].estimates == s.insights()["estimates"]  # what the version list shows
     earlier = versions[1].seq
     export = replayed_snapshot(s.log.events, earlier, x, FakeEncoder())
     path = tmp_path / "earlier.safetensors"
@@ -138,6 +139,9 @@ def test_concept_is_recorded_and_carried(pool) -> None:
     x, y = pool
     s = LabelingSession(x, seed=1)
     assert s.state.concept == "positive"
+    named = LabelingSession(x, seed=1, concept="Smiling")
+    assert named.state.concept == "Smiling" and named.log.events[0].concept == "Smiling"
+    assert named.predictions()["concept"] == "Smiling"
     started = SessionStarted(seq=1, ts=0.0, seed=1, n_items=len(x), concept="Smiling")
     replayed = LabelingSession.replay([started], x)
     assert replayed.state.concept == "Smiling"

@@ -1,18 +1,18 @@
-"""`fastlabel export-model` and `fastlabel classify`, registered by cli.py."""
+"""`fastlabel export-model` and `fastlabel classify`, registered by cli.py (which hands in its data
+flags, its Config builder and its progress bar, so this module never imports the CLI)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..config import default_home
 from ..errors import InvalidInput
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
-    from ..cli import config_from_args, tqdm_progress
     from ..events import SessionStarted, load_events
     from ..workspace import open_pool
     from .artifact import write_artifact
@@ -28,7 +28,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     if not versions:
         raise InvalidInput(f"{args.session} holds no trained model yet (no retrain with both classes labeled)")
     seq = versions[-1].seq if args.at is None else args.at
-    pool = open_pool(config_from_args(args), progress=tqdm_progress())
+    pool = open_pool(args.make_config(args), progress=args.progress())
     started = next((e for e in events if isinstance(e, SessionStarted)), None)
     if started and started.encoder and started.encoder != pool.encoder.id:
         raise InvalidInput(f"the session was recorded with encoder {started.encoder} but these flags give "
@@ -51,7 +51,6 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from ..cli import tqdm_progress
     from ..data import load_source
     from .classifier import Classifier
     from .classify import classify_source, output_format, rows_bytes, write_rows
@@ -60,7 +59,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     clf = Classifier.load(args.model, clip_checkpoint=args.clip_checkpoint, device=args.device)
     clf.encoder  # noqa: B018 - rebuild (or refuse) before reading any image
     source = load_source(sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images)
-    report = tqdm_progress()
+    report = args.progress()
     result = classify_source(clf, source, (args.home or default_home()) / "cache", threshold=args.threshold,
                              progress=lambda done, total: report("embedding", done, total))
     if args.out is None:
@@ -74,7 +73,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.ArgumentParser], None]) -> None:
+def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.ArgumentParser], None],
+             make_config: Callable[[argparse.Namespace], Any], progress: Callable[[], Any]) -> None:
     """Add the two commands to the `fastlabel` parser."""
     p = sub.add_parser("export-model", help="write a session's model (latest or --at SEQ) as a file")
     p.add_argument("session", type=Path)
@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.
     p.add_argument("--out", type=Path, required=True, help="model file (.safetensors, or .onnx with --format onnx)")
     p.add_argument("--format", choices=("safetensors", "onnx"),
                    help="safetensors (default) or onnx (one graph from pixels to probability; needs [onnx])")
-    p.set_defaults(func=cmd_export_model)
+    p.set_defaults(func=cmd_export_model, make_config=make_config, progress=progress)
 
     p = sub.add_parser("classify", help="run an exported model on new images")
     p.add_argument("model", type=Path)
@@ -97,4 +97,4 @@ def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.
     p.add_argument("--clip-checkpoint", type=Path, help="the CLIP checkpoint file a checkpoint-based model needs")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
     p.add_argument("--home", type=Path, default=None, help="where the embedding cache lives (default .fastlabel)")
-    p.set_defaults(func=cmd_classify)
+    p.set_defaults(func=cmd_classify, progress=progress)

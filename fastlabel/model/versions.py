@@ -19,10 +19,11 @@ import orjson
 from .. import __version__
 from ..embeddings.base import Encoder
 from ..errors import InvalidInput, NotReady
-from ..estimates import THRESHOLD, quality_estimates
 from ..events import Event, ModelTrained, SessionStarted, SessionState, apply, fold
 from ..learner.zeroshot import prior_weight
 from ..session import LabelingSession
+from ..session.estimates import quality_estimates
+from ..threshold import THRESHOLD
 from .artifact import FORMAT, FORMAT_VERSION, HEAD_KEYS, PRIOR_KEY
 from .classifier import Classifier, Prior, head_from_tensors
 from .encoders import encoder_spec
@@ -98,10 +99,11 @@ class ModelExport:
 def snapshot(session: LabelingSession, encoder: Encoder, *, events: Sequence[Event] | None = None) -> ModelExport:
     """The model of `session` at its last retrain. The caller makes sure no retrain runs meanwhile
     (a replayed session, or the live one under its training lock)."""
-    if not session.trend:
+    retrains = session.state.retrains
+    if not retrains:
         raise NotReady("no model yet: label a page with at least one positive and one negative")
-    seq = session.trend[-1].seq
-    head = session.learner.state_dict()
+    seq = retrains[-1].seq
+    head = session.trainer.learner.state_dict()
     if not head:
         raise NotReady(f"no model at event {seq}: the training labels hold only one class so far; "
                        "label at least one positive and one negative")
@@ -150,7 +152,7 @@ def export_version(session: LabelingSession, encoder: Encoder, seq: int | None =
     """Version `seq` (default: the latest) of a running or replayed session: the latest is copied from
     the session while no retrain can swap it, an earlier one is rebuilt by replay."""
     with session._train_lock:  # noqa: SLF001 - the head must not change while it is copied
-        latest = session.trend[-1].seq if session.trend else None
+        latest = session.state.retrains[-1].seq if session.state.retrains else None
         if seq is None or seq == latest:
             return snapshot(session, encoder, events=session.log.events)
     return replayed_snapshot(session.log.events, seq, session.embeddings, encoder, **session_kwargs)

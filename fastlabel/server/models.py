@@ -30,14 +30,14 @@ def file_name(concept: str, seq: int) -> str:
 def list_versions() -> Response:
     """The latest model versions, newest first: labels, positives, train time, the estimates at that point."""
     session = runtime().workspace.session
-    points = {p.seq: p for p in session.trend}
+    points = {p.seq: p for p in session.history()}
     out: list[dict[str, Any]] = []
     for v in reversed(model_versions(session.log.events)):
         if not v.has_head:
             continue
         point = points.get(v.seq)
-        extra = point.to_dict() if point is not None else {}
-        out.append({**v.to_dict(), "train_ms": extra.get("train_ms"), "estimates": extra.get("estimates")})
+        out.append({**v.to_dict(), "train_ms": point.train_ms if point else None,
+                    "estimates": point.estimates if point else None})
         if len(out) == MAX_LISTED:
             break
     return jsonify({"concept": session.state.concept, "versions": out})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ from ..events import SessionState
 from ..learner.head import HeadConfig, Learner
 from ..learner.zeroshot import blend
 from ..threshold import THRESHOLD
+from .estimates import quality_estimates
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class TrainPoint:
     positive: int
     train_ms: float | None  # None: no head (fewer than two classes among the training labels)
     flip_rate: float | None
+    # the audit estimates right after this retrain, for the model versions list (not in to_dict)
+    estimates: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"labeled": self.labeled, "positive": self.positive, "train_ms": self.train_ms,
@@ -88,7 +91,8 @@ class Trainer:
             head = None
         before, after = self._publish(prior=self.scores.prior, head=head, n_labeled=len(state.labels))
         flips = float(np.mean((after >= THRESHOLD) != (before >= THRESHOLD))) if after.size else 0.0
-        return TrainPoint(seq, len(state.labels), state.n_positive, train_ms, round(flips, 5))
+        estimates = quality_estimates(state, after).to_dict() if head is not None else None
+        return TrainPoint(seq, len(state.labels), state.n_positive, train_ms, round(flips, 5), estimates)
 
     def _publish(self, *, prior: np.ndarray | None, head: np.ndarray | None,
                  n_labeled: int) -> tuple[np.ndarray, np.ndarray]:

@@ -39,7 +39,7 @@ def predictions(state: SessionState, probs: np.ndarray) -> dict[str, Any]:
     items = [{"id": i, "label": labels[i] if i in labels else int(probs[i] >= t),
               "source": "human" if i in labels else "model", "prob_pos": round(float(probs[i]), 4)}
              for i in range(len(probs))]
-    return {"threshold": t, "estimates": quality.to_dict(), "counts": counts(state),
+    return {"concept": state.concept, "threshold": t, "estimates": quality.to_dict(), "counts": counts(state),
             "predicted_positive": sum(it["label"] for it in items), "items": items}
 
 
