@@ -82,5 +82,5 @@ class Runtime:
         if not has_request_context():
             return self._workspace
         if "workspace" not in g:  # one concept per request: ?concept=NAME, else the current one (checked here,
-            g.workspace = self._workspace.for_concept(request.args.get("concept"))  # after the access checks)
+            g.workspace = self._workspace.for_concept(request.args.get("concept") or None)  # after the access checks)
         return g.workspace
