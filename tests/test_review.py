@@ -7,9 +7,17 @@ import pytest
 
 from fastlabel.errors import InvalidInput
 from fastlabel.events import LabelsCorrected, event_from_dict
+from fastlabel.learner.head import HeadConfig, use_threads
 from fastlabel.session import LabelingSession
 from fastlabel.session.labeled import labeled_items
 from fastlabel.session.review import out_of_fold_probs, review_page, stratified_folds
+
+SMALL = HeadConfig(hidden=16, steps=30, warm_steps=10)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    use_threads()  # as a server does: tiny fits on one thread
 
 
 def blobs(n: int = 200, dim: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +42,7 @@ def test_out_of_fold_finds_planted_mistakes():
     wrong = np.array([3, 50, 121])
     noisy[wrong] = 1 - noisy[wrong]
     ids = np.arange(len(y))
-    probs = out_of_fold_probs(x, ids, noisy, folds=5, seed=1)
+    probs = out_of_fold_probs(x, ids, noisy, folds=5, seed=1, config=SMALL)
     worst = np.argsort(-np.abs(noisy - probs))[:3]
     assert set(worst) == set(wrong)
     with pytest.raises(ValueError):
@@ -43,7 +51,7 @@ def test_out_of_fold_finds_planted_mistakes():
 
 def labeled_session(n_label: int = 120, wrong=(4, 9, 30)) -> tuple[LabelingSession, np.ndarray]:
     x, y = blobs()
-    session = LabelingSession(x, seed=3)
+    session = LabelingSession(x, seed=3, head_config=SMALL)
     noisy = y.copy()
     noisy[list(wrong)] = 1 - noisy[list(wrong)]
     session.submit(tuple((i, int(noisy[i])) for i in range(n_label)))
@@ -56,13 +64,13 @@ def test_review_page_shows_the_mistakes_first_then_others():
     assert set(first.ids) == {4, 9, 30} and first.strategy == "review" and first.batch_id is not None
     second = session.review(3)
     assert not set(second.ids) & set(first.ids)  # a reviewed card is not shown again
-    page = review_page(session.state, session.embeddings, 500)
+    page = review_page(session.state, session.embeddings, 500, config=SMALL)
     assert page.ids.size == 120 - 6
 
 
 def test_review_needs_two_of_each_class():
     x, _ = blobs()
-    session = LabelingSession(x)
+    session = LabelingSession(x, head_config=SMALL)
     session.submit(((0, 0), (1, 1), (2, 0)))
     batch = session.review(10)
     assert batch.exhausted and batch.ids == [] and "two positives" in batch.message
@@ -82,7 +90,7 @@ def test_corrections_replay_count_and_undo():
     events = list(session.log)
     corrected = [e for e in events if isinstance(e, LabelsCorrected)]
     assert len(corrected) == 1 and event_from_dict(corrected[0].to_dict()) == corrected[0]
-    again = LabelingSession.replay(events, session.embeddings, seed=3)
+    again = LabelingSession.replay(events, session.embeddings, seed=3, head_config=SMALL)
     assert dict(again.state.labels) == dict(session.state.labels)
     assert np.array_equal(again.probs, session.probs)  # the retrain after the correction replays too
     assert set(again.state.corrected()) == set(page.ids)
@@ -106,7 +114,7 @@ def test_correct_refuses_unlabeled_items_and_bad_origins():
 
 def test_gallery_filters_newest_first():
     x, _ = blobs()
-    session = LabelingSession(x)
+    session = LabelingSession(x, head_config=SMALL)
     session.submit(((0, 1), (1, 0), (2, 1)))
     session.submit(((3, 0), (4, 1)))
     session.correct(((1, 1),), origin="gallery")
