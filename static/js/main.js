@@ -2,9 +2,13 @@
 // (next page -> label -> confirm & train -> next page), undo, and pushed retrains.
 
 import { api, withToken } from "./api.js";
+import { bindCloser } from "./closer.js";
+import { currentConcept, initConcepts, refreshConcepts } from "./concepts.js";
+import { GalleryView } from "./gallery.js";
 import { Grid } from "./grid.js";
 import { bindKeys } from "./keyboard.js";
 import { renderModels } from "./models.js";
+import { ReviewView } from "./review.js";
 import { Socket } from "./socket.js";
 import { renderCounts, renderStats, formatNumber } from "./stats.js";
 import { showError, toast } from "./toast.js";
@@ -20,10 +24,16 @@ const app = {
   strategies: [],
   batch: null, // {batch_id, batch_type, strategy, restored}
   busy: false,
+  view: "label", // label | review | gallery (review.js, gallery.js)
 };
 
 const grid = new Grid($("grid"), { onChange: renderPageInfo });
 const socket = new Socket({ onMessage: onPush, onStatus: renderConnection });
+const pageSize = () => Number($("batch-size").value) || 48;
+const views = {
+  review: new ReviewView({ grid, show: (b) => showBatch(b), pageSize }),
+  gallery: new GalleryView({ grid, show: (b) => showBatch(b), pageSize, reload: () => loadBatch() }),
+};
 
 // ---------------------------------------------------------------- start-up
 
@@ -80,9 +90,48 @@ async function onReady(state) {
   $("loading").hidden = true;
   $("grid").hidden = false;
   setBusy(false);
+  const concept = await initConcepts({ canLeave: pageIsPristine, onSwitch: onConceptSwitch, hasText });
+  if (concept !== state.concept) state = await api.state(); // this tab's concept, from its URL
   applyState(state);
   fillToolbar(state);
   await loadBatch();
+}
+
+function hasText() {
+  return Boolean(app.state && app.state.encoder && app.state.encoder.has_text);
+}
+
+/** Another concept: its panel, its query, its next page; no reload, nothing re-embedded. */
+async function onConceptSwitch() {
+  const state = await api.state();
+  applyState(state);
+  $("query").value = state.query || "";
+  await loadBatch();
+}
+
+/** Label, Review labels or Labeled: which page the grid shows. */
+function setView(name) {
+  if (name === app.view) return;
+  if (!pageIsPristine()) return toast("Confirm (or undo) this page first.", "info");
+  app.view = name;
+  for (const b of document.querySelectorAll("[data-view]")) b.classList.toggle("is-active", b.dataset.view === name);
+  $("gallery-bar").hidden = name !== "gallery";
+  $("strategy").disabled = name !== "label";
+  loadBatch();
+}
+
+/** A review or gallery action, with the page's busy state and error toasts. */
+async function runView(action) {
+  const seq = ++loadSeq;
+  setBusy(true);
+  try {
+    await action(views[app.view]);
+  } catch (err) {
+    showError(err);
+  } finally {
+    if (seq === loadSeq) setBusy(false);
+    refreshUnlessPushed();
+  }
 }
 
 function fillToolbar(state) {
@@ -127,6 +176,7 @@ function applyState(state) {
   $("encoder-id").textContent = state.encoder ? state.encoder.id : "";
   $("current-query").textContent = state.query ? `\u201c${state.query}\u201d` : "none";
   renderModels();
+  refreshConcepts();
 }
 
 /** A pushed retrain carries everything the panel shows: fold it in without asking again. */
@@ -182,6 +232,7 @@ function currentStrategy() {
 let loadSeq = 0;
 async function loadBatch() {
   if (app.status !== "ready") return;
+  if (app.view !== "label") return runView((view) => view.load());
   // Menu changes can overlap a load in flight: only the latest request may render.
   const seq = ++loadSeq;
   setBusy(true);
@@ -234,6 +285,7 @@ function renderPageInfo() {
 
 async function confirm() {
   if (app.busy || app.status !== "ready") return;
+  if (app.view !== "label") return runView((view) => view.confirm());
   if (!grid.size) return loadBatch();
   setBusy(true);
   try {
@@ -306,6 +358,7 @@ function onPush(msg) {
   } else if (msg.type === "ready") {
     if (app.status !== "ready") pollState();
   } else if (msg.type === "trained") {
+    if (msg.concept && msg.concept !== currentConcept()) return; // another tab's concept
     if (msg.probs) grid.updateProbs(msg.probs);
     applyRetrain(msg);
   }
@@ -335,6 +388,8 @@ function wire() {
     if (e.key === "Escape") e.target.blur();
   });
   $("help-toggle").addEventListener("click", () => toggleHelp());
+  for (const b of document.querySelectorAll("[data-view]")) b.addEventListener("click", () => setView(b.dataset.view));
+  bindCloser(grid);
   $("help-close").addEventListener("click", () => toggleHelp(false));
   // Mouse clicks on toolbar buttons leave the focus where it was, so Enter/Space keep
   // meaning "confirm" instead of re-pressing the last button clicked.
