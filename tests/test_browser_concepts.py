@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import orjson
 import pytest
@@ -65,7 +66,7 @@ def set_page_size(page: Page, n: int) -> None:
 def new_concept(page: Page, name: str) -> None:
     page.click("#new-concept")
     page.fill("#concept-name", name)
-    with page.expect_response(lambda r: r.url.endswith("/api/concepts") and r.request.method == "POST"):
+    with page.expect_response(lambda r: urlparse(r.url).path == "/api/concepts" and r.request.method == "POST"):
         page.click("#concept-form button[type=submit]")
     expect(page.locator("#concept-picker")).to_have_value(name)
     expect(page.locator("#confirm")).to_be_enabled()
@@ -90,6 +91,8 @@ def labels_of(server: ServerProcess, concept: str) -> dict[int, int]:
 
 
 def test_two_concepts_switch_and_reload(server: ServerProcess, page: Page) -> None:
+    height = page.eval_on_selector(".toolbar", "t => t.offsetHeight")
+    assert height < 60, height  # one toolbar row at 1366 px (52 px)
     set_page_size(page, 24)
     new_concept(page, "smiling")
     label_page(page)
@@ -125,6 +128,7 @@ def test_two_concepts_switch_and_reload(server: ServerProcess, page: Page) -> No
 def test_review_shows_human_labels_and_records_a_flip(server: ServerProcess, page: Page) -> None:
     page.select_option("#concept-picker", "eyeglasses")
     expect(page.locator("#confirm")).to_be_enabled()
+    set_page_size(page, 24)
     given = labels_of(server, "eyeglasses")
     page.click("[data-view=review]")
     page.wait_for_selector("#grid .card .card-human")
@@ -136,9 +140,10 @@ def test_review_shows_human_labels_and_records_a_flip(server: ServerProcess, pag
     shot(page, "review-page.png")
     first = cards[0][0]
     page.click("#grid .card:nth-child(1)")
-    with page.expect_response(lambda r: "/api/correct" in r.url):
-        page.keyboard.press("Enter")
-    page.wait_for_selector("#grid .card .card-human")
+    with page.expect_response(lambda r: "/api/review" in r.url):  # the next review page
+        with page.expect_response(lambda r: "/api/correct" in r.url):
+            page.keyboard.press("Enter")
+    expect(page.locator("#confirm")).to_be_enabled()
     assert labels_of(server, "eyeglasses")[first] == 1 - given[first]
     state = call("GET", f"{server.base}/api/state?concept=eyeglasses")[1]
     assert state["effort"]["corrections"]["review"] == 1
@@ -146,9 +151,11 @@ def test_review_shows_human_labels_and_records_a_flip(server: ServerProcess, pag
     second = [c[0] for c in page.eval_on_selector_all("#grid .card", "cs => cs.map(c => [Number(c.dataset.id)])")]
     assert first not in second  # the next review page shows other cards
 
-    page.click("[data-view=gallery]")
-    page.select_option("#gallery-filter", "corrected")
-    page.wait_for_selector("#grid .card .card-human")
+    with page.expect_response(lambda r: "/api/labeled" in r.url):
+        page.click("[data-view=gallery]")
+    with page.expect_response(lambda r: "filter=corrected" in r.url):
+        page.select_option("#gallery-filter", "corrected")
+    expect(page.locator("#confirm")).to_be_enabled()
     ids = page.eval_on_selector_all("#grid .card", "cs => cs.map(c => Number(c.dataset.id))")
     assert ids == [first]
     expect(page.locator("#grid .card-human")).to_contain_text("\u270e")
@@ -168,7 +175,7 @@ def test_closer_look_from_the_keyboard(server: ServerProcess, page: Page) -> Non
     expect(page.locator("#closer")).to_be_visible()
     page.wait_for_function("document.getElementById('closer-img').src.includes('/api/image/')")
     src = page.eval_on_selector("#closer-img", "i => i.src")
-    assert f"/api/image/{focused}" in src and "concept=eyeglasses" in src
+    assert f"/api/image/{focused}?" in src and "concept=" in src
     size = page.eval_on_selector("#closer-img", "i => [i.naturalWidth, i.getBoundingClientRect().width]")
     assert size[1] >= 4 * size[0]  # the 48 px tile, scaled up
     shot(page, "closer-look.png")
@@ -183,19 +190,41 @@ def test_closer_look_from_the_keyboard(server: ServerProcess, page: Page) -> Non
 
 
 def test_effort_table_fits_the_panel(server: ServerProcess, page: Page) -> None:
-    page.select_option("#concept-picker", "positive")
     expect(page.locator("#confirm")).to_be_enabled()
+    before = page.eval_on_selector("#concept-picker", "p => p.value")
+    page.click("#grid .card:nth-child(1)")
+    page.click("#new-concept")
+    page.fill("#concept-name", "strategies")
+    page.click("#concept-form button[type=submit]")
+    expect(page.locator(".toast").last).to_contain_text("Confirm")  # refused: the page has a flip on it
+    expect(page.locator("#concept-picker")).to_have_value(before)
+    page.click("#concept-cancel")
+    label_page(page, flips=0)
+    new_concept(page, "strategies")
     for strategy in ("random", "kmeans", "borderline", "hybrid"):
         page.select_option("#strategy", strategy)
         expect(page.locator("#confirm")).to_be_enabled()
         page.wait_for_timeout(300)
         label_page(page, flips=2)
-    page.wait_for_selector("#effort table thead th:nth-child(5)")
+    by_strategy = call("GET", f"{server.base}/api/state?concept=strategies")[1]["effort"]["by_strategy"]
+    assert len(by_strategy) == 4, by_strategy
+    page.wait_for_selector("#effort table thead th:nth-child(5)", state="attached")
     page.eval_on_selector("#effort-section", "e => e.scrollIntoView()")
     fit = page.eval_on_selector_all(
         "#effort .figs-wrap",
-        "ws => ws.map(w => [w.scrollWidth, w.clientWidth, w.getBoundingClientRect().right, "
-        "document.querySelector('.panel').getBoundingClientRect().right])")
-    for scroll_w, client_w, right, panel_right in fit:
-        assert scroll_w <= client_w + 1 and right <= panel_right, fit
+        """ws => ws.map(w => ({scroll: w.scrollWidth, client: w.clientWidth, overflow: getComputedStyle(w).overflowX,
+                              right: w.getBoundingClientRect().right,
+                              panel: document.querySelector('.panel').getBoundingClientRect().right}))""")
+    for wrap in fit:  # every table fits the panel, or scrolls inside it
+        assert wrap["right"] <= wrap["panel"] and (wrap["scroll"] <= wrap["client"] + 1 or wrap["overflow"] == "auto")
+    panel = page.eval_on_selector(".panel", "p => [p.scrollWidth, p.clientWidth]")
+    wide = page.eval_on_selector(".panel", """p => [...p.querySelectorAll('*')].filter(e =>
+        e.getBoundingClientRect().right > p.getBoundingClientRect().right + 1 && e.closest('.figs-wrap') === null)
+        .map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + e.textContent.slice(0, 30))""")
+    assert panel[0] <= panel[1], wide  # nothing sticks out of the panel
+    page.eval_on_selector_all("#effort .figs-wrap", "ws => ws.forEach(w => { w.scrollLeft = w.scrollWidth; })")
+    last = page.eval_on_selector_all(
+        "#effort table", "ts => ts.map(t => { const th = t.tHead.rows[0].lastElementChild.getBoundingClientRect();"
+        " const w = t.parentElement.getBoundingClientRect(); return th.right <= w.right + 1 && th.left >= w.left; })")
+    assert all(last)  # scrolled, the last column shows whole
     shot(page, "effort-table.png")

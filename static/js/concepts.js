@@ -86,6 +86,8 @@ async function onPick(e) {
 
 function openForm(open) {
   $("concept-form").hidden = !open;
+  $("concept-picker").hidden = open; // the form takes their place in the row
+  $("new-concept").hidden = open;
   if (open) {
     $("concept-name").value = "";
     $("concept-name").focus();
