@@ -285,7 +285,7 @@ class LabelingSession:
         return views.counts(self.state)
 
     def export_labels_jsonl(self, names: Sequence[str] | None = None) -> bytes:
-        return views.labels_jsonl(self.state.labels, names)
+        return views.labels_jsonl(self.state.labels, names, self.state.concept)
 
     def export_events_jsonl(self) -> bytes:
         return self.log.to_jsonl()
