@@ -122,8 +122,9 @@ class Concepts:
         self._current = self._first_current(requested)
 
     def _first_current(self, requested: str | None) -> str:
-        if requested is not None:
-            return self.create(requested, exist_ok=True)
+        if requested is not None:  # opened or created, and remembered as the one used last
+            self._current = self.create(requested, exist_ok=True)
+            return self.switch(self._current)
         try:
             saved = orjson.loads((self.folder / CURRENT_FILE).read_bytes()).get("name")
             return self.resolve(saved)

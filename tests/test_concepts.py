@@ -189,5 +189,11 @@ def test_serve_concept_opens_or_creates(new_home):
     c = app.test_client()
     assert [x["name"] for x in c.get("/api/concepts").get_json()["concepts"]] == ["Eyeglasses"]
     close(app)
+    app = create_app(Config(home=home, encoder="pixels", concept="hat"), background=False)
+    close(app)
+    app = create_app(Config(home=home, encoder="pixels"), background=False)  # no --concept: the one used last
+    listing = app.test_client().get("/api/concepts").get_json()
+    assert listing["current"] == "hat" and [x["name"] for x in listing["concepts"]] == ["Eyeglasses", "hat"]
+    close(app)
     bad = create_app(Config(home=home, encoder="pixels", concept="../x"), background=False)
     assert bad.extensions["fastlabel"].failed and "concept name" in bad.extensions["fastlabel"].error

@@ -110,14 +110,14 @@ async function onConceptSwitch() {
 }
 
 /** Label, Review labels or Labeled: which page the grid shows. */
-function setView(name) {
+function setView(name, { load = true } = {}) {
   if (name === app.view) return;
-  if (!pageIsPristine()) return toast("Confirm (or undo) this page first.", "info");
+  if (load && !pageIsPristine()) return toast("Confirm (or undo) this page first.", "info");
   app.view = name;
   for (const b of document.querySelectorAll("[data-view]")) b.classList.toggle("is-active", b.dataset.view === name);
   $("gallery-bar").hidden = name !== "gallery";
   $("strategy").disabled = name !== "label";
-  loadBatch();
+  if (load) loadBatch();
 }
 
 /** A review or gallery action, with the page's busy state and error toasts. */
@@ -310,6 +310,7 @@ async function undo() {
   try {
     const res = await api.undo();
     const page = res.page || { items: [], batch_type: "neutral" };
+    setView("label", { load: false }); // an undone page (or correction) is fixed and confirmed as a page
     showBatch({ ...page, strategy: null }, { restored: true });
     renderCounts(res.counts);
     toast("Last page undone: its labels are back on screen to fix.", "info");
