@@ -10,7 +10,7 @@ from typing import Sequence
 
 from . import __version__
 from .config import Config, default_home
-from .errors import FastLabelError
+from .errors import DataError, FastLabelError
 
 log = logging.getLogger("fastlabel")
 
@@ -19,7 +19,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data (none given: generated demo faces)")
     g.add_argument("--sprite", type=Path, help="sprite sheet image (tiles in rows)")
     g.add_argument("--grid", help="sprite grid as COLSxROWS, e.g. 200x150")
-    g.add_argument("--tile", type=int, default=48, help="tile size in px (default 48)")
+    g.add_argument("--tile", type=int, default=None, help="sprite tile size in px (default 48)")
     g.add_argument("--images", type=Path, help="a folder of images (searched recursively)")
     g.add_argument("--attributes", type=Path, help="CSV of 0/1 ground-truth columns (benchmarks only)")
     e = p.add_argument_group("embeddings")
@@ -27,27 +27,47 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     e.add_argument("--clip-model", default=Config.clip_model, help="open_clip model name or a model config JSON")
     e.add_argument("--clip-pretrained", default=Config.clip_pretrained,
                    help="open_clip pretrained tag, a local checkpoint path, or 'none' for random weights")
-    e.add_argument("--embeddings", type=Path, help=".npy of precomputed embeddings (N x D), row i = item i")
+    e.add_argument("--embeddings", type=Path,
+                   help=".npy of precomputed embeddings (N x D, row i = item i), or a folder of embedding shards "
+                        "(from `embed --engine ray` or clip-retrieval)")
+    e.add_argument("--input-size", type=int, default=None, help="imagenet encoder's input side in px (default 224)")
     e.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
     p.add_argument("--home", type=Path, default=None, help="cache and sessions folder (default .fastlabel)")
     p.add_argument("--seed", type=int, default=0)
 
 
-def add_simulation_args(p, *, seeds: int) -> None:
+def add_simulation_args(p, *, seeds: int | None) -> None:
     """Flags shared by `bench` and `replay --against`: what the simulated labeler answers from."""
     p.add_argument("--attribute", action="append",
                    help="attribute column to label (repeat, or comma-separate, for several)")
     p.add_argument("--identities", type=Path, help="image_id,identity CSV: the test split holds out whole people")
-    p.add_argument("--seeds", type=int, default=seeds, help=f"runs per strategy, seeds 0..N-1 (default {seeds})")
+    p.add_argument("--seeds", type=int, default=seeds,
+                   help=f"runs per strategy, seeds 0..N-1 (default {seeds or '5, or the suite’s'})")
     p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share (default 0.2)")
 
 
+def check_data_args(args: argparse.Namespace) -> None:
+    """Refuse flags that contradict each other, and a folder that is not there, before anything starts."""
+    if args.images is None:
+        return
+    if args.sprite is not None:
+        raise DataError("give --sprite or --images, not both")
+    given = [flag for flag, value in (("--grid", args.grid), ("--tile", args.tile)) if value is not None]
+    if given:
+        raise DataError(f"{' and '.join(given)} describe a sprite sheet; a folder of images (--images) takes neither")
+    if not args.images.is_dir():
+        raise DataError(f"image folder {args.images} does not exist or is not a folder")
+
+
 def config_from_args(args: argparse.Namespace, **extra) -> Config:
+    check_data_args(args)
     pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
     return Config(
-        sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images, attributes=args.attributes,
+        sprite=args.sprite, grid=args.grid, tile=48 if args.tile is None else args.tile, images=args.images,
+        attributes=args.attributes,
         encoder=args.encoder, clip_model=args.clip_model, clip_pretrained=pretrained, embeddings=args.embeddings,
-        device=args.device, home=args.home or default_home(), seed=args.seed, **extra,
+        device=args.device, home=args.home or default_home(), seed=args.seed,
+        embed_input_size=getattr(args, "input_size", None), **extra,
     )
 
 
@@ -87,6 +107,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     from .workspace import open_workspace
 
+    if args.engine == "ray":
+        return embed_on_ray(args)
+
     start = time.perf_counter()
     ws = open_workspace(config_from_args(args), progress=tqdm_progress())
     n, d = ws.embeddings.shape
@@ -104,6 +127,23 @@ def cmd_embed(args: argparse.Namespace) -> int:
         np.save(buffer, np.asarray(ws.embeddings), allow_pickle=False)
         write_atomic(out, buffer.getvalue())
         print(f"wrote {out}")
+    return 0
+
+
+def embed_on_ray(args: argparse.Namespace) -> int:
+    """`embed --engine ray --out DIR`: shards in the clip-retrieval layout, for `serve --embeddings DIR`."""
+    import time
+
+    from .embeddings.ray_engine import embed_with_ray
+
+    if args.out is None:
+        raise FastLabelError("--engine ray writes a folder of shards: give it with --out DIR")
+    start = time.perf_counter()
+    report = tqdm_progress()
+    shards = embed_with_ray(config_from_args(args), args.out, address=args.ray_address, actors=args.ray_actors,
+                            shard_rows=args.shard_rows, progress=lambda done, total: report("embedding", done, total))
+    print(f"{shards.total} items x {shards.dim} dims in {len(shards.arrays)} shard(s) with {shards.encoder_id} "
+          f"in {time.perf_counter() - start:.1f} s: {shards.root}\nserve them with --embeddings {shards.root}")
     return 0
 
 
@@ -152,15 +192,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .bench.simulate import benchable_strategies
     from .workspace import open_pool
 
+    if args.suite:
+        return bench_suite(args)
     spec = BenchSpec(attributes=parse_attribute_args(args.attribute),
-                     strategies=tuple(benchable_strategies(args.strategies)), budget=args.budget,
-                     batch_size=args.batch_size, seeds=args.seeds, test_fraction=args.test_fraction)
+                     strategies=tuple(benchable_strategies(args.strategies or "all")), budget=args.budget,
+                     batch_size=args.batch_size or 48, seeds=args.seeds or 5, test_fraction=args.test_fraction)
     pool = open_pool(config_from_args(args), progress=tqdm_progress())
     report = bench(pool, spec, args.identities, args.out, plots=not args.no_plots,
                    progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
     print(report)
     print(f"wrote {args.out}/: points.csv, summary.json, summary.md"
           + ("" if args.no_plots else ", auc_vs_labels.png, auc_vs_clicks.png"))
+    return 0
+
+
+def bench_suite(args: argparse.Namespace) -> int:
+    """`bench --suite NAME`: the fixed task list, tuning and report parts, both goals, paired intervals."""
+    from .bench.command import bench_suite as run_suite
+    from .bench.simulate import benchable_strategies
+    from .bench.suite import get_suite
+
+    suite = get_suite(args.suite, strategies=benchable_strategies(args.strategies) if args.strategies else None,
+                      seeds=args.seeds, batch_size=args.batch_size)
+    parts = ("tune", "report") if args.part == "all" else (args.part,)
+    text = run_suite(config_from_args(args), suite, parts, args.data_root, args.out, Config.default_strategy,
+                     plots=not args.no_plots, from_saved=args.from_saved,
+                     progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
+    print(text)
+    print(f"wrote {', '.join(str(args.out / p) for p in parts)}/: points.csv, facts.json, summary.md"
+          + ("" if args.no_plots else ", auc_vs_seconds.png, found_vs_seconds.png"))
     return 0
 
 
@@ -208,7 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("embed", help="compute (and cache) the embeddings with a progress bar")
     add_data_args(p)
-    p.add_argument("--out", type=Path, help="also save them as .npy")
+    p.add_argument("--out", type=Path, help="also save them as .npy (with --engine ray: the shard folder)")
+    r = p.add_argument_group("distributed (pip install 'fastlabel[distributed]')")
+    r.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray Data actors, writing shards to --out DIR")
+    r.add_argument("--ray-address", help="an existing Ray cluster (default: start one on this machine)")
+    r.add_argument("--ray-actors", type=int, help="encoder actors (default: 1 here, one per 4 CPUs or per GPU on a cluster)")
+    r.add_argument("--shard-rows", type=int, default=100_000, help="embeddings per shard (default 100000)")
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("replay", help="rebuild a session from its JSONL and summarise it")
@@ -222,13 +288,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="simulate labeling with each strategy, answering from an attribute CSV")
     add_data_args(p)
-    p.add_argument("--strategies", default="all", help="all | a,b,c (default all)")
+    p.add_argument("--strategies", help="all | a,b,c (default all; with --suite, the suite's own)")
     p.add_argument("--budget", type=int, default=600, help="labels per run (default 600)")
-    p.add_argument("--batch-size", type=int, default=48)
+    p.add_argument("--batch-size", type=int, help="page size (default 48, or the suite's)")
+    s_ = p.add_argument_group("suite (instead of --attribute: fixed tasks, both goals, paired intervals)")
+    s_.add_argument("--suite", help="full | smoke: see benchmarks/README.md")
+    s_.add_argument("--part", default="report", choices=("tune", "report", "all"),
+                    help="tune: tuned tasks on the tuning seeds; report: every task on held-out seeds")
+    s_.add_argument("--data-root", type=Path, default=Path("../shared/data"),
+                    help="folder holding celeba10k/ (default ../shared/data)")
+    s_.add_argument("--from-saved", action="store_true", help="rewrite tables and plots from a previous --out")
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (default bench-out)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
     p.add_argument("--quiet", action="store_true", help="no per-run progress lines")
-    add_simulation_args(p, seeds=5)
+    add_simulation_args(p, seeds=None)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("export", help="labels of a session JSONL as JSONL ({id, label} per line)")

@@ -27,6 +27,7 @@ class Config:
     embeddings: Path | None = None  # .npy for the precomputed encoder
     device: str = "auto"
     embed_batch_size: int = 64
+    embed_input_size: int | None = None  # imagenet encoder's input side in px; None: its default
     # session
     home: Path = field(default_factory=default_home)
     session: Path | None = None  # journal file; default: <home>/sessions/<data fingerprint>.jsonl
@@ -34,7 +35,7 @@ class Config:
     concept: str | None = None  # the concept to open or create (what a positive label means, e.g. "smiling");
     # None: the one current when the server last stopped ("positive" in a new workspace)
     # labeling loop
-    default_strategy: str = "hybrid"  # why: benchmarks/RESULTS.md
+    default_strategy: str = "hunt_refine"  # chosen by the benchmark suite: benchmarks/RESULTS.md
     batch_size: int = 48
     max_batch_size: int = 200
     # server

@@ -77,3 +77,9 @@ class ConceptExists(FastLabelError):
     """A new concept whose name is taken (names compare without case)."""
 
     status = 409
+
+
+class RequestIdReused(FastLabelError):
+    """A request id sent again with a different change than the one it was first recorded with."""
+
+    status = 409

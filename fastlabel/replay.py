@@ -9,7 +9,7 @@ from pathlib import Path
 from .config import Config
 from .events import Event, SessionStarted, load_events
 from .session import LabelingSession
-from .workspace import open_pool
+from .workspace import item_space, open_pool
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,8 @@ def replay_session(events: list[Event], config: Config) -> LabelingSession:
     if started and started.encoder and started.encoder != pool.encoder.id:
         log.warning("session was recorded with encoder %s, replaying with %s: the model will differ",
                     started.encoder, pool.encoder.id)
-    return LabelingSession.replay(events, pool.embeddings, data_id=pool.source.fingerprint())
+    return LabelingSession.replay(events, pool.embeddings, data_id=pool.source.fingerprint(),
+                                  **item_space(pool.source))
 
 
 def summarise(session: LabelingSession) -> str:
@@ -37,15 +38,20 @@ def summarise(session: LabelingSession) -> str:
         "pages served: " + (", ".join(f"{k} {v}" for k, v in served.most_common()) or "-"),
     ]
     if last:
-        lines.append(f"last retrain: {last.train_ms} ms, {last.flip_rate:.2%} of predictions flipped")
+        lines.append(f"last retrain: {figure(last.train_ms)} ms, {last.flip_rate:.2%} of predictions flipped")
     lines.append(f"predicted positive: {int((session.probs >= 0.5).sum())} of {session.n_items}")
     lines += insight_lines(session.insights())
     return "\n".join(lines)
 
 
+def figure(value: object) -> str:
+    """A figure as text; a rate that cannot be computed (no timed pages, no clicks) is a dash."""
+    return "-" if value is None else str(value)
+
+
 def insight_lines(insights: dict) -> list[str]:
     """The effort, estimate and stopping figures the page shows, as text."""
-    e = insights["effort"]["overall"]
+    e = {k: figure(v) for k, v in insights["effort"]["overall"].items()}
     q = insights["estimates"]
     lines = [f"effort: {e['labels']} labels in {e['minutes']} min; labels/min {e['labels_per_min']}, "
              f"s/label {e['sec_per_label']}, clicks/label {e['clicks_per_label']}, "

@@ -10,14 +10,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import orjson
 
 from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
 from .device import pick_device
 from .embeddings import Encoder, embed_source, make_encoder
-from .events import EventLog
+from .errors import DataError
+from .events import EventLog, LabelsSubmitted
 from .learner.head import use_threads, warm_up
+from .learner.index import EmbeddingIndex
+from .learner.index_cache import IndexCache
 from .session import LabelingSession
 from .session.views import last_trained
 
@@ -51,13 +55,42 @@ class Workspace:
             return [str(p) for p in self.source.paths]
         return None
 
+    def item_name(self, item: int) -> str | None:
+        """An item's file path, for a folder of images."""
+        return self.source.paths[item] if isinstance(self.source, ImageFolder) else None
+
+    def export_labels_jsonl(self) -> bytes:
+        """The labels as JSONL; for a folder each row has its path, and "missing" when the file is gone."""
+        body = self.session.export_labels_jsonl(self.item_names())
+        if not isinstance(self.source, ImageFolder):
+            return body
+        rows = [orjson.loads(line) for line in body.splitlines()]
+        return b"".join(orjson.dumps(self._mark_missing(row)) + b"\n" for row in rows)
+
+    def predictions(self) -> dict[str, Any]:
+        """A label for every served item (and every labeled one), with paths for a folder of images."""
+        body = self.session.predictions()
+        if isinstance(self.source, ImageFolder):
+            available = self.source.available()
+            body["items"] = [self._mark_missing({**item, "path": self.source.paths[item["id"]]})
+                             for item in body["items"] if available[item["id"]] or item["source"] == "human"]
+        return body
+
+    def _mark_missing(self, row: dict[str, Any]) -> dict[str, Any]:
+        assert isinstance(self.source, ImageFolder)
+        if not self.source.record(row["id"]).present:
+            row["missing"] = True
+        return row
+
     def summary(self) -> dict[str, Any]:
         """The session state the page shows."""
         s = self.session
         history = s.history()
         last = last_trained(history)
         return {
-            "data": {"name": self.source.name, "n_items": s.n_items},
+            "data": {"name": self.source.name, "n_items": s.n_items,
+                     "available": int(self.source.available().sum())},
+            **folder_summary(self.source, s),
             "encoder": {"id": self.encoder.id, "has_text": s.has_text},
             "session": str(s.log.journal) if s.log.journal else None,
             "concept": s.state.concept,
@@ -69,6 +102,36 @@ class Workspace:
             "can_undo": bool(s.state.submissions),
             **s.insights(),
         }
+
+
+def folder_summary(source: ImageSource, session: LabelingSession) -> dict[str, Any]:
+    """Files left out (with why), what changed in the folder since the last start, and labels given
+    to files whose content has changed since (to look at again)."""
+    if not isinstance(source, ImageFolder):
+        return {"skipped": []}
+    changes = source.changes
+    return {
+        "skipped": [{"path": path, "reason": reason} for path, reason in source.skipped],
+        "folder_changes": {"new": len(changes.new), "changed": len(changes.changed),
+                           "removed": len(changes.removed), "summary": changes.summary(),
+                           "first_start": len(changes.new) == len(source)},
+        "review": labels_to_review(source, session),
+    }
+
+
+def labels_to_review(source: ImageFolder, session: LabelingSession) -> list[dict[str, Any]]:
+    """Labeled items whose file changed after the label was given: the label may no longer fit."""
+    changed = {r.id: r.changed_at for r in source.registry.by_id if r.changed_at is not None}
+    labels = session.state.labels
+    if not changed or not labels:
+        return []
+    when = {e.seq: e.ts for e in session.log.events if isinstance(e, LabelsSubmitted)}
+    given: dict[int, float] = {}
+    for sub in session.state.submissions:
+        for item, _ in sub.labels:
+            given[item] = when.get(sub.seq, 0.0)
+    return [{"id": i, "path": source.paths[i], "label": labels[i]}
+            for i in sorted(changed) if i in labels and given.get(i, 0.0) < changed[i]]
 
 
 def resolve_data(config: Config) -> Config:
@@ -104,14 +167,23 @@ class Pool:
 def open_pool(config: Config, progress: Progress | None = None) -> Pool:
     """Load the data and embed it, or hit the cache."""
     config = resolve_data(config)
-    source = load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images)
+    source = load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images,
+                         registry_dir=config.home / "folders")
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
     encoder = make_encoder(config.encoder, clip_model=config.clip_model, clip_pretrained=config.clip_pretrained,
                            embeddings_path=config.embeddings, device=config.device,
-                           batch_size=config.embed_batch_size)
+                           batch_size=config.embed_batch_size, input_size=config.embed_input_size)
     report = (lambda done, total: progress("embedding", done, total)) if progress else None
     embeddings = embed_source(source, encoder, config.cache_dir, progress=report)
+    if not source.available().any():  # every file failed to decode
+        reasons = "; ".join(f"{path} ({why})" for path, why in getattr(source, "skipped", []))
+        raise DataError(f"none of the images of {source.name} could be decoded: {reasons}")
     return Pool(config, source, encoder, embeddings, attributes)
+
+
+def item_space(source: ImageSource) -> dict[str, Any]:
+    """The session's view of the ids: which are served now, and whether new ones may appear (folders)."""
+    return {"available": source.available(), "ids_may_grow": isinstance(source, ImageFolder)}
 
 
 def open_workspace(config: Config, progress: Progress | None = None) -> Workspace:
@@ -121,6 +193,10 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
     pool = open_pool(config, progress)
     use_threads()  # the embeddings exist: from here on torch runs small training fits
     data_id = pool.source.fingerprint()
+    # the clustering and neighbour index: loaded from beside the embeddings, or fitted in the background;
+    # one index for every concept, since they share the embeddings
+    index = EmbeddingIndex(pool.embeddings, cache=IndexCache.beside(pool.config.cache_dir, data_id, pool.encoder.id))
+    index.start()
     device = pick_device(config.device)
 
     def open_session(journal: EventLog, concept: str) -> LabelingSession:
@@ -128,7 +204,8 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
             progress("replaying", 0, len(journal))
         return LabelingSession(
             pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
-            seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=device, concept=concept,
+            seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=device,
+            **item_space(pool.source), concept=concept, index=index,
         )
 
     concepts = Concepts(journal_path(pool.config, data_id, pool.encoder.id), open_session, config.concept)

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from fastlabel.config import Config
-from fastlabel.learner.strategies import STRATEGIES
+from fastlabel.learner.registry import STRATEGIES
+from fastlabel.session.pages import AUDIT_PAGE
 from fastlabel.server.app import create_app
 
 
@@ -42,19 +43,20 @@ def test_state_shape(client):
     state = client.get("/api/state").get_json()
     assert state["status"] == "ready"
     assert state["data"]["n_items"] == 600
-    assert {s["name"] for s in state["strategies"]} == set(STRATEGIES)
+    assert {s["name"] for s in state["strategies"]} == set(STRATEGIES) | {AUDIT_PAGE}
     assert set(state["counts"]) == {"labeled", "positive", "negative"}
     assert state["encoder"]["has_text"] is False
     assert {"effort", "estimates", "stop"} <= set(state)
 
 
-@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+@pytest.mark.parametrize("strategy", [*sorted(STRATEGIES), AUDIT_PAGE])
 def test_next_batch_shape_for_each_strategy(client, strategy):
-    res = client.get(f"/api/next_batch?strategy={strategy}&batch_size=24")
+    exemplar = "&ids=5" if strategy == "similar" else ""  # "more like this" needs an example
+    res = client.get(f"/api/next_batch?strategy={strategy}&batch_size=24{exemplar}")
     assert res.status_code == 200
     body = res.get_json()
     assert body["batch_type"] in ("positive", "negative", "neutral")
-    assert body["batch_type"] == STRATEGIES[strategy].batch_type
+    assert body["batch_type"] == (STRATEGIES[strategy].batch_type if strategy in STRATEGIES else "neutral")
     assert len(body["items"]) == 24
     for item in body["items"]:
         assert set(item) == {"id", "image", "prob_pos"}

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fastlabel.config import Config
-from fastlabel.learner.strategies import STRATEGIES
+from fastlabel.learner.registry import STRATEGIES
 from fastlabel.server.app import create_app
 
 N_ITEMS = 600  # the demo faces

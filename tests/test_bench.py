@@ -139,17 +139,22 @@ def test_replay_against_prints_a_row_per_strategy(demo_flags, tmp_path, capsys, 
 
 
 def test_hybrid_starts_diverse_then_hunts_rare_positives():
-    from fastlabel.learner.strategies import Pool, choose_kmeans, select
+    from fastlabel.learner.base import Pool
+    from fastlabel.learner.diversity import choose_kmeans
+    from fastlabel.learner.index import EmbeddingIndex
+    from fastlabel.learner.registry import select
 
     rng = np.random.default_rng(0)
     emb = rng.normal(size=(400, 16)).astype(np.float32)
-    cold = Pool(emb, np.full(400, 0.5, np.float32), np.zeros(400, bool), {}, np.random.default_rng(0))
+    index = EmbeddingIndex(emb).start()
+    cold = Pool(emb, np.full(400, 0.5, np.float32), np.zeros(400, bool), {}, np.random.default_rng(0), index=index)
     assert set(select("hybrid", cold, 24).ids) == set(choose_kmeans(cold, 24))  # no head yet: plain k-means
 
     probs = rng.uniform(size=400).astype(np.float32)
     labeled = np.zeros(400, bool)
     labeled[:40] = True
-    rare = Pool(emb, probs, labeled, {i: int(i < 2) for i in range(40)}, np.random.default_rng(0))
+    rare = Pool(emb, probs, labeled, {i: int(i < 2) for i in range(40)}, np.random.default_rng(0), has_head=True,
+                index=index)
     ids = select("hybrid", rare, 24).ids
     top = set(rare.unlabeled[np.argsort(-probs[rare.unlabeled])[:6]])
     assert len(ids) == 24 and top <= set(ids)  # a quarter of the page: the likeliest positives

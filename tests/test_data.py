@@ -209,22 +209,21 @@ def test_folder_is_recursive_and_sorted(tmp_path: Path) -> None:
 def test_folder_skips_and_reports_corrupt_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     make_folder(tmp_path)
     (tmp_path / "x.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg \x00" * 20)
-    with caplog.at_level(logging.WARNING, logger="fastlabel.data.sources"):
+    with caplog.at_level(logging.WARNING, logger="fastlabel.data.folder"):
         folder = ImageFolder(tmp_path)
-    assert "x.jpg" not in folder.paths and len(folder) == 5
+    assert folder.paths[5] == "x.jpg" and not folder.available()[5] and folder.available().sum() == 5
     assert [path for path, _ in folder.skipped] == ["x.jpg"]
     assert folder.skipped[0][1]  # a reason is given
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "x.jpg" in warnings[0].getMessage()
 
 
-def test_folder_thumbnails_are_square_pngs(tmp_path: Path) -> None:
+def test_folder_thumbnails_are_letterboxed_pngs(tmp_path: Path) -> None:
     make_folder(tmp_path)
     folder = ImageFolder(tmp_path, thumb_size=32)
-    for item_id in range(len(folder)):
-        thumb = decode_png(folder.thumbnail(item_id))
-        assert thumb.size == (32, 32)
-    assert decode_png(folder.thumbnail(1)).convert("RGB").getpixel((16, 16)) == (255, 0, 0)
+    sizes = [decode_png(folder.thumbnail(item_id)).size for item_id in range(len(folder))]
+    assert sizes == [(20, 32), (32, 16), (32, 32), (32, 32), (24, 32)]  # whole images, aspect kept
+    assert decode_png(folder.thumbnail(1)).convert("RGB").getpixel((16, 8)) == (255, 0, 0)
 
 
 def test_folder_unknown_ids(tmp_path: Path) -> None:
@@ -254,16 +253,13 @@ def test_empty_missing_and_all_bad_folders_are_refused(tmp_path: Path) -> None:
         ImageFolder(tmp_path)
 
 
-def test_folder_fingerprint_tracks_files(tmp_path: Path) -> None:
+def test_folder_fingerprint_names_the_folder_not_its_content(tmp_path: Path) -> None:
     make_folder(tmp_path)
     first = ImageFolder(tmp_path).fingerprint()
-    assert ImageFolder(tmp_path).fingerprint() == first
     Image.new("RGB", (10, 10)).save(tmp_path / "new.png")
-    second = ImageFolder(tmp_path).fingerprint()
-    assert second != first
-    stat = (tmp_path / "new.png").stat()
-    os.utime(tmp_path / "new.png", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    assert ImageFolder(tmp_path).fingerprint() != second
+    assert ImageFolder(tmp_path).fingerprint() == first  # ids keep their meaning as files come and go
+    other = tmp_path / "sub"
+    assert ImageFolder(other).fingerprint() != first
 
 
 # --- load_source ------------------------------------------------------------------------------

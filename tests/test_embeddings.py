@@ -271,8 +271,8 @@ def test_precomputed_rejects_bad_files(tmp_path: Path) -> None:
     bad = np.ones((4, 3), dtype=np.float32)
     bad[2, 1] = np.nan
     np.save(path, bad)
-    with pytest.raises(DataError, match="NaN"):
-        PrecomputedEncoder(path)
+    with pytest.raises(DataError, match=r"NaN or infinite values in 1 rows \(first: row 2\)"):
+        PrecomputedEncoder(path).encode_images(FakeSource(4))
     np.save(path, np.ones(4, dtype=np.float32))
     with pytest.raises(DataError, match="2-D"):
         PrecomputedEncoder(path)

@@ -78,7 +78,7 @@ def test_the_journal_of_the_previous_release_loads_and_replays_as_it_did(recorde
     assert sorted([i, y] for i, y in st.labels.items()) == expected["labels"]
     assert [s.seq for s in st.submissions] == expected["submissions"]
     assert sorted(st.audit_ids) == expected["audit_ids"]
-    assert [[p.seq, p.labeled, p.positive] for p in session.trend] == expected["trend"]
+    assert [[p.seq, p.labeled, p.positive] for p in session.history()] == expected["trend"]
 
 
 def test_old_and_current_forms_of_a_journal_replay_identically(recorded_replay, tmp_path):

@@ -145,7 +145,7 @@ def label_until_killed(srv: FaultyServer, ledger: Ledger, first_id: int) -> tupl
         except OSError:
             return None  # died serving a page: nothing to retry
         assert status == 200
-        page = {i: (i + round_) % 2 for i in range(next_id, next_id + 10)}
+        page = {i % 600: (i + round_) % 2 for i in range(next_id, next_id + 10)}  # the demo has 600 faces
         next_id += 10
         rid = new_rid()
         try:
@@ -189,7 +189,7 @@ def test_kill_9_at_every_phase_loses_and_duplicates_nothing(home):
         for phase, point in PHASES:
             srv.start(kill_at=point)
             in_flight = label_until_killed(srv, ledger, first_id)
-            first_id += 200
+            first_id += 100
             assert srv.died_of_sigkill(), f"{phase}: the server did not die at {point}"
             TALLY["kills"] += 1
             srv.start()
@@ -230,11 +230,10 @@ def small_disk(tmp_path) -> Iterator[Path]:
 def fill(folder: Path) -> Path:
     """Take every free byte of the file system holding `folder`."""
     filler = folder / "filler"
-    with open(filler, "wb") as fh:
+    with open(filler, "wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 4096)
-                fh.flush()
         except OSError:
             pass
     return filler
@@ -246,31 +245,33 @@ def test_a_full_disk_is_a_507_that_saves_nothing_and_loses_nothing(home, small_d
     try:
         srv.start()
         for k in range(3):
-            page, rid = {i: i % 2 for i in range(1000 + 20 * k, 1020 + 20 * k)}, new_rid()
+            page, rid = {i: i % 2 for i in range(20 * k, 20 + 20 * k)}, new_rid()
             assert submit(srv, page, rid)[0] == 200
             ledger.submitted(page, rid)
         filler = fill(small_disk)
         counts = srv.get("/api/state")[1]["counts"]
         full_answers = 0
-        for k in range(6):  # the journal's last page may still hold a line or two
-            page, rid = {i: 1 for i in range(1100 + 40 * k, 1140 + 40 * k)}, new_rid()
+        for k in range(12):  # the journal's last 4 KiB page may still hold a few lines
+            page, rid = {i: (i + k) % 2 for i in range(100, 200)}, new_rid()
             status, body = submit(srv, page, rid)
             TALLY["faults"] += 1
-            if status == 200:
+            if status == 200:  # it fitted; perhaps only its retrain did not (a warning says so)
                 ledger.submitted(page, rid)
+                TALLY["saved, retrain refused by a full disk"] += "warning" in body
                 continue
             assert status == 507 and "is full" in body["error"], body
             full_answers += 1
         assert full_answers >= 3
-        status, body = undo(srv, new_rid())
+        undo_rid = new_rid()
+        status, body = undo(srv, undo_rid)
         assert status in (200, 507)
-        if status == 200:
-            ledger.undone(body.get("request_id", ""))
+        if status == 200:  # the undo line fitted where the submits' did not
+            ledger.undone(undo_rid)
         else:
             assert "is full" in body["error"]
         assert srv.get("/api/state")[0] == 200
         filler.unlink()  # space again: the same server carries on
-        page, rid = {i: 0 for i in range(1500, 1520)}, new_rid()
+        page, rid = {i: 0 for i in range(550, 570)}, new_rid()
         assert submit(srv, page, rid)[0] == 200
         ledger.submitted(page, rid)
         journal_check(srv, ledger)
@@ -310,6 +311,13 @@ def test_a_socket_that_never_reads_does_not_hold_up_any_submit(home):
     ledger = Ledger()
     try:
         srv.start()
+        baseline = []
+        for k in range(20):  # no stalled socket yet: how long submits take here anyway
+            page, rid = {i: k % 2 for i in range(2 * k, 2 + 2 * k)}, new_rid()
+            started = time.perf_counter()
+            assert submit(srv, page, rid)[0] == 200
+            baseline.append(time.perf_counter() - started)
+            ledger.submitted(page, rid)
         stalled = [stalled_socket("127.0.0.1", srv.port, list(range(200))) for _ in range(2)]
         delays = []
         for k in range(150):  # each push is ~3 KB: the sockets' buffers fill after about 100
@@ -321,6 +329,8 @@ def test_a_socket_that_never_reads_does_not_hold_up_any_submit(home):
             ledger.submitted(page, rid)
         TALLY["faults"] += len(stalled)
         TALLY["longest submit with stalled sockets (ms)"] = round(max(delays) * 1000)
+        TALLY["median submit before the stalled sockets (ms)"] = round(sorted(baseline[10:])[5] * 1000)
+        assert "dropping a websocket that stopped reading" in srv.log()
         assert max(delays) < 5, f"a submit waited {max(delays):.1f} s behind a stalled socket"
         journal_check(srv, ledger)
         for sock in stalled:

@@ -128,11 +128,22 @@ def test_every_retrain_is_a_version_and_an_earlier_one_equals_a_truncated_replay
 
 
 def test_no_model_yet_and_unknown_version_are_refused(pool, sessions) -> None:
-    x, _ = pool
-    with pytest.raises(NotReady, match="no model yet"):
-        export_version(LabelingSession(x), FakeEncoder())
+    x, y = pool
     with pytest.raises(InvalidInput, match="no model version at event 3; versions"):
         export_version(sessions[False], FakeEncoder(), 3)
+    with pytest.raises(NotReady, match="no model yet"):
+        export_version(LabelingSession(x), FakeEncoder())
+    one_class = LabelingSession(x, seed=2)
+    batch = one_class.next_batch("random", 24)
+    one_class.submit([(i, 1) for i in batch.ids], batch_id=batch.batch_id)
+    with pytest.raises(NotReady, match="no model yet"):
+        export_version(one_class, FakeEncoder())
+    # after a retrain without a head (undo back to no labels), the default is the latest version with one
+    s = labeled_session(x, y, query=False, pages=("random",))
+    first = model_versions(s.log.events)[-1].seq
+    s.undo()
+    assert not model_versions(s.log.events)[-1].has_head
+    assert export_version(s, FakeEncoder()).metadata["session"]["seq"] == first
 
 
 def test_concept_is_recorded_and_carried(pool) -> None:
@@ -280,3 +291,13 @@ def test_header_is_parsed_by_us_not_by_a_loader_that_trusts_it(model_file, tmp_p
     with pytest.raises(BadModelFile, match="not a FastLabel model"):
         Classifier.load(tmp_path / "huge.safetensors")
     assert size < len(data)
+
+
+def test_imagenet_encoder_is_rebuilt_at_its_recorded_input_size() -> None:
+    from fastlabel.embeddings.imagenet import ImagenetEncoder
+    from fastlabel.model.encoders import encoder_spec
+
+    spec = encoder_spec(ImagenetEncoder(device="cpu", input_size=160), 1280)
+    assert spec["kind"] == "imagenet" and spec["input_size"] == 160 and spec["id"].endswith("@160px")
+    rebuilt = rebuild_encoder(spec, device="cpu")
+    assert rebuilt.id == spec["id"] and rebuilt.input_size == 160

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import CHROMIUM, LAUNCH_ARGS, VIEWPORT, Server, no_dialogs, open_page  # skips without Chromium
+from test_browser import (  # skips without Chromium
+    CHROMIUM, LAUNCH_ARGS, VIEWPORT, Server, no_dialogs, open_page, screenshot)
 
 from fastlabel import Classifier
 
@@ -55,8 +56,12 @@ def test_export_model_from_the_page(page, tmp_path: Path) -> None:
     confirm_page(page)
     rows = page.locator("#model-versions tr")
     expect(rows).to_have_count(2, timeout=15_000)
-    expect(rows.nth(0).locator("td").nth(1)).to_have_text("96")
-    expect(rows.nth(1).locator("td").nth(1)).to_have_text("48")
+    expect(rows.nth(0).locator("td").nth(0)).to_have_text("96")
+    expect(rows.nth(1).locator("td").nth(0)).to_have_text("48")
+    link = rows.nth(1).locator("a")
+    box, panel = link.bounding_box(), page.locator(".panel").bounding_box()
+    assert box["x"] + box["width"] <= panel["x"] + panel["width"], "the export link is cut off"
+    screenshot(page, "browser-model-versions.png")
 
     with page.expect_download() as download:
         page.click("#export-model")

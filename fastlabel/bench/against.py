@@ -61,7 +61,7 @@ def compare_with_recording(events: Sequence[Event], embeddings: np.ndarray, trut
     references: dict[tuple[str, int], float] = {}
     for seed in range(seeds):
         split = holdout_split(len(embeddings), identities, test_fraction, seed)
-        task = make_task(embeddings, truth, split.train, split.test, attribute, seed, {})
+        task = make_task(embeddings, truth, split.train, split.test, attribute, seed)
         references[(attribute, seed)] = reference_auc(task)
         points += replay_recording(task, state, split.train)
         for name in strategies:

@@ -7,12 +7,14 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..config import Config
 from ..data import read_identities
 from ..errors import InvalidInput
 from ..events import Event
 from ..workspace import Pool
 from .runner import BenchSpec, run_benchmark, write_bench
 from .simulate import Progress
+from .suite import Suite
 
 
 def parse_attribute_args(values: Iterable[str] | None) -> tuple[str, ...]:
@@ -58,3 +60,28 @@ def against(events: Sequence[Event], pool: Pool, attributes: Sequence[str], stra
         f"## {name}\n\n" + compare_with_recording(events, pool.embeddings, columns[name], name, strategies,
                                                   identities=people, seeds=seeds, test_fraction=test_fraction)
         for name in attributes)
+
+
+def bench_suite(base: Config, suite: Suite, parts: Sequence[str], data_root: Path, out: Path, default: str, *,
+                plots: bool = True, progress: Progress | None = None, from_saved: bool = False) -> str:
+    """Run (or, `from_saved`, reload) each part of a suite into out/PART/ and write its summary.md."""
+    from .suite_report import suite_markdown
+    from .suite_run import load_result, open_suite_data, run_part
+
+    texts = []
+    data = {} if from_saved else {name: open_suite_data(name, base, data_root) for name in suite.data_sets}
+    for part in parts:
+        folder = out / part
+        if from_saved:
+            result = load_result(suite, folder)
+        else:
+            result = run_part(suite, part, data, progress, out=folder)
+        meta: dict = {}
+        if plots:
+            from .suite_plots import write_suite_plots
+
+            meta["plots"] = [p.name for p in write_suite_plots(result, default, folder)]
+        text = suite_markdown(result, default, meta)
+        (folder / "summary.md").write_text(text)
+        texts.append(text)
+    return "\n\n".join(texts)

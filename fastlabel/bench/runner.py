@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..learner.head import use_threads
+from ..learner.index import EmbeddingIndex
 from ..session import TextEncoder
 from .report import write_summary
 from .simulate import Point, Progress, Task, plan_runs, reference_auc, run_task
@@ -39,9 +40,9 @@ def label_marks(budget: int, batch_size: int) -> list[int]:
 
 
 def make_task(embeddings: np.ndarray, truth: np.ndarray, train: np.ndarray, test: np.ndarray,
-              attribute: str, seed: int, cache: dict) -> Task:
+              attribute: str, seed: int, index: EmbeddingIndex | None = None) -> Task:
     x = np.asarray(embeddings, dtype=np.float32)
-    return Task(attribute, seed, x[train], truth[train], x[test], truth[test], cache)
+    return Task(attribute, seed, x[train], truth[train], x[test], truth[test], index)
 
 
 def run_benchmark(embeddings: np.ndarray, columns: dict[str, np.ndarray], identities: np.ndarray | None,
@@ -53,9 +54,10 @@ def run_benchmark(embeddings: np.ndarray, columns: dict[str, np.ndarray], identi
     has_text = bool(text_encoder is not None and text_encoder.has_text)
     for seed in range(spec.seeds):
         split = holdout_split(len(embeddings), identities, spec.test_fraction, seed)
-        cache: dict = {}  # the k-means clustering of this split's pool, computed once
+        index = None  # the clustering and neighbour index of this split's pool, fitted once
         for attribute in spec.attributes:
-            task = make_task(embeddings, columns[attribute], split.train, split.test, attribute, seed, cache)
+            task = make_task(embeddings, columns[attribute], split.train, split.test, attribute, seed, index)
+            index = task.fitted_index()
             result.references[(attribute, seed)] = reference_auc(task)
             runs, notes = plan_runs(spec.strategies, attribute, has_text)
             result.notes += [n for n in notes if n not in result.notes]

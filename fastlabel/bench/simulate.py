@@ -4,13 +4,14 @@ held-out split and the effort model counts the clicks the page would have cost."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..learner.head import HeadConfig, Learner
-from ..learner.strategies import STRATEGIES, get_strategy
+from ..learner.index import EmbeddingIndex
+from ..learner.registry import STRATEGIES, get_strategy
 from ..session import LabelingSession, TextEncoder
 from ..session.training import training_seed
 from .effort import wrong_cards
@@ -23,8 +24,8 @@ HYBRID = "hybrid"
 
 @dataclass
 class Task:
-    """One attribute on one train/test split; `cache` is shared by every run on this split and
-    must only hold things derived from the embeddings (e.g. the k-means clustering)."""
+    """One attribute on one train/test split; `index` (the clustering and neighbour index of
+    `train_x`) is fitted once and shared by every run on this split."""
 
     attribute: str
     seed: int
@@ -32,7 +33,14 @@ class Task:
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
-    cache: dict = field(default_factory=dict)
+    index: EmbeddingIndex | None = None
+
+    def fitted_index(self) -> EmbeddingIndex:
+        """Fitted before the first page, so no run ever sees the not-ready fallback (comparisons stay fair)."""
+        if self.index is None:
+            self.index = EmbeddingIndex(self.train_x)
+            self.index.wait()
+        return self.index
 
 
 @dataclass(frozen=True)
@@ -77,9 +85,9 @@ def attribute_query(attribute: str) -> str:
 
 
 def benchable_strategies(spec: str) -> list[str]:
-    """'all' or 'a,b,c' -> registry names (audit pages excluded from 'all'); unknown names raise."""
+    """'all' or 'a,b,c' -> registry names (exemplar search excluded from 'all'); unknown names raise."""
     if spec.strip() == "all":
-        return [name for name, s in STRATEGIES.items() if not s.audit]
+        return [name for name, s in STRATEGIES.items() if not s.needs_examples]
     names = [n.strip() for n in spec.split(",") if n.strip()]
     for name in names:
         if name != ZERO_SHOT:
@@ -108,10 +116,11 @@ def measure(session: LabelingSession, task: Task, name: str, clicks: int) -> Poi
 
 
 def simulate(task: Task, run: Run, budget: int, batch_size: int, *, text_encoder: TextEncoder | None = None,
-             head_config: HeadConfig | None = None) -> list[Point]:
-    """Label pages until `budget` labels (the last page shrinks to fit); one Point per page, plus the start."""
-    session = LabelingSession(task.train_x, text_encoder=text_encoder, head_config=head_config, seed=task.seed)
-    session.pool_cache = task.cache
+             head_config: HeadConfig | None = None, stop: Callable[[list[Point]], bool] | None = None) -> list[Point]:
+    """Label pages until `budget` labels (the last page shrinks to fit) or until `stop(points)`;
+    one Point per page, plus the start."""
+    session = LabelingSession(task.train_x, text_encoder=text_encoder, head_config=head_config, seed=task.seed,
+                              index=task.fitted_index())
     if run.query is not None:
         session.set_query(run.query)
     clicks = 0
@@ -125,6 +134,8 @@ def simulate(task: Task, run: Run, budget: int, batch_size: int, *, text_encoder
         session.submit(tuple(zip(batch.ids, truth)), batch_id=batch.batch_id, clicks=wrong)
         clicks += wrong + 1
         points.append(measure(session, task, run.name, clicks))
+        if stop is not None and stop(points):
+            break
     return points
 
 
@@ -133,7 +144,6 @@ def reference_auc(task: Task, head_config: HeadConfig | None = None) -> float:
     learner = Learner(task.train_x, head_config)
     learner.fit(np.arange(len(task.train_y)), np.asarray(task.train_y, np.int64), training_seed(task.seed, 0))
     return held_out_scores(task.test_y, learner.score(task.test_x)).auc
-
 
 
 def run_task(task: Task, runs: Sequence[Run], budget: int, batch_size: int, *,

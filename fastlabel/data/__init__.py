@@ -2,7 +2,8 @@
 
 from fastlabel.data.attributes import Attributes, read_attributes, read_identities
 from fastlabel.data.demo import DemoData, make_demo
-from fastlabel.data.sources import ImageFolder, ImageSource, SpriteSheet, load_source, parse_grid
+from fastlabel.data.folder import ImageFolder
+from fastlabel.data.sources import ImageSource, SpriteSheet, load_source, parse_grid
 
 __all__ = [
     "Attributes",

@@ -1,7 +1,8 @@
 """Image sources: a sprite sheet of equal tiles, or a folder of image files, behind one interface.
 
 Every source numbers its items 0..len-1 in a stable order, hands out RGB images for the
-encoder and PNG thumbnails for the grid UI, and has a fingerprint that keys caches and sessions.
+encoder and PNG thumbnails for the grid UI, says which ids it serves now, and has a fingerprint
+that keys caches and sessions. Image folders live in folder.py.
 """
 
 from __future__ import annotations
@@ -11,21 +12,19 @@ import io
 import logging
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
+from fastlabel.data.decode import no_pixel_limit, to_rgb
 from fastlabel.errors import DataError, UnknownItem
 
 log = logging.getLogger(__name__)
 
 THUMBNAIL_CACHE_SIZE = 4096
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"})
 _HASH_CHUNK = 1 << 20
 _GRID_PATTERN = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
@@ -43,6 +42,10 @@ class ImageSource(Protocol):
     def thumbnail(self, item_id: int) -> bytes: ...
 
     def fingerprint(self) -> str: ...
+
+    def available(self) -> np.ndarray:
+        """Bool mask over ids 0..len-1: the items that can be served now."""
+        ...
 
 
 def parse_grid(grid: str | tuple[int, int]) -> tuple[int, int]:
@@ -88,22 +91,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@contextmanager
-def _no_pixel_limit() -> Iterator[None]:
-    """Lift Pillow's decompression-bomb guard: a big sprite sheet of the user's own is expected."""
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
-
-
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """Pixel size (width, height) of an image file, read from its header only."""
     path = Path(path)
     try:
-        with _no_pixel_limit(), Image.open(path) as image:
+        with no_pixel_limit(), Image.open(path) as image:
             return image.size
     except FileNotFoundError:
         raise DataError(f"sprite {path} does not exist") from None
@@ -117,18 +109,6 @@ def infer_grid(size: tuple[int, int], tile: int) -> tuple[int, int] | None:
     if tile < 1 or width % tile or height % tile:
         return None
     return width // tile, height // tile
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Convert to RGB, laying any transparency over white rather than black."""
-    if image.mode == "RGB":
-        return image
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
 
 
 class SpriteSheet:
@@ -178,7 +158,7 @@ class SpriteSheet:
 
     def _load_pixels(self) -> np.ndarray:
         try:
-            with _no_pixel_limit(), Image.open(self.path) as image:
+            with no_pixel_limit(), Image.open(self.path) as image:
                 pixels = np.asarray(to_rgb(image), dtype=np.uint8)
         except (OSError, SyntaxError, ValueError) as error:
             raise DataError(f"cannot decode sprite {self.path}: {error}") from None
@@ -212,102 +192,8 @@ class SpriteSheet:
     def fingerprint(self) -> str:
         return self._fingerprint
 
-
-def _is_hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
-
-
-def find_image_files(root: Path) -> list[Path]:
-    """Image files under root (recursive, hidden files and folders left out), as sorted relative paths."""
-    found = [
-        path.relative_to(root)
-        for path in root.rglob("*")
-        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
-    ]
-    return sorted((p for p in found if not _is_hidden(p)), key=lambda p: p.as_posix())
-
-
-def unreadable_reason(path: Path) -> str | None:
-    """Why Pillow cannot read this file as an image, or None when it can."""
-    try:
-        with _no_pixel_limit(), Image.open(path) as image:
-            image.verify()
-    except Exception as error:  # Pillow raises many types for corrupt files; all mean "skip it"
-        return f"{type(error).__name__}: {error}"
-    return None
-
-
-class ImageFolder:
-    """Every readable image file under a folder; ids follow the sorted relative paths."""
-
-    def __init__(self, root: str | os.PathLike[str], thumb_size: int = 96) -> None:
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DataError(f"image folder {self.root} does not exist or is not a folder")
-        if thumb_size < 1:
-            raise DataError(f"thumbnail size must be positive, got {thumb_size}")
-        self.thumb_size = thumb_size
-        self.skipped: list[tuple[str, str]] = []
-        self.paths: list[str] = []
-        digest = hashlib.sha256(b"fastlabel-folder-v1\0")
-        candidates = find_image_files(self.root)
-        for relative in candidates:
-            reason = unreadable_reason(self.root / relative)
-            if reason is not None:
-                self.skipped.append((relative.as_posix(), reason))
-                continue
-            stat = (self.root / relative).stat()
-            self.paths.append(relative.as_posix())
-            digest.update(f"{relative.as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-        self._fingerprint = digest.hexdigest()
-        self._report_skipped()
-        if not self.paths:
-            extensions = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
-            if candidates:
-                raise DataError(
-                    f"none of the {len(candidates)} image files under {self.root} could be read"
-                )
-            raise DataError(f"no image files ({extensions}) found under {self.root}")
-        self.name = f"{self.root.name or self.root}/ ({len(self.paths)} images)"
-        self._thumbnail = lru_cache(maxsize=THUMBNAIL_CACHE_SIZE)(self._encode_thumbnail)
-
-    def _report_skipped(self) -> None:
-        if not self.skipped:
-            return
-        examples = "; ".join(f"{path} ({reason})" for path, reason in self.skipped[:3])
-        more = f" and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""
-        log.warning(
-            "skipped %d unreadable image file(s) under %s: %s%s",
-            len(self.skipped),
-            self.root,
-            examples,
-            more,
-        )
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def path(self, item_id: int) -> Path:
-        """Absolute path of an item's file."""
-        return self.root / self.paths[check_item_id(item_id, len(self.paths))]
-
-    def image(self, item_id: int) -> Image.Image:
-        path = self.path(item_id)
-        try:
-            with Image.open(path) as image:
-                return to_rgb(ImageOps.exif_transpose(image))
-        except (OSError, SyntaxError, ValueError) as error:
-            raise DataError(f"cannot read {path}: {error}") from None
-
-    def _encode_thumbnail(self, index: int) -> bytes:
-        size = (self.thumb_size, self.thumb_size)
-        return png_bytes(ImageOps.fit(self.image(index), size, Image.Resampling.LANCZOS))
-
-    def thumbnail(self, item_id: int) -> bytes:
-        return self._thumbnail(check_item_id(item_id, len(self.paths)))
-
-    def fingerprint(self) -> str:
-        return self._fingerprint
+    def available(self) -> np.ndarray:
+        return np.ones(self.count, dtype=bool)  # a sprite is fixed: every tile, always
 
 
 def load_source(
@@ -317,12 +203,18 @@ def load_source(
     tile: int = 48,
     images: str | os.PathLike[str] | None = None,
     count: int | None = None,
+    registry_dir: str | os.PathLike[str] | None = None,
 ) -> ImageSource:
-    """Open the one data source the settings name: a sprite sheet (with its grid) or an image folder."""
+    """Open the one data source the settings name: a sprite sheet (with its grid) or an image folder
+    (whose item ids are kept under `registry_dir`, when given)."""
     if (sprite is None) == (images is None):
         raise DataError("give exactly one data source: a sprite sheet or a folder of images")
     if images is not None:
-        return ImageFolder(images)
+        if grid is not None:
+            raise DataError("--grid describes a sprite sheet; a folder of images (--images) takes no grid")
+        from fastlabel.data.folder import ImageFolder  # folder.py imports this module's helpers
+
+        return ImageFolder(images, registry_dir=registry_dir)
     if grid is None:
         size = image_size(sprite)
         grid = infer_grid(size, tile)

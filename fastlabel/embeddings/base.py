@@ -69,16 +69,12 @@ def encode_in_batches(
     device: torch.device,
     batch_size: int,
     progress: Progress | None = None,
+    workers: int | None = None,
+    channels_last: bool = False,
 ) -> np.ndarray:
-    """Run `forward` over the source's images, `batch_size` at a time; returns (N, dim) unit rows."""
-    total = len(source)
-    out = np.empty((total, dim), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, total, batch_size):
-            stop = min(start + batch_size, total)
-            batch = torch.stack([preprocess(source.image(i)) for i in range(start, stop)]).to(device)
-            features = forward(batch).float()
-            out[start:stop] = torch.nn.functional.normalize(features, dim=-1).cpu().numpy()
-            if progress is not None:
-                progress(stop, total)
-    return out
+    """Run `forward` over the source's images, `batch_size` at a time, decoding ahead on worker
+    threads (fastlabel.embeddings.pipeline); returns (N, dim) unit rows."""
+    from fastlabel.embeddings.pipeline import run_batches
+
+    return run_batches(source, preprocess, forward, dim=dim, device=device, batch_size=batch_size,
+                       progress=progress, workers=workers, channels_last=channels_last)

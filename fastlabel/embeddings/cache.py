@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastlabel.embeddings.base import Encoder, Progress
+from fastlabel.embeddings.incremental import HashedSource, embed_by_content
 from fastlabel.files import write_atomic
 
 if TYPE_CHECKING:
@@ -46,6 +47,14 @@ class EmbeddingCache:
 
     def meta_path(self, key: str) -> Path:
         return self.dir / f"{key}.json"
+
+    def load_meta(self, key: str) -> dict[str, Any]:
+        """The entry's JSON sidecar, or {} when absent or unreadable."""
+        try:
+            meta = json.loads(self.meta_path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
 
     def load(self, key: str) -> np.ndarray | None:
         """The memory-mapped array, or None when absent, stale or unreadable (logged, never raised)."""
@@ -96,8 +105,13 @@ class EmbeddingCache:
 def embed_source(
     source: ImageSource, encoder: Encoder, cache_dir: str | Path, progress: Progress | None = None
 ) -> np.ndarray:
-    """The source's embeddings under `encoder`: from the cache when present, else encoded and cached."""
+    """The source's embeddings under `encoder`: from the cache when present, else encoded and cached.
+
+    A source that knows its items' content hashes (an image folder) is embedded incrementally.
+    """
     cache = EmbeddingCache(cache_dir)
+    if isinstance(source, HashedSource):
+        return embed_by_content(source, encoder, cache, progress)
     name = getattr(source, "name", type(source).__name__)
     fingerprint = source.fingerprint()
     key = cache.key(fingerprint, encoder.id)

@@ -8,9 +8,8 @@ model uses TensorFlow's batch-norm epsilon (1e-3).
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from collections import OrderedDict
+from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,24 +68,43 @@ def build_model() -> torch.nn.Module:
     return model.eval()
 
 
-def preprocess(image: Image.Image) -> torch.Tensor:
-    """RGB image -> (3, 224, 224) tensor scaled to [-1, 1]."""
-    resized = image.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC)
+def preprocess(image: Image.Image, size: int = INPUT_SIZE) -> torch.Tensor:
+    """RGB image -> (3, size, size) tensor scaled to [-1, 1]."""
+    resized = image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
     pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32)).permute(2, 0, 1)
     return pixels / 127.5 - 1.0
 
 
-class ImagenetEncoder:
-    """Pretrained EfficientNet-Lite0 pooled features; images only."""
+def imagenet_encoder_id(input_size: int) -> str:
+    """Cache identity; the input size is part of it unless it is the model's native 224 px."""
+    return f"imagenet:{ARCHITECTURE}" + ("" if input_size == INPUT_SIZE else f"@{input_size}px")
 
-    id = f"imagenet:{ARCHITECTURE}"
+
+class ImagenetEncoder:
+    """Pretrained EfficientNet-Lite0 pooled features; images only.
+
+    `input_size` is the side images are resized to before the model (the network pools globally,
+    so any multiple of 32 works); smaller is faster, see benchmarks/EMBEDDING.md for its quality.
+    """
+
     has_text = False
     logit_scale = 1.0
     dim = FEATURE_DIM
 
-    def __init__(self, device: str | torch.device | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        device: str | torch.device | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        input_size: int = INPUT_SIZE,
+        workers: int | None = None,
+    ) -> None:
+        if isinstance(input_size, bool) or not isinstance(input_size, int) or not 32 <= input_size <= 1024:
+            raise EncoderUnavailable(f"ImageNet input size must be 32 to 1024 px, got {input_size!r}")
         self.device = pick_device(str(device) if device is not None else None)
         self.batch_size = batch_size
+        self.input_size = input_size
+        self.workers = workers
+        self.id = imagenet_encoder_id(input_size)
 
     @cached_property
     def model(self) -> torch.nn.Module:
@@ -95,19 +113,21 @@ class ImagenetEncoder:
         return build_model().to(self.device, memory_format=torch.channels_last)
 
     def features(self, batch: torch.Tensor) -> torch.Tensor:
-        """(B, 3, 224, 224) -> (B, 1280) pre-logits."""
+        """(B, 3, S, S) -> (B, 1280) pre-logits."""
         batch = batch.contiguous(memory_format=torch.channels_last)
         return self.model.forward_head(self.model.forward_features(batch), pre_logits=True)
 
     def encode_images(self, source: ImageSource, progress: Progress | None = None) -> np.ndarray:
         return encode_in_batches(
             source,
-            preprocess,
+            partial(preprocess, size=self.input_size),
             self.features,
             dim=FEATURE_DIM,
             device=self.device,
             batch_size=self.batch_size,
             progress=progress,
+            workers=self.workers,
+            channels_last=True,
         )
 
     def encode_text(self, text: str) -> np.ndarray:

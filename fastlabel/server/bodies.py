@@ -9,8 +9,10 @@ from flask import request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import InvalidInput, UnknownItem
+from ..events.records import check_request_id
 
 MAX_INT_ARG = 2**53 - 1  # stays exact in JSON everywhere (and in the journal's 64-bit ints)
+MAX_EXEMPLARS = 64  # ids= of a "more like this" page
 
 
 def json_body() -> Any:
@@ -46,6 +48,24 @@ def int_arg(name: str, *, default: int | None = None, minimum: int = 0,
     return value
 
 
+def exemplar_ids(raw: str | None, n_items: int) -> tuple[int, ...]:
+    """`ids=3,17,42` -> (3, 17, 42): known ids, no repeats, at most MAX_EXEMPLARS."""
+    if raw is None or not raw.strip():
+        return ()
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if len(parts) > MAX_EXEMPLARS:
+        raise InvalidInput(f"ids: at most {MAX_EXEMPLARS} examples at once, got {len(parts)}")
+    ids: dict[int, None] = {}
+    for part in parts:
+        if not (part.isascii() and part.isdigit()):
+            raise InvalidInput(f"ids must be comma-separated item ids, got {part[:20]!r}")
+        item = int(part)
+        if item >= n_items:
+            raise UnknownItem(f"ids: unknown id {item} (ids are 0..{n_items - 1})")
+        ids.setdefault(item)
+    return tuple(ids)
+
+
 def parse_labels(raw: Any, n_items: int) -> tuple[tuple[int, int], ...]:
     """Check a submitted page: a non-empty list of {"id", "label"} with known ids, labels 0/1, no repeats."""
     if not isinstance(raw, list):
@@ -69,3 +89,12 @@ def parse_labels(raw: Any, n_items: int) -> tuple[tuple[int, int], ...]:
         seen.add(item)
         out.append((item, int(label)))
     return tuple(out)
+
+
+def request_id_arg() -> str | None:
+    """The client's id for a change (?request_id=), so that a repeat is answered, not applied again."""
+    raw = request.args.get("request_id")
+    if raw is None or raw == "":
+        return None
+    check_request_id(raw)
+    return raw

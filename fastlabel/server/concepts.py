@@ -12,7 +12,7 @@ from PIL import Image
 from ..errors import InvalidInput, UnknownItem
 from ..events.records import CORRECTION_ORIGINS
 from ..session.labeled import FILTERS, labeled_items
-from .bodies import int_arg, json_body, parse_labels
+from .bodies import int_arg, json_body, parse_labels, request_id_arg
 from .routes import batch_json, item_json
 from .runtime import Runtime
 
@@ -100,9 +100,11 @@ def correct() -> Response:
     if origin not in CORRECTION_ORIGINS:
         raise InvalidInput(f"origin must be one of {', '.join(CORRECTION_ORIGINS)}")
     session = runtime().workspace.session
-    done = session.correct(parse_labels(json_body(), session.n_items), origin=origin, batch_id=int_arg("batch_id"))
+    done = session.correct(parse_labels(json_body(), session.n_items), origin=origin, batch_id=int_arg("batch_id"),
+                           request_id=request_id_arg())
     return jsonify({"counts": session.counts(), "train_ms": done.point.train_ms, "submission": done.seq,
-                    "history_point": done.point.to_dict()})
+                    "history_point": done.point.to_dict(), "repeated": done.repeated,
+                    **({"warning": done.warning} if done.warning else {})})
 
 
 @concepts.get("/image/<int:item>")

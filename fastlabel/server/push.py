@@ -148,6 +148,13 @@ class Hub:
 def announce_retrain(hub: Hub, session: "LabelingSession", point: "TrainPoint") -> None:
     """One message per tab after a retrain: the counts, the trend's new point, the panel's
     figures, and the new probabilities of the cards that tab shows."""
+    try:
+        _announce(hub, session, point)
+    except Exception:  # the change is saved and answered whatever happens to its announcement
+        log.exception("could not announce a retrain")
+
+
+def _announce(hub: Hub, session: "LabelingSession", point: "TrainPoint") -> None:
     probs = session.probs
     common = {"type": "trained", "concept": session.state.concept, "counts": session.counts(), "last_train_ms": point.train_ms,
               "history_point": point.to_dict(), "can_undo": bool(session.state.submissions),

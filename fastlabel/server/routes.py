@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import InvalidInput
 from ..session import Batch
-from .bodies import int_arg, json_body, parse_labels
+from .bodies import exemplar_ids, int_arg, json_body, parse_labels, request_id_arg
 from .runtime import Runtime
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -23,7 +23,8 @@ def runtime() -> Runtime:
 
 def item_json(ws, item: int, prob: float, **extra: Any) -> dict[str, Any]:
     image = base64.b64encode(ws.source.thumbnail(item)).decode("ascii")
-    return {"id": item, "image": image, "prob_pos": round(float(prob), 4), **extra}
+    name = ws.item_name(item)  # a photo's path, shown on hover
+    return {"id": item, "image": image, "prob_pos": round(float(prob), 4), **({"name": name} if name else {}), **extra}
 
 
 def batch_json(ws, batch: Batch) -> dict[str, Any]:
@@ -36,6 +37,8 @@ def batch_json(ws, batch: Batch) -> dict[str, Any]:
     }
     if batch.message:
         out["message"] = batch.message
+    if batch.prelabel is not None:  # e.g. "more like this": every card starts positive
+        out["prelabel"] = batch.prelabel
     return out
 
 
@@ -71,7 +74,8 @@ def next_batch() -> Response:
     size = int_arg("batch_size", default=rt.config.batch_size, minimum=1, maximum=None)
     size = min(size or rt.config.batch_size, rt.config.max_batch_size)
     ws = rt.workspace
-    return jsonify(batch_json(ws, ws.session.next_batch(strategy, size)))
+    exemplars = exemplar_ids(request.args.get("ids"), ws.session.n_items)
+    return jsonify(batch_json(ws, ws.session.next_batch(strategy, size, exemplars=exemplars)))
 
 
 @api.post("/submit_labels")
@@ -80,24 +84,26 @@ def submit_labels() -> Response:
     session = rt.workspace.session
     labels = parse_labels(json_body(), session.n_items)
     done = session.submit(labels, batch_id=int_arg("batch_id"), page_ms=int_arg("page_ms"),
-                          clicks=int_arg("clicks"))
+                          clicks=int_arg("clicks"), request_id=request_id_arg())
     point = done.point  # the push to every tab follows the retrain (Runtime subscribes to it)
     return jsonify({"counts": session.counts(), "train_ms": point.train_ms, "flip_rate": point.flip_rate,
-                    "submission": done.seq, "history_point": point.to_dict()})
+                    "submission": done.seq, "history_point": point.to_dict(), "repeated": done.repeated,
+                    **({"warning": done.warning} if done.warning else {})})
 
 
 @api.post("/undo")
 def undo() -> Response:
     rt = runtime()
     ws = rt.workspace
-    undone = ws.session.undo()
+    undone = ws.session.undo(request_id_arg())
     page, given = undone.page, dict(undone.labels)
     order = [i for i in page.ids if i in given] if page is not None else list(given)
     probs = ws.session.probs
     items = [item_json(ws, i, probs[i], label=given[i]) for i in order]
     return jsonify({"counts": ws.session.counts(),
                     "page": {"items": items, "batch_type": page.batch_type if page else "neutral",
-                             "batch_id": page.seq if page else None}})
+                             "batch_id": page.seq if page else None}, "repeated": undone.repeated,
+                    **({"warning": undone.warning} if undone.warning else {})})
 
 
 def concept_file(stem: str, concept: str, suffix: str) -> str:
@@ -113,18 +119,13 @@ def jsonl_download(data: bytes, filename: str) -> Response:
 @api.get("/export/labels")
 def export_labels() -> Response:
     ws = runtime().workspace
-    return jsonl_download(ws.session.export_labels_jsonl(ws.item_names()),
-                          concept_file("labels", ws.session.state.concept, ".jsonl"))
+    return jsonl_download(ws.export_labels_jsonl(), concept_file("labels", ws.session.state.concept, ".jsonl"))
 
 
 @api.get("/export/predictions")
 def export_predictions() -> Response:
     ws = runtime().workspace
-    body = ws.session.predictions()
-    names = ws.item_names()
-    if names is not None:
-        for item in body["items"]:
-            item["path"] = names[item["id"]]
+    body = ws.predictions()  # with paths, and removed files marked, for a folder
     return Response(orjson.dumps(body), mimetype="application/json",
                     headers={"Content-Disposition":
                              f'attachment; filename="{concept_file("predictions", body["concept"], ".json")}"'})

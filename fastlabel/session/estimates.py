@@ -84,6 +84,25 @@ def estimate(totals: AuditTotals, confidence: float, upper: float) -> Estimate |
     return Estimate(clip(value), clip(low), clip(high), int(totals.hidden.size))
 
 
+def audit_labels_by_page(state: SessionState) -> dict[int, set[int]]:
+    """For each served page, the ids labeled by a submission of that page still in effect.
+
+    Only these audit cards count: a page replaced unsubmitted (a strategy switch, a reload) drew its
+    audit cards too, and those items may be labeled later on another page, where they were not audit
+    draws. A submission without a batch id belongs to the latest page served before it.
+    """
+    out: dict[int, set[int]] = {}
+    served = [b.seq for b in state.batches]
+    for sub in state.submissions:
+        page = sub.batch_id
+        if page is None:
+            earlier = [seq for seq in served if seq < sub.seq]
+            page = earlier[-1] if earlier else None
+        if page is not None:
+            out.setdefault(page, set()).update(item for item, _ in sub.labels)
+    return out
+
+
 def audit_totals(state: SessionState, probs: np.ndarray, threshold: float = THRESHOLD) -> tuple[AuditTotals, AuditTotals]:
     """Audit evidence for the positives still hidden among (predicted negatives, predicted positives)."""
     labels, first = state.labels, state.first_labeled()
@@ -94,8 +113,9 @@ def audit_totals(state: SessionState, probs: np.ndarray, threshold: float = THRE
     pages: dict[bool, list[float]] = {True: [], False: []}
     hits = {True: 0, False: 0}
     draws, pools, cards = 0, [], []
+    labeled_on = audit_labels_by_page(state)
     for batch in state.batches:
-        audited = [a for a in batch.audit if a in labels]
+        audited = [a for a in batch.audit if a in labels and a in labeled_on.get(batch.seq, ())]
         if not audited or batch.audit_pool <= 0:
             continue
         draws += len(audited)
@@ -120,8 +140,9 @@ def audit_totals(state: SessionState, probs: np.ndarray, threshold: float = THRE
 
 
 def quality_estimates(state: SessionState, probs: np.ndarray, threshold: float = THRESHOLD,
-                      confidence: float = 0.95) -> QualityEstimates:
-    unlabeled = np.ones(probs.shape[0], dtype=bool)
+                      confidence: float = 0.95, available: np.ndarray | None = None) -> QualityEstimates:
+    """Estimates over the unlabeled items; `available` (a bool mask) leaves out items no longer served."""
+    unlabeled = np.ones(probs.shape[0], dtype=bool) if available is None else np.array(available, dtype=bool)
     if state.labels:
         unlabeled[np.fromiter(state.labels.keys(), dtype=np.int64)] = False
     n_neg = int((unlabeled & (probs < threshold)).sum())

@@ -1,4 +1,9 @@
-"""Page composition, pure: the strategy's picks plus a few uniformly random audit cards, in reading order."""
+"""Page composition, pure: the strategy's picks plus a few uniformly random audit cards, in reading order.
+
+Audit cards are a page option, not a strategy: every page carries a few, and the audit page
+(`strategy=audit`) is all audit cards. Their labels are held out of training, so the estimates
+made from them stay unbiased whatever the strategy chose.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..learner.strategies import Pool, Selection, sort_by_confidence
+from ..learner.base import Pool, Selection, sort_by_confidence
 
 EVERYTHING_LABELED = "Every item is labeled: export your labels, or undo to revise."
+AUDIT_PAGE = "audit"  # the page name that asks for audit cards only
+AUDIT_MENU_ENTRY = {"name": AUDIT_PAGE, "title": "Audit (random check of the estimates)", "batch_type": "neutral"}
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,7 @@ class Page:
     audit_pool: int  # how many unlabeled items the audit cards were drawn from
     batch_type: str
     message: str | None = None
+    prelabel: int | None = None  # the strategy's: cards start with this label instead of the model's guess
 
 
 def audit_count(batch_size: int, per_page: int, *, audit_page: bool) -> int:
@@ -34,4 +42,9 @@ def compose_page(selection: Selection, pool: Pool, n_audit: int) -> Page:
     ids = sort_by_confidence(np.concatenate([selection.ids, audit]).astype(np.int64), pool.probs,
                              selection.batch_type)
     message = selection.message or (EVERYTHING_LABELED if ids.size == 0 else None)
-    return Page(ids, np.sort(audit), int(rest.size), selection.batch_type, message)
+    return Page(ids, np.sort(audit), int(rest.size), selection.batch_type, message, selection.prelabel)
+
+
+def audit_only(name: str = AUDIT_PAGE) -> Selection:
+    """The strategy part of an audit page: nothing, so every card is an audit card."""
+    return Selection(np.empty(0, np.int64), "neutral", name)

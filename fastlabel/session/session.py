@@ -11,6 +11,7 @@ once for all of them; the model_trained event marks where, so a replay retrains 
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence
@@ -18,7 +19,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 import numpy as np
 import torch
 
-from ..errors import InvalidInput, NothingToUndo, NoTextSide
+from ..errors import FastLabelError, InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
 from ..events import (
     BatchServed,
     Event,
@@ -34,13 +35,16 @@ from ..events import (
     apply,
 )
 from ..learner.head import HeadConfig
-from ..learner.strategies import STRATEGIES, Pool, get_strategy, select
+from ..learner.base import Pool
+from ..learner.index import EmbeddingIndex
+from ..learner.registry import menu, select
 from ..learner.zeroshot import zero_shot_probs
 from . import views
-from .pages import audit_count, compose_page
+from .pages import AUDIT_MENU_ENTRY, AUDIT_PAGE, audit_count, audit_only, compose_page
 from .review import REVIEW_STRATEGY, review_page
 from .training import TrainPoint, Trainer
 
+log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
 Follower = Callable[["LabelingSession", TrainPoint], None]
 
@@ -61,12 +65,15 @@ class Batch:
     strategy: str
     exhausted: bool = False
     message: str | None = None
+    prelabel: int | None = None  # cards start with this label instead of the model's guess
 
 
 @dataclass(frozen=True)
 class Submitted:
     seq: int  # the labels_submitted event
     point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced)
+    repeated: bool = False  # its request id was seen before: answered, not applied again
+    warning: str | None = None  # saved, but a later step (the retrain) failed
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,8 @@ class Undone:
     labels: tuple[tuple[int, int], ...]  # the labels taken back
     page: BatchServed | None  # the page they were given on
     point: TrainPoint  # the retrain that followed
+    repeated: bool = False
+    warning: str | None = None
 
 
 class LabelingSession:
@@ -91,16 +100,22 @@ class LabelingSession:
         encoder_id: str = "",
         device: torch.device | None = None,
         audit_per_page: int = 2,
+        available: np.ndarray | None = None,
+        ids_may_grow: bool = False,
         concept: str = "positive",
+        index: EmbeddingIndex | None = None,
     ) -> None:
         self.audit_per_page = audit_per_page
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
         self.n_items = int(self.embeddings.shape[0])
+        # which ids may be served (a folder's files come and go; None: all). A live view, not a copy
+        self.available = np.ones(self.n_items, dtype=bool) if available is None else available
+        self.ids_may_grow = ids_may_grow  # a folder's ids only grow: a longer id space is the same data
         self.text_encoder = text_encoder
         self.trainer = Trainer(self.embeddings, head_config, device)
         self.log = log if log is not None else EventLog()
         self.state = SessionState()
-        self.pool_cache: dict = {}  # lives as long as the session (the clustering)
+        self.index = index or EmbeddingIndex(self.embeddings)  # clustering + neighbours: started by the first page
         self._points: dict[int, TrainPoint] = {}  # measured retrains, by model_trained seq
         self._followers: list[Follower] = []
         self._lock = threading.RLock()  # the log and the state: held briefly
@@ -122,7 +137,7 @@ class LabelingSession:
 
     def _check_matches(self, data_id: str) -> None:
         st = self.state
-        if st.n_items != self.n_items:
+        if st.n_items != self.n_items and not (self.ids_may_grow and st.n_items < self.n_items):
             raise InvalidInput(f"this session was recorded on {st.n_items} items, but the data has {self.n_items}")
         if data_id and st.data and st.data != data_id:
             raise InvalidInput("this session was recorded on other data (fingerprints differ); "
@@ -168,6 +183,32 @@ class LabelingSession:
             assert point is not None
             return point
 
+    def _train_after(self, seq: int) -> tuple[TrainPoint, str | None]:
+        """Retrain after a change already journaled at `seq`. The change stands whatever happens here:
+        if the retrain cannot run (a full disk refuses its model_trained line), the answer says so and
+        the next change, or the next start, trains."""
+        try:
+            return self._train_through(seq), None
+        except Exception as exc:
+            if isinstance(exc, FastLabelError):
+                log.warning("saved event %d, but could not retrain: %s", seq, exc)
+            else:
+                log.exception("saved event %d, but could not retrain", seq)
+            st = self.state
+            reason = str(exc) if isinstance(exc, FastLabelError) else "an internal error; see the server log"
+            return TrainPoint(seq, len(st.labels), st.n_positive, None, None), \
+                f"Saved, but the model did not retrain: {reason}"
+
+    def _recorded(self, request_id: str | None, kind: type[Event]) -> Event | None:
+        """The event a request id was already recorded with (a repeat), or None; 409 if it names another kind."""
+        seq = self.state.event_of_request(request_id)
+        if seq is None:
+            return None
+        event = next(e for e in reversed(self.state.history) if e.seq == seq)
+        if not isinstance(event, kind):
+            raise RequestIdReused(f"request_id {request_id} was used for another kind of change")
+        return event
+
     # -- commands -----------------------------------------------------------------------------
     @property
     def has_text(self) -> bool:
@@ -189,21 +230,36 @@ class LabelingSession:
         self._follow(event, state)
         return text
 
-    def pool(self) -> Pool:
-        """What a strategy may look at now."""
-        labeled = np.zeros(self.n_items, dtype=bool)
+    def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None) -> Pool:
+        """What a strategy may look at now: items not served (gone, unreadable) count as taken;
+        `exemplars` and `vectors` are what a "similar" page searches around."""
+        labeled = ~self.available
         if self.state.labels:
             labeled[np.fromiter(self.state.labels.keys(), dtype=np.int64)] = True
         rng = np.random.default_rng([self.state.seed, self.state.last_seq])
-        return Pool(self.embeddings, self.probs, labeled, dict(self.state.labels), rng, self.pool_cache)
+        scores = self.trainer.scores
+        return Pool(self.embeddings, scores.probs, labeled, dict(self.state.labels), rng,
+                    has_head=scores.head is not None, has_prior=scores.prior is not None, index=self.index,
+                    exemplars=tuple(int(i) for i in exemplars), query_vectors=vectors)
 
-    def next_batch(self, strategy: str, batch_size: int) -> Batch:
-        """Choose a page with `strategy` (plus a few audit cards) and record that it was served."""
+    def next_batch(self, strategy: str, batch_size: int, *, exemplars: Sequence[int] = (),
+                   vectors: np.ndarray | None = None) -> Batch:
+        """Choose a page with `strategy` (plus a few audit cards) and record that it was served.
+
+        `exemplars` (item ids) and `vectors` (embedded images) are what a "similar" page searches around.
+        """
+        self.index.start()  # no-op once started (the workspace starts it as soon as the embeddings exist)
         with self._lock:
-            chosen = get_strategy(strategy)
-            pool = self.pool()
-            n_audit = audit_count(batch_size, self.audit_per_page, audit_page=chosen.audit)
-            page = compose_page(select(strategy, pool, batch_size - n_audit), pool, n_audit)
+            last = self.state.batches[-1] if self.state.batches else None
+            if last is not None and last.seq == self.state.last_seq and last.strategy == strategy \
+                    and len(last.ids) == batch_size and not exemplars and vectors is None:
+                # the same page, still unanswered: serve it again
+                return Batch(last.seq, list(last.ids), list(last.probs), last.batch_type, strategy)
+            pool = self.pool(exemplars, vectors)
+            audit_page = strategy == AUDIT_PAGE
+            n_audit = audit_count(batch_size, self.audit_per_page, audit_page=audit_page)
+            chosen = audit_only() if audit_page else select(strategy, pool, batch_size - n_audit)
+            page = compose_page(chosen, pool, n_audit)
             if page.ids.size == 0:
                 return Batch(None, [], [], page.batch_type, strategy, True, page.message)
             ids = [int(i) for i in page.ids]
@@ -211,27 +267,42 @@ class LabelingSession:
             event, _ = self._record(BatchServed, strategy=strategy, batch_type=page.batch_type, ids=tuple(ids),
                                     probs=tuple(probs), audit=tuple(int(a) for a in page.audit),
                                     audit_pool=page.audit_pool)
-        return Batch(event.seq, ids, probs, page.batch_type, strategy, message=page.message)
+        return Batch(event.seq, ids, probs, page.batch_type, strategy, message=page.message, prelabel=page.prelabel)
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
-               page_ms: int | None = None, clicks: int | None = None) -> Submitted:
-        """Record a confirmed page of checked (id, label) pairs and retrain."""
+               page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None) -> Submitted:
+        """Record a confirmed page of checked (id, label) pairs and retrain. A request id seen before
+        answers with that submission instead of applying it again."""
         with self._lock:
-            if batch_id is not None and self.state.batch(batch_id) is None:
-                raise InvalidInput(f"unknown batch_id {batch_id}")
-            event, _ = self._record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id,
-                                    page_ms=page_ms, clicks=clicks)
-        return Submitted(event.seq, self._train_through(event.seq))
+            first = self._recorded(request_id, LabelsSubmitted)
+            if first is None:
+                if batch_id is not None and self.state.batch(batch_id) is None:
+                    raise InvalidInput(f"unknown batch_id {batch_id}")
+                event, _ = self._record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id,
+                                        page_ms=page_ms, clicks=clicks, request_id=request_id)
+            elif tuple(first.labels) != tuple(labels):  # type: ignore[attr-defined]
+                raise RequestIdReused(f"request_id {request_id} was used for other labels")
+        seq = event.seq if first is None else first.seq
+        point, warning = self._train_after(seq)
+        return Submitted(seq, point, repeated=first is not None, warning=warning)
 
-    def undo(self) -> Undone:
-        """Take back the latest submission; returns its labels, the page they came from and the retrain."""
+    def undo(self, request_id: str | None = None) -> Undone:
+        """Take back the latest submission; returns its labels, the page they came from and the retrain.
+        A request id seen before answers with the undo it made instead of taking back another page."""
         with self._lock:
-            if not self.state.submissions:
-                raise NothingToUndo("nothing to undo")
-            last = self.state.submissions[-1]
-            event, _ = self._record(SubmissionUndone, submission=last.seq)
-            page = self.state.batch(last.batch_id) if last.batch_id is not None else None
-        return Undone(last.labels, page, self._train_through(event.seq))
+            first = self._recorded(request_id, SubmissionUndone)
+            if first is None:
+                if not self.state.submissions:
+                    raise NothingToUndo("nothing to undo")
+                last = self.state.submissions[-1]
+                event, _ = self._record(SubmissionUndone, submission=last.seq, request_id=request_id)
+                labels, batch_id, seq = last.labels, last.batch_id, event.seq
+            else:
+                taken = next(e for e in self.state.history if e.seq == first.submission)  # type: ignore[attr-defined]
+                labels, batch_id, seq = taken.labels, taken.batch_id, first.seq  # type: ignore[union-attr]
+            page = self.state.batch(batch_id) if batch_id is not None else None
+        point, warning = self._train_after(seq)
+        return Undone(labels, page, point, repeated=first is not None, warning=warning)
 
     def review(self, size: int) -> Batch:
         """A page of labeled items whose out-of-fold prediction disagrees most with the human label,
@@ -246,16 +317,25 @@ class LabelingSession:
                                     probs=tuple(probs))
         return Batch(event.seq, ids, probs, "neutral", REVIEW_STRATEGY)
 
-    def correct(self, labels: Sequence[tuple[int, int]], *, origin: str, batch_id: int | None = None) -> Submitted:
-        """Change labels already given (from a review page or the labeled gallery) and retrain."""
+    def correct(self, labels: Sequence[tuple[int, int]], *, origin: str, batch_id: int | None = None,
+                request_id: str | None = None) -> Submitted:
+        """Change labels already given (from a review page or the labeled gallery) and retrain; a
+        request id seen before answers with that correction instead of applying it again."""
         with self._lock:
-            unknown = [i for i, _ in labels if i not in self.state.labels]
-            if unknown:
-                raise InvalidInput(f"only labeled items can be corrected; not labeled: {unknown[:10]}")
-            if batch_id is not None and self.state.batch(batch_id) is None:
-                raise InvalidInput(f"unknown batch_id {batch_id}")
-            event, _ = self._record(LabelsCorrected, labels=tuple(labels), origin=origin, batch_id=batch_id)
-        return Submitted(event.seq, self._train_through(event.seq))
+            first = self._recorded(request_id, LabelsCorrected)
+            if first is None:
+                unknown = [i for i, _ in labels if i not in self.state.labels]
+                if unknown:
+                    raise InvalidInput(f"only labeled items can be corrected; not labeled: {unknown[:10]}")
+                if batch_id is not None and self.state.batch(batch_id) is None:
+                    raise InvalidInput(f"unknown batch_id {batch_id}")
+                event, _ = self._record(LabelsCorrected, labels=tuple(labels), origin=origin, batch_id=batch_id,
+                                        request_id=request_id)
+            elif tuple(first.labels) != tuple(labels):  # type: ignore[attr-defined]
+                raise RequestIdReused(f"request_id {request_id} was used for other labels")
+        seq = event.seq if first is None else first.seq
+        point, warning = self._train_after(seq)
+        return Submitted(seq, point, repeated=first is not None, warning=warning)
 
     # -- queries ------------------------------------------------------------------------------
     @property
@@ -292,11 +372,11 @@ class LabelingSession:
 
     def insights(self) -> dict[str, Any]:
         """Effort figures, quality estimates and the stopping signal, all derived from the log."""
-        return views.insights(self.state, self.probs, self.history())
+        return views.insights(self.state, self.probs, self.history(), self.available)
 
     def predictions(self) -> dict[str, Any]:
-        return views.predictions(self.state, self.probs)
+        return views.predictions(self.state, self.probs, self.available)
 
     @staticmethod
     def strategy_menu() -> list[dict[str, str]]:
-        return [{"name": s.name, "title": s.title, "batch_type": s.batch_type} for s in STRATEGIES.values()]
+        return [*menu(), AUDIT_MENU_ENTRY]

@@ -26,17 +26,18 @@ def labels_jsonl(labels: Mapping[int, int], names: Sequence[str] | None = None, 
     return b"".join(orjson.dumps(row) + b"\n" for row in rows)
 
 
-def insights(state: SessionState, probs: np.ndarray, history: Sequence[TrainPoint]) -> dict[str, Any]:
-    """Effort figures, quality estimates and the stopping signal."""
-    quality = quality_estimates(state, probs)
+def insights(state: SessionState, probs: np.ndarray, history: Sequence[TrainPoint],
+             available: np.ndarray | None = None) -> dict[str, Any]:
+    """Effort figures, quality estimates (over the items `available`, default all) and the stopping signal."""
+    quality = quality_estimates(state, probs, available=available)
     ready, message = stopping_signal([p.flip_rate for p in history], quality)
     return {"effort": effort_stats(state), "estimates": quality.to_dict(),
             "stop": {"ready": ready, "message": message}}
 
 
-def predictions(state: SessionState, probs: np.ndarray) -> dict[str, Any]:
+def predictions(state: SessionState, probs: np.ndarray, available: np.ndarray | None = None) -> dict[str, Any]:
     """A label for every item: the human's where given, else the head's at the threshold."""
-    quality = quality_estimates(state, probs)
+    quality = quality_estimates(state, probs, available=available)
     labels, t = state.labels, quality.threshold
     items = [{"id": i, "label": labels[i] if i in labels else int(probs[i] >= t),
               "source": "human" if i in labels else "model", "prob_pos": round(float(probs[i]), 4)}

@@ -46,17 +46,19 @@ export class Grid {
   }
 
   /**
-   * Show a page. Each card starts with the model's guess, so on verify pages the user
-   * only clicks the wrong ones; an undone page brings back the labels the user gave.
+   * Show a page. Each card starts with the model's guess (or the page's `prelabel`, e.g. 1 on
+   * a "more like this" page), so the user only clicks the wrong ones; an undone page brings
+   * back the labels the user gave.
    */
-  render(items) {
+  render(items, { prelabel = null } = {}) {
     const frag = document.createDocumentFragment();
     this.cards = items.map((item) => {
-      const predicted = item.prob_pos >= 0.5 ? 1 : 0;
+      const predicted = prelabel === 0 || prelabel === 1 ? prelabel : item.prob_pos >= 0.5 ? 1 : 0;
       const label = item.label === 0 || item.label === 1 ? item.label : predicted;
 
       const el = document.createElement("div");
       el.dataset.id = String(item.id);
+      if (item.name) el.title = item.name; // a photo's file name on hover
       const img = document.createElement("img");
       img.src = `data:image/png;base64,${item.image}`;
       img.alt = "";

@@ -9,8 +9,10 @@ import { Grid } from "./grid.js";
 import { bindKeys } from "./keyboard.js";
 import { renderModels } from "./models.js";
 import { ReviewView } from "./review.js";
+import { addCardButtons, bindSimilar } from "./similar.js";
 import { Socket } from "./socket.js";
 import { renderCounts, renderStats, formatNumber } from "./stats.js";
+import { renderFolderNote } from "./skipped.js";
 import { showError, toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
@@ -169,9 +171,10 @@ function fillToolbar(state) {
 function applyState(state) {
   app.state = state;
   renderStats(state);
+  renderFolderNote(state);
   $("undo").disabled = app.busy || !state.can_undo;
   const data = state.data || {};
-  $("data-name").textContent = data.name ? `${formatNumber(data.n_items)} images \u00b7 ${data.name}` : "";
+  $("data-name").textContent = data.name ? `${formatNumber(data.available ?? data.n_items)} images \u00b7 ${data.name}` : "";
   $("data-name").title = data.name || "";
   $("encoder-id").textContent = state.encoder ? state.encoder.id : "";
   $("current-query").textContent = state.query ? `\u201c${state.query}\u201d` : "none";
@@ -230,14 +233,19 @@ function currentStrategy() {
 }
 
 let loadSeq = 0;
-async function loadBatch() {
+function loadBatch() {
+  if (app.status === "ready" && app.view !== "label") return runView((view) => view.load());
+  return loadPage(() => api.nextBatch(currentStrategy(), Number($("batch-size").value)));
+}
+
+/** Fetch a page with `fetchPage` and show it; used by the menu's strategy and by "more like this". */
+async function loadPage(fetchPage) {
   if (app.status !== "ready") return;
-  if (app.view !== "label") return runView((view) => view.load());
   // Menu changes can overlap a load in flight: only the latest request may render.
   const seq = ++loadSeq;
   setBusy(true);
   try {
-    const batch = await api.nextBatch(currentStrategy(), Number($("batch-size").value));
+    const batch = await fetchPage();
     if (seq === loadSeq) showBatch(batch);
   } catch (err) {
     if (seq === loadSeq) showError(err);
@@ -257,7 +265,8 @@ function showBatch(batch, { restored = false } = {}) {
   document.body.classList.add(MODES[app.batch.batch_type] || MODES.neutral);
 
   const items = batch.items || [];
-  grid.render(items);
+  grid.render(items, { prelabel: batch.prelabel });
+  addCardButtons(grid, (ids) => searchSimilar(ids));
   socket.watch(grid.ids());
 
   const msg = $("message");
@@ -411,6 +420,19 @@ function wire() {
     },
   });
 }
+
+const { searchCards: searchSimilar } = bindSimilar({
+  grid,
+  show: (fetchPage) => {
+    if (app.busy) return undefined;
+    // the page's clicks are not labels until confirmed: never throw them away
+    if (!pageIsPristine()) return toast("Confirm this page first: \u201cmore like this\u201d replaces it.", "info");
+    setView("label", { load: false }); // its page is labeled as a page
+    return loadPage(fetchPage);
+  },
+  batchSize: () => Number($("batch-size").value),
+  onError: showError,
+});
 
 wire();
 socket.connect();

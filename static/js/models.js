@@ -34,16 +34,16 @@ function renderVersions(list) {
   list.slice(0, SHOWN).forEach((v, k) => {
     const tr = document.createElement("tr");
     const [missed, title] = estimateText(v.estimates);
-    const ms = v.train_ms === null || v.train_ms === undefined ? "\u2013" : `${formatNumber(v.train_ms)} ms`;
+    const ms = v.train_ms === null || v.train_ms === undefined ? "\u2013" : `${Math.round(v.train_ms)} ms`;
     const link = document.createElement("a");
     link.href = exportUrl(v.seq);
     link.download = "";
-    link.textContent = k === 0 ? "latest" : "export";
-    link.title = `Download the model trained at event ${v.seq}`;
+    link.textContent = "export";
+    link.title = `Download the model trained at event ${v.seq}${k === 0 ? " (the latest)" : ""}`;
     link.className = "model-export";
     const td = document.createElement("td");
     td.append(link);
-    tr.append(cell(`#${v.seq}`), cell(formatNumber(v.labels)), cell(formatNumber(v.positives)),
+    tr.append(cell(formatNumber(v.labels), `event ${v.seq}`), cell(formatNumber(v.positives)),
       cell(missed, title), cell(ms), td);
     tr.dataset.seq = String(v.seq);
     body.append(tr);

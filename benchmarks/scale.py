@@ -1,0 +1,220 @@
+"""Scale: how the labeling loop holds up at 30k, 100k, 300k and 1M items.
+
+For each pool size, in its own process (so peak RSS is that size's alone), through the Python API
+(`LabelingSession`) on embeddings memory-mapped from .npy as the cache hands them out:
+  open      map the embeddings and start the session
+  first     the first page (hybrid, the default strategy), before any label
+  next      next_batch p50/p95 per strategy, with labels in place
+  round     submit a page -> the next page is back (p50/p95 over the labeling rounds)
+  rss       peak resident memory of the process
+The 30k pool is the seed's shape: a 200 x 150 sprite of 48 px tiles assembled from CelebA 10k
+(each face three times: as is, mirrored, mirrored and darkened), embedded with the ImageNet encoder;
+`--cold` also times its cold start (embed + open + first page) through the workspace. Larger pools
+are synthetic, clustered, unit-length 512-d float32 rows. Answers come from a planted concept
+(a few clusters positive), so the head has something to learn.
+
+Run: PYTHONPATH=. .venv/bin/python benchmarks/scale.py --home /tmp/scale-home --sizes 30k,100k,1M --cold
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+STRATEGIES = ("hybrid", "kmeans", "borderline", "random", "verify_positives")
+PAGE = 48
+DIM = 512
+CLUSTERS = 200
+
+
+def synthetic(path: Path, n: int, seed: int = 0) -> Path:
+    """Clustered unit rows written chunk by chunk (never all in memory), plus their cluster ids."""
+    if path.exists() and path.with_suffix(".clusters.npy").exists():
+        return path
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((CLUSTERS, DIM)).astype(np.float32)
+    out = np.lib.format.open_memmap(path.with_suffix(".tmp.npy"), mode="w+", dtype=np.float32, shape=(n, DIM))
+    clusters = rng.integers(0, CLUSTERS, n)
+    for start in range(0, n, 100_000):
+        c = clusters[start:start + 100_000]
+        rows = centres[c] + 1.5 * rng.standard_normal((c.size, DIM)).astype(np.float32)
+        out[start:start + c.size] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    out.flush()
+    del out
+    np.save(path.with_suffix(".clusters.npy"), clusters)
+    path.with_suffix(".tmp.npy").rename(path)
+    return path
+
+
+def seed_sprite(home: Path, celeba: Path) -> tuple[Path, Path]:
+    """The 200 x 150 sprite (30,000 tiles of 48 px) from CelebA 10k, and its truth (Smiling)."""
+    from PIL import Image, ImageOps
+
+    from fastlabel.data.attributes import read_attributes
+
+    sprite, truth = home / "celeba30k.png", home / "celeba30k_smiling.npy"
+    if sprite.exists() and truth.exists():
+        return sprite, truth
+    src = Image.open(celeba / "sprite.jpg").convert("RGB")
+    out = Image.new("RGB", (200 * 48, 150 * 48))
+    for i in range(30_000):
+        k, copy = i % 10_000, i // 10_000
+        tile = src.crop((48 * (k % 100), 48 * (k // 100), 48 * (k % 100) + 48, 48 * (k // 100) + 48))
+        if copy:
+            tile = ImageOps.mirror(tile)
+        if copy == 2:
+            tile = tile.point(lambda v: int(v * 0.85))
+        out.paste(tile, (48 * (i % 200), 48 * (i // 200)))
+    out.save(sprite)
+    smiling = read_attributes(celeba / "attributes.csv", 10_000).column("Smiling").astype(np.int64)
+    np.save(truth, np.tile(smiling, 3))
+    return sprite, truth
+
+
+def pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)) * 1000, 1) if values else float("nan")
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def run_one(embeddings_path: Path, truth: np.ndarray, rounds: int) -> dict:
+    """Open, first page, rounds of submit -> next page, then per-strategy next_batch timings."""
+    from fastlabel.events import EventLog
+    from fastlabel.session import LabelingSession
+
+    start = time.perf_counter()
+    x = np.load(embeddings_path, mmap_mode="c")
+    session = LabelingSession(x, EventLog(), seed=0)
+    opened = time.perf_counter() - start
+    page, first = timed(lambda: session.next_batch("hybrid", PAGE))
+    round_s: list[float] = []
+    for _ in range(rounds):
+        labels = [(i, int(truth[i])) for i in page.ids]
+        start = time.perf_counter()
+        session.submit(labels, batch_id=page.batch_id)
+        page = session.next_batch("hybrid", PAGE)
+        round_s.append(time.perf_counter() - start)
+    per_strategy = {}
+    for name in STRATEGIES:
+        times = [timed(lambda: session.next_batch(name, PAGE))[1] for _ in range(5)]
+        per_strategy[name] = {"p50_ms": pct(times, 50), "p95_ms": pct(times, 95)}
+    return {
+        "items": int(x.shape[0]), "open_s": round(opened, 3), "first_page_s": round(first, 3),
+        "round_p50_ms": pct(round_s, 50), "round_p95_ms": pct(round_s, 95), "rounds": rounds,
+        "labels": len(session.state.labels), "next_batch": per_strategy,
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }
+
+
+def cold_start(home: Path, sprite: Path, input_size: int | None) -> dict:
+    """The 30k sprite from nothing: embed (cache empty) -> open the session -> first page."""
+    from fastlabel.config import Config
+    from fastlabel.workspace import open_workspace
+
+    config = Config(sprite=sprite, grid="200x150", encoder="imagenet", embed_input_size=input_size,
+                    home=home / f"cold-{input_size or 224}", device="cpu")
+    start = time.perf_counter()
+    ws = open_workspace(config)
+    opened = time.perf_counter() - start
+    _, first = timed(lambda: ws.session.next_batch("hybrid", PAGE))
+    return {"encoder": ws.encoder.id, "embed_and_open_s": round(opened, 1), "first_page_s": round(first, 3),
+            "images_per_s": round(len(ws.source) / opened, 1), "total_s": round(opened + first, 1),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+
+
+def child(args: argparse.Namespace) -> None:
+    """One measurement in this process; prints one JSON line."""
+    home = Path(args.home)
+    if args.one == "cold":
+        print(json.dumps(cold_start(home, seed_sprite(home, Path(args.celeba))[0], args.input_size)))
+        return
+    if args.one == "30k":
+        path = home / f"celeba30k_imagenet{args.input_size or 224}.npy"
+        truth = np.load(seed_sprite(home, Path(args.celeba))[1])
+    else:
+        n = parse_size(args.one)
+        path = synthetic(home / f"synthetic_{n}.npy", n)
+        truth = (np.load(path.with_suffix(".clusters.npy")) % 10 == 0).astype(np.int64)  # 10% positive
+    print(json.dumps({"pool": args.one, **run_one(path, truth, args.rounds)}))
+
+
+def parse_size(text: str) -> int:
+    text = text.lower()
+    return int(float(text[:-1]) * (1_000_000 if text.endswith("m") else 1_000)) if text[-1] in "km" else int(text)
+
+
+def embed_30k(home: Path, celeba: Path, input_size: int | None) -> None:
+    """Cache the 30k sprite's embeddings as a plain .npy for the timed runs (once)."""
+    path = home / f"celeba30k_imagenet{input_size or 224}.npy"
+    if path.exists():
+        return
+    cold = home / f"cold-{input_size or 224}" / "cache"
+    cached = sorted(cold.glob("*.npy")) if cold.is_dir() else []
+    if not cached:
+        raise SystemExit(f"run with --cold first: it embeds the 30k sprite into {cold}")
+    path.symlink_to(cached[0])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--home", required=True, help="a folder of this benchmark's own (sprites, caches, .npy)")
+    p.add_argument("--celeba", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "celeba10k"))
+    p.add_argument("--sizes", default="30k,100k,1M")
+    p.add_argument("--rounds", type=int, default=15, help="submit -> next page rounds per pool")
+    p.add_argument("--input-size", type=int, default=None, help="ImageNet encoder input for the 30k sprite")
+    p.add_argument("--cold", action="store_true", help="also time the 30k sprite's cold start (embeds 30k)")
+    p.add_argument("--one", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    Path(args.home).mkdir(parents=True, exist_ok=True)
+    if args.one:
+        return child(args)
+    runs = (["cold"] if args.cold else []) + args.sizes.split(",")
+    results = []
+    for what in runs:
+        if what == "30k":
+            embed_30k(Path(args.home), Path(args.celeba), args.input_size)
+        cmd = [sys.executable, __file__, "--home", args.home, "--celeba", args.celeba, "--one", what,
+               "--rounds", str(args.rounds)] + (["--input-size", str(args.input_size)] if args.input_size else [])
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            print(done.stderr[-3000:], file=sys.stderr)
+            raise SystemExit(f"{what} failed")
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), flush=True)
+    print(report(results))
+
+
+def report(results: list[dict]) -> str:
+    lines = ["", "| pool | open | first page (hybrid) | submit -> next page p50 / p95 | peak RSS |",
+             "|---|---:|---:|---:|---:|"]
+    for r in results:
+        if "pool" in r:
+            lines.append(f"| {r['items']:,} | {r['open_s']} s | {r['first_page_s']} s | "
+                         f"{r['round_p50_ms']} / {r['round_p95_ms']} ms | {r['peak_rss_gb']} GB |")
+    lines += ["", "next_batch p50 / p95 (ms), with labels in place:", "",
+              "| pool | " + " | ".join(STRATEGIES) + " |", "|---|" + "---:|" * len(STRATEGIES)]
+    for r in results:
+        if "pool" in r:
+            cells = [f"{r['next_batch'][s]['p50_ms']} / {r['next_batch'][s]['p95_ms']}" for s in STRATEGIES]
+            lines.append(f"| {r['items']:,} | " + " | ".join(cells) + " |")
+    for r in results:
+        if "encoder" in r:
+            lines += ["", f"cold start, 30k sprite ({r['encoder']}): embed + open {r['embed_and_open_s']} s "
+                          f"({r['images_per_s']} images/s), first page {r['first_page_s']} s, total {r['total_s']} s, "
+                          f"peak RSS {r['peak_rss_gb']} GB"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

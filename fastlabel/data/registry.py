@@ -1,0 +1,159 @@
+"""Stable item ids for a folder of images: a file is its relative path, known by its content hash.
+
+Ids are handed out once, in order of first sight, and kept in a small JSON file in the home, so
+they never shift when files are added or removed. Each start reconciles the folder with the
+registry: new paths get new ids, vanished paths are marked absent (their ids are never reused),
+and a file whose size or modification time moved is re-hashed; only a different hash counts as
+a change (`touch` alone changes nothing). A file that cannot be used keeps its reason next to its
+hash, so it is not retried until its content changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from fastlabel.errors import DataError
+from fastlabel.files import write_atomic
+
+log = logging.getLogger(__name__)
+
+REGISTRY_VERSION = 1
+_HASH_CHUNK = 1 << 20
+
+
+def content_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class ItemRecord:
+    """One file ever seen under the folder."""
+
+    id: int
+    path: str  # relative, POSIX separators
+    sha256: str
+    size: int
+    mtime_ns: int
+    present: bool = True
+    problem: str | None = None  # why this content cannot be used (kept until the hash changes)
+    changed_at: float | None = None  # when its content last changed: labels given before need a look
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """A candidate file of this scan, with the stat its quick check compares."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class Changes:
+    """What a reconcile found, by relative path."""
+
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)  # stat moved, content the same
+    returned: list[str] = field(default_factory=list)  # absent before, back now (same id)
+
+    def summary(self) -> str:
+        return f"{len(self.new)} new, {len(self.changed)} changed, {len(self.removed)} removed"
+
+    @property
+    def any(self) -> bool:
+        return bool(self.new or self.changed or self.removed or self.returned)
+
+
+class ItemRegistry:
+    """Relative path -> ItemRecord for one folder root, stored as JSON (written atomically)."""
+
+    def __init__(self, file: Path | None, root: Path) -> None:
+        self.file = file
+        self.root = root
+        self.folder_id = hashlib.sha256(os.fsencode(str(root.resolve()))).hexdigest()[:32]  # kept once saved
+        self.records: dict[str, ItemRecord] = {}
+        self.by_id: list[ItemRecord] = []
+        if file is not None and file.is_file():
+            self._read(file)
+
+    def _read(self, file: Path) -> None:
+        try:
+            raw = json.loads(file.read_text(encoding="utf-8"))
+            if raw.get("version") != REGISTRY_VERSION:
+                raise ValueError(f"unknown version {raw.get('version')!r}")
+            records = [ItemRecord(**entry) for entry in raw["items"]]
+            folder_id = str(raw["folder_id"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # ids in the journal refer to this file; silently starting over would mislabel them
+            raise DataError(f"the item registry {file} is unreadable ({exc}); restore it, or move it away "
+                            "to start the folder afresh (labels recorded on the old ids will not match)") from None
+        if [r.id for r in records] != list(range(len(records))):
+            raise DataError(f"the item registry {file} has ids out of order; restore it or move it away")
+        self.folder_id = folder_id
+        self.by_id = records
+        self.records = {r.path: r for r in records}
+
+    def save(self) -> None:
+        if self.file is None:
+            return
+        body = {"version": REGISTRY_VERSION, "folder_id": self.folder_id, "root": str(self.root),
+                "items": [asdict(r) for r in self.by_id]}
+        write_atomic(self.file, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def reconcile(self, found: list[FoundFile], check: Callable[[Path], str | None]) -> Changes:
+        """Bring the records in line with this scan; `check` says why a new or changed file is unusable."""
+        changes = Changes()
+        seen: set[str] = set()
+        for file in found:
+            seen.add(file.path)
+            record = self.records.get(file.path)
+            if record is not None and record.present and (record.size, record.mtime_ns) == (file.size, file.mtime_ns):
+                continue  # the quick check: same size and time, same content
+            try:
+                digest = content_sha256(self.root / file.path)
+            except OSError as exc:
+                log.warning("cannot read %s: %s", file.path, exc)
+                continue
+            if record is None:
+                record = ItemRecord(len(self.by_id), file.path, digest, file.size, file.mtime_ns)
+                self.by_id.append(record)
+                self.records[file.path] = record
+                changes.new.append(file.path)
+            elif record.sha256 != digest:
+                record.sha256, record.problem, record.changed_at = digest, None, time.time()
+                changes.changed.append(file.path)
+            elif not record.present:
+                changes.returned.append(file.path)
+            else:
+                changes.touched.append(file.path)
+            record.size, record.mtime_ns, record.present = file.size, file.mtime_ns, True
+            if record.problem is None:
+                record.problem = check(self.root / file.path)
+        for record in self.by_id:
+            if record.present and record.path not in seen:
+                record.present = False
+                changes.removed.append(record.path)
+        return changes
+
+
+def registry_file(home_dir: Path, root: Path) -> Path:
+    """Where the registry of a folder root lives: one file per resolved root."""
+    key = hashlib.sha256(os.fsencode(str(root.resolve()))).hexdigest()[:16]
+    return home_dir / f"folder-{key}.json"

@@ -1,0 +1,146 @@
+"""Incremental embedding for sources whose items carry a content hash (image folders).
+
+The cached array has one row per item id, and its sidecar the content hash behind each row. On a
+start, a row is reused wherever an item's current content has a row (under any id, so a moved file
+is not embedded again); only new or changed content is encoded. A file that fails to decode gets a
+blank stand-in in its batch, so one bad file never stops the rest; its row is left empty and the
+source is told, so it stops being served and is listed with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+from fastlabel.embeddings.base import Encoder, Progress
+from fastlabel.errors import DataError
+
+if TYPE_CHECKING:
+    from fastlabel.embeddings.cache import EmbeddingCache
+
+log = logging.getLogger(__name__)
+STAND_IN_SIDE = 64
+
+
+@runtime_checkable
+class HashedSource(Protocol):
+    """A source whose item ids keep their meaning as it changes, each with a content hash."""
+
+    name: str
+
+    def __len__(self) -> int: ...
+
+    def image(self, item_id: int) -> Image.Image: ...
+
+    def available(self) -> np.ndarray: ...
+
+    def content_hash(self, item_id: int) -> str: ...
+
+    def mark_unreadable(self, item_id: int, reason: str) -> None: ...
+
+    def fingerprint(self) -> str: ...
+
+
+class ItemsView:
+    """Some ids of a source, seen as a source of their own (item k = ids[k]) for an encoder.
+
+    A decode failure is noted in `failures` (id -> reason) and answered with a blank image."""
+
+    def __init__(self, source: HashedSource, ids: list[int]) -> None:
+        self.source = source
+        self.ids = ids
+        self.name = source.name
+        self.failures: dict[int, str] = {}
+        if hasattr(source, "paths"):  # encoders that match rows by file name (shards) see these ids' names
+            names = source.paths
+            self.paths = [names[i] for i in ids]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def image(self, index: int) -> Image.Image:
+        item = self.ids[index]
+        try:
+            return self.source.image(item)
+        except DataError as exc:
+            self.failures[item] = str(exc)
+            return Image.new("RGB", (STAND_IN_SIDE, STAND_IN_SIDE))
+
+    def thumbnail(self, index: int) -> bytes:
+        raise NotImplementedError("an encoding view has no thumbnails")
+
+    def fingerprint(self) -> str:
+        return self.source.fingerprint()
+
+    def available(self) -> np.ndarray:
+        return np.ones(len(self.ids), dtype=bool)
+
+
+def plan(source: HashedSource, old_hashes: list[str | None], incremental: bool) -> tuple[dict[int, int], list[int]]:
+    """(item -> row of the old array to reuse, items to encode)."""
+    row_of = {h: row for row, h in enumerate(old_hashes) if h}
+    wanted = source.available()
+    reuse: dict[int, int] = {}
+    todo: list[int] = []
+    for item in range(len(source)):
+        row = row_of.get(source.content_hash(item))
+        if row is not None:
+            reuse[item] = row
+        elif wanted[item]:
+            todo.append(item)
+    if todo and not incremental:  # rows that depend on each other (PCA) or follow ids (a file): all at once
+        return {}, list(range(len(source)))
+    return reuse, todo
+
+
+def embed_by_content(source: HashedSource, encoder: Encoder, cache: EmbeddingCache,
+                     progress: Progress | None = None) -> np.ndarray:
+    """(len(source), D) rows, reusing cached rows by content; rows of items never embedded are zero."""
+    key = cache.key(source.fingerprint(), encoder.id)
+    old = cache.load(key)
+    old_hashes = list(cache.load_meta(key).get("hashes") or []) if old is not None else []
+    if old is not None and len(old_hashes) != old.shape[0]:
+        old, old_hashes = None, []
+    reuse, todo = plan(source, old_hashes, getattr(encoder, "incremental", True))
+    fresh, failures, seconds = None, {}, 0.0
+    if todo:
+        view = ItemsView(source, todo)
+        started = time.perf_counter()
+        fresh = np.asarray(encoder.encode_images(view, progress), dtype=np.float32)
+        seconds = time.perf_counter() - started
+        if fresh.ndim != 2 or fresh.shape[0] != len(todo):
+            raise ValueError(f"{encoder.id} returned shape {fresh.shape} for {len(todo)} images")
+        failures = view.failures
+        log.info("Embedded %d new or changed images of %s with %s in %.1f s (%d reused from the cache).",
+                 len(todo) - len(failures), source.name, encoder.id, seconds, len(reuse))
+    dim = fresh.shape[1] if fresh is not None else (old.shape[1] if old is not None else 0)
+    rows = np.zeros((len(source), dim), dtype=np.float32)
+    hashes: list[str | None] = [None] * len(source)
+    for item, row in reuse.items():
+        rows[item] = old[row]  # type: ignore[index]
+        hashes[item] = old_hashes[row]
+    if fresh is not None:
+        rows[todo] = fresh
+        wanted = source.available()
+        for item in todo:
+            if item in failures:
+                rows[item] = 0.0
+                if wanted[item]:
+                    source.mark_unreadable(item, failures[item])
+            elif wanted[item]:
+                hashes[item] = source.content_hash(item)
+    if old is not None and hashes == old_hashes and not todo:
+        return old
+    meta = {"encoder_id": encoder.id, "fingerprint": source.fingerprint(), "source": source.name,
+            "seconds": round(seconds, 3), "hashes": hashes}
+    try:
+        cache.save(key, rows, meta)
+    except OSError as exc:  # a read-only or full disk costs the next start a re-embed, not this one
+        log.warning("Could not cache embeddings in %s (%s); the next start will embed again.", cache.dir, exc)
+        return rows
+    stored = cache.load(key)
+    return stored if stored is not None else rows

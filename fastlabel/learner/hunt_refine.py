@@ -1,0 +1,55 @@
+"""The hunt-then-refine strategy: hunt positives while they are rare among the labels, and spend
+the rest of each page on diverse cards the head is unsure of.
+
+Before any head exists the page is diverse (k-means). Then each page is split in two:
+- *hunt*: the head's likeliest positives. Its share of the page grows with how far the labels'
+  positive share is below `balance` (up to `max_hunt` of the page), so on a rare concept most
+  of a page hunts (finding positives is the user's goal, and a wrong one is a hard negative the
+  head needs) and on a balanced concept almost nothing does (class balance, as in DIRECT).
+- *refine*: `candidates_per_card` k-means candidates per card (representative, spread over the
+  pool), keeping those whose |p - 0.5| is nearest `margin` (0: the most uncertain, as in
+  cluster-margin).
+
+The settings were chosen with `fastlabel bench --suite full --part tune` (benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Choose, Pool
+from .hybrid import Choosers, fairly_sure_first, fill_page, positive_share
+
+
+@dataclass(frozen=True)
+class HuntRefinePlan:
+    balance: float = 0.5  # the labels' positive share the hunt aims at
+    max_hunt: float = 0.75  # most of a page the hunt may take
+    candidates_per_card: int = 3
+    margin: float = 0.0  # preferred |p - 0.5| of a refine card
+
+
+def hunt_count(labels: dict[int, int], n: int, plan: HuntRefinePlan) -> int:
+    """Cards of an n-card page that hunt: in proportion to the positive shortfall, capped."""
+    shortfall = max(0.0, plan.balance - positive_share(labels)) / plan.balance
+    return int(round(n * min(plan.max_hunt, shortfall)))
+
+
+def make_hunt_refine(use: Choosers = Choosers(), plan: HuntRefinePlan = HuntRefinePlan()) -> Choose:
+    """The strategy's `choose(pool, n)`."""
+
+    def refine(pool: Pool, n: int) -> np.ndarray:
+        candidates = np.asarray(use.diverse(pool, plan.candidates_per_card * n), dtype=np.int64)
+        return fairly_sure_first(candidates, pool.probs, plan.margin, n)
+
+    def choose(pool: Pool, n: int) -> np.ndarray:
+        if pool.cold:
+            return use.diverse(pool, n)
+        if not pool.labels:  # a text prior and no labels yet: its best matches
+            return use.likely_positive(pool, n)
+        hunt = hunt_count(pool.labels, n, plan)
+        return fill_page(pool, [(use.likely_positive, hunt), (refine, n - hunt)])
+
+    return choose

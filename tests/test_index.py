@@ -1,0 +1,137 @@
+"""The embedding index: fitted aside (a page never waits for it), cached on disk, reused on restart;
+and SEALS candidates drawn from the labeled items' neighbours."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import fastlabel.learner.index as index_module
+from fastlabel.learner.base import Pool
+from fastlabel.learner.candidates import Seals, candidates
+from fastlabel.learner.index import EmbeddingIndex, unit_rows
+from fastlabel.learner.index_cache import IndexCache
+from fastlabel.learner.registry import select
+
+EMB = np.random.default_rng(5).normal(size=(1200, 12)).astype(np.float32)
+
+
+def cold_pool(index: EmbeddingIndex, emb: np.ndarray = EMB) -> Pool:
+    n = len(emb)
+    return Pool(emb, np.full(n, 0.5, np.float32), np.zeros(n, bool), {}, np.random.default_rng(0), index=index)
+
+
+def test_a_page_never_waits_for_the_background_fit(monkeypatch):
+    release = threading.Event()
+    real_fit = index_module.fit
+
+    def slow_fit(*args, **kwargs):
+        release.wait(30)  # a fit that takes as long as the test wants
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(index_module, "fit", slow_fit)
+    index = EmbeddingIndex(EMB, inline_below=0).start()
+    try:
+        assert not index.ready
+        sel = select("kmeans", cold_pool(index), 24)  # served by the fallback while the fit runs
+        assert sel.ids.size == 24 and not index.ready
+        sel = select("borderline", cold_pool(index), 24)
+        assert sel.ids.size == 24
+    finally:
+        release.set()
+    assert index.wait(30) and index.clustering.assignment.shape == (len(EMB),)
+
+
+def test_a_restart_reuses_the_cached_index(tmp_path, monkeypatch):
+    cache = IndexCache(tmp_path, "abc")
+    first = EmbeddingIndex(EMB, cache=cache)
+    assert first.wait(30) and not first.fitted.from_cache
+    assert cache.clustering_path.is_file() and cache.neighbours_path.is_file()
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("refitted although the cache holds the index")
+
+    monkeypatch.setattr(index_module, "fit", no_fit)
+    second = EmbeddingIndex(EMB, cache=IndexCache(tmp_path, "abc"))
+    assert second.wait(30) and second.fitted.from_cache
+    assert np.array_equal(first.clustering.assignment, second.clustering.assignment)
+    for a, b in zip(first.clustering.members, second.clustering.members):
+        assert np.array_equal(a, b)  # the same order, nearest the centre first
+    assert np.array_equal(first.neighbours.search(EMB[:3], 5)[1], second.neighbours.search(EMB[:3], 5)[1])
+
+
+def test_a_stale_or_broken_cache_is_a_miss(tmp_path):
+    cache = IndexCache(tmp_path, "k")
+    assert EmbeddingIndex(EMB, cache=cache).wait(30)
+    other = EmbeddingIndex(EMB[:1000], cache=cache)  # another row count under the same key
+    assert other.wait(30) and not other.fitted.from_cache and len(other.clustering.assignment) == 1000
+    cache.neighbours_path.write_bytes(b"not an index")
+    again = EmbeddingIndex(EMB[:1000], cache=cache)
+    assert again.wait(30) and not again.fitted.from_cache
+
+
+def test_clusters_hold_every_item_once_nearest_the_centre_first():
+    index = EmbeddingIndex(EMB)
+    assert index.wait(30)
+    clusters = index.clustering
+    assert clusters.n_clusters == 60
+    every = np.sort(np.concatenate(clusters.members))
+    assert np.array_equal(every, np.arange(len(EMB)))
+    for c, members in enumerate(clusters.members[:5]):
+        assert (clusters.assignment[members] == c).all()
+
+
+def test_neighbour_search_is_cosine_nearest_first():
+    index = EmbeddingIndex(EMB)
+    assert index.wait(30)
+    sims, ids = index.neighbours.search(EMB[7], 10)
+    exact = unit_rows(EMB) @ unit_rows(EMB[7:8])[0]
+    assert ids[0][0] == 7
+    assert np.array_equal(ids[0], np.argsort(-exact)[:10])
+    assert np.allclose(sims[0], np.sort(exact)[::-1][:10], atol=1e-5)
+
+
+def test_seals_candidates_are_the_labeled_items_neighbours():
+    index = EmbeddingIndex(EMB)
+    assert index.wait(30)
+    labeled = np.zeros(len(EMB), bool)
+    labeled[[3, 400]] = True
+    pool = Pool(EMB, np.full(len(EMB), 0.5, np.float32), labeled, {3: 1, 400: 0}, np.random.default_rng(0),
+                has_head=True, index=index)
+    got = candidates(pool, 12, Seals(min_pool=0, k=20))
+    _, near = index.neighbours.search(EMB[[3, 400]], 20)
+    assert set(got.tolist()) == set(near.ravel().tolist()) - {3, 400}
+    assert candidates(pool, 12).size == len(EMB) - 2  # a small pool scans everything
+    assert candidates(pool, 100, Seals(min_pool=0, k=20)).size == len(EMB) - 2  # too few neighbours for a page
+
+
+def test_a_failed_fit_leaves_the_fallbacks(monkeypatch):
+    def broken(*args, **kwargs):
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(index_module, "fit", broken)
+    index = EmbeddingIndex(EMB)
+    assert not index.wait(5) and "no room" in index.error
+    assert select("kmeans", cold_pool(index), 12).ids.size == 12
+
+
+@pytest.mark.parametrize("n", [2, 30])
+def test_tiny_pools_are_indexed(n):
+    index = EmbeddingIndex(EMB[:n])
+    assert index.wait(10) and index.clustering.n_clusters == 2
+
+
+def test_the_workspace_index_is_cached_beside_the_embeddings_and_reused(tmp_path):
+    from fastlabel.config import Config
+    from fastlabel.workspace import open_workspace
+
+    config = Config(home=tmp_path, encoder="pixels")
+    first = open_workspace(config).session.index
+    assert first.wait(30) and not first.fitted.from_cache
+    npy = {p.name.split(".")[0] for p in config.cache_dir.glob("*.npy")}
+    assert {p.name.split(".")[0] for p in config.cache_dir.glob("*.index.*")} == npy  # the embeddings' key
+    second = open_workspace(config).session.index
+    assert second.wait(30) and second.fitted.from_cache
+    assert np.array_equal(first.clustering.assignment, second.clustering.assignment)

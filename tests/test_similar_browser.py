@@ -1,0 +1,69 @@
+""""More like this" in the page (headless Chromium, real server, tiny CLIP): the card button, the
+M key, a dropped image, and a worked page that is never thrown away."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_browser import CHROMIUM, browser, context, open_page, server  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    pytest.skip(f"system Chromium not found at {CHROMIUM}", allow_module_level=True)
+from playwright.sync_api import expect  # noqa: E402
+
+
+def page_ids(page) -> list[int]:
+    return page.eval_on_selector_all("#grid .card", "cards => cards.map(c => Number(c.dataset.id))")
+
+
+def all_positive(page) -> bool:
+    return page.eval_on_selector_all("#grid .card", "cards => cards.every(c => c.classList.contains('is-positive'))")
+
+
+def test_more_like_this_from_a_card_a_key_and_a_dropped_image(server, context):  # noqa: F811
+    page = open_page(context, server)
+    first = page_ids(page)
+    card = page.locator("#grid .card").first
+    card.hover()
+    card.locator(".card-similar").click()  # the button, not a flip of the card
+    expect(page.locator("#page-info")).to_contain_text("More like this")
+    assert "mode-positive" in page.get_attribute("body", "class")
+    similar = page_ids(page)
+    assert similar != first and first[0] not in similar and all_positive(page)
+
+    page.keyboard.press("ArrowRight")  # focus the first card, then M
+    focused = page_ids(page)[0]
+    page.keyboard.press("m")
+    page.wait_for_function("id => !document.querySelector(`#grid .card[data-id='${id}']`)", arg=focused)
+    assert all_positive(page)
+
+    before = page_ids(page)
+    page.evaluate("""async () => {
+        const canvas = document.createElement('canvas'); canvas.width = canvas.height = 64;
+        const g = canvas.getContext('2d'); g.fillStyle = '#c08060'; g.fillRect(0, 0, 64, 64);
+        const blob = await new Promise(r => canvas.toBlob(r, 'image/png'));
+        const dt = new DataTransfer(); dt.items.add(new File([blob], 'face.png', {type: 'image/png'}));
+        document.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, cancelable: true}));
+        document.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, cancelable: true}));
+    }""")
+    page.wait_for_function("ids => [...document.querySelectorAll('#grid .card')].map(c => +c.dataset.id).join() !== ids",
+                           arg=",".join(map(str, before)))
+    assert all_positive(page) and page.locator(".toast-error").count() == 0
+    assert page.js_errors == []
+
+
+def test_a_worked_page_is_kept_and_a_bad_drop_is_a_toast(server, context):  # noqa: F811
+    page = open_page(context, server)
+    page.locator("#grid .card").nth(1).click()  # one flip: the page now holds the user's work
+    ids = page_ids(page)
+    page.keyboard.press("m")
+    expect(page.locator(".toast-info")).to_contain_text("Confirm this page first")
+    assert page_ids(page) == ids
+    page.evaluate("""() => {
+        const dt = new DataTransfer(); dt.items.add(new File(['hello'], 'notes.txt', {type: 'text/plain'}));
+        document.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, cancelable: true}));
+    }""")
+    expect(page.locator(".toast-error")).to_contain_text("Drop an image file")
+    assert page_ids(page) == ids and page.js_errors == []
