@@ -34,14 +34,23 @@ def test_a_record_from_a_newer_release_is_refused_with_a_reason():
         event_from_dict(record)
 
 
+def test_a_session_started_without_a_concept_is_upcast_to_positive():
+    old = {"type": "session_started", "seq": 1, "ts": 0.0, "seed": 0, "n_items": 5, "data": "d", "encoder": "e"}
+    event = event_from_dict(old)
+    assert event.concept == "positive" and event.to_dict()["v"] == SessionStarted.version == 2
+    assert event_from_dict({**old, "concept": "Smiling"}).concept == "Smiling"  # unversioned, but naming one
+
+
 def test_a_new_field_with_its_upcaster_reads_old_records(monkeypatch):
     """How an event changes: raise its version and register the step; records of the old version load."""
-    monkeypatch.setattr(SessionStarted, "version", 2)
-    monkeypatch.setitem(UPCASTERS, ("session_started", 1), lambda raw: {**raw, "encoder": raw["encoder"] or "pixels"})
-    event = event_from_dict({"type": "session_started", "seq": 1, "ts": 0.0, "seed": 0, "n_items": 5,
+    monkeypatch.setattr(SessionStarted, "version", 3)
+    monkeypatch.setitem(UPCASTERS, ("session_started", 2), lambda raw: {**raw, "encoder": raw["encoder"] or "pixels"})
+    event = event_from_dict({"type": "session_started", "v": 2, "seq": 1, "ts": 0.0, "seed": 0, "n_items": 5,
                              "data": "d", "encoder": ""})
-    assert event.encoder == "pixels" and event.to_dict()["v"] == 2
-    monkeypatch.delitem(UPCASTERS, ("session_started", 1))
+    assert event.encoder == "pixels" and event.concept == "positive" and event.to_dict()["v"] == 3
+    event = event_from_dict({"type": "session_started", "seq": 1, "ts": 0.0, "encoder": ""})  # 1 -> 2 -> 3
+    assert event.encoder == "pixels" and event.concept == "positive"
+    monkeypatch.delitem(UPCASTERS, ("session_started", 2))
     with pytest.raises(InvalidInput, match="no upcaster"):
         event_from_dict({"type": "session_started", "seq": 1, "ts": 0.0})
 

@@ -446,3 +446,20 @@ def test_malformed_requests_and_idle_connections_get_json_and_change_nothing(hom
         assert srv.get("/api/export/events")[1] == before
     finally:
         srv.kill9()
+
+
+def test_the_development_server_also_exits_when_its_start_fails_and_answers_json(home, tmp_path):
+    """`--server dev`, the fallback: a failed start exits 2 with the reason; its own errors are JSON."""
+    journal = tmp_path / "bad.jsonl"
+    journal.write_bytes(b"garbage\n")
+    port = FaultyServer(home, journal).port
+    proc = subprocess.run([sys.executable, "-m", "fastlabel", "serve", "--server", "dev", "--encoder", "pixels",
+                           "--home", str(home), "--session", str(journal), "--port", str(port)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == 2 and "bad.jsonl:1:" in proc.stderr, proc.stderr[-2000:]
+    assert journal.read_bytes() == b"garbage\n"
+    from fastlabel.server.serving import JsonErrorRequestHandler
+
+    assert JsonErrorRequestHandler.error_content_type == "application/json"
+    assert orjson.loads(JsonErrorRequestHandler.error_message_format % {"code": 414, "message": "URI Too Long",
+                                                                         "explain": ""})["error"] == "414 URI Too Long"

@@ -90,7 +90,10 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class SessionStarted(Event):
-    """The session's identity: its seed, the data and the encoder the labels refer to, and the concept labeled."""
+    """The session's identity: its seed, the data and the encoder the labels refer to, and the concept labeled.
+
+    Version 2 added `concept`; older records are upcast to "positive".
+    """
 
     seed: int = 0
     n_items: int = 0
@@ -98,6 +101,7 @@ class SessionStarted(Event):
     encoder: str = ""  # encoder id
     concept: str = "positive"  # what a positive label means, e.g. "Smiling"
     type: ClassVar[str] = "session_started"
+    version: ClassVar[int] = 2
 
     def check(self) -> None:
         _int(self.seed, "seed", -(2**63))

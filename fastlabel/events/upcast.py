@@ -47,6 +47,11 @@ def upcast(raw: Record, current: int) -> Record:
     return raw
 
 
+@upcaster("session_started", 1)
+def _session_started_gets_concept(raw: Record) -> Record:
+    return {"concept": "positive", **raw}  # a few unversioned records already name one: kept
+
+
 @upcaster("labels_submitted", 1)
 def _labels_submitted_gets_request_id(raw: Record) -> Record:
     return {**raw, "request_id": None}
