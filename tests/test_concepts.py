@@ -208,3 +208,29 @@ def test_serve_concept_opens_or_creates(new_home):
     close(app)
     bad = create_app(Config(home=home, encoder="pixels", concept="../x"), background=False)
     assert bad.extensions["fastlabel"].failed and "concept name" in bad.extensions["fastlabel"].error
+
+
+def test_review_gallery_and_corrections_through_the_api(app):
+    c = app.test_client()
+    if c.post("/api/concepts", json={"name": "glasses api"}).status_code != 201:
+        raise AssertionError("could not create")
+    given = dict(label_page(c, "glasses api", lambda i: int(i % 3 == 0)))
+    journal_lines = len(c.get("/api/export/events?concept=glasses api").data.splitlines())
+    assert c.head("/api/review?concept=glasses api").status_code == 200  # a probe records nothing
+    assert len(c.get("/api/export/events?concept=glasses api").data.splitlines()) == journal_lines
+    page = c.get("/api/review?size=5&concept=glasses api").get_json()
+    assert len(page["items"]) == 5 and page["strategy"] == "review"
+    assert all(it["label"] == given[it["id"]] and 0 <= it["prob_pos"] <= 1 for it in page["items"])
+    item = page["items"][0]["id"]
+    res = c.post(f"/api/correct?origin=review&batch_id={page['batch_id']}&concept=glasses api",
+                 json=[{"id": item, "label": 1 - given[item]}])
+    assert res.status_code == 200 and res.get_json()["counts"]["labeled"] == len(given)
+    corrected = c.get("/api/labeled?filter=corrected&concept=glasses api").get_json()
+    assert [(x["id"], x["label"], x["corrected"]) for x in corrected["items"]] == [(item, 1 - given[item], True)]
+    newest = c.get("/api/labeled?limit=3&concept=glasses api").get_json()
+    assert newest["total"] == len(given) and newest["items"][0]["id"] == item  # newest first
+    assert c.post("/api/correct?concept=glasses api", json=[{"id": 599 if 599 not in given else 598, "label": 1}]
+                  ).status_code == 400  # only labeled items
+    assert c.get("/api/labeled?filter=odd&concept=glasses api").status_code == 400
+    assert c.get("/api/image/0?concept=glasses api").status_code == 200
+    assert c.get("/api/image/600?concept=glasses api").status_code == 404

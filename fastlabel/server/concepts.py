@@ -66,6 +66,8 @@ def page_size() -> int:
 def review() -> Response:
     """Labeled items whose out-of-fold prediction disagrees most with the human label; each card's
     "label" is the human label and "prob_pos" the out-of-fold prediction."""
+    if request.method == "HEAD":  # a probe: serves and records nothing
+        return Response(status=200, mimetype="application/json")
     ws = runtime().workspace
     batch = ws.session.review(page_size())
     body = batch_json(ws, batch)
