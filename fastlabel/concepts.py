@@ -107,6 +107,9 @@ class Concepts:
         self._open_session = open_session
         self._lock = threading.RLock()
         self._sessions: dict[str, LabelingSession] = {}
+        self._opening: dict[str, threading.Lock] = {}  # one lock per concept being opened
+        self._background: threading.Thread | None = None
+        self._closed = False
         self._followers: list[Follower] = []
         self._paths: dict[str, tuple[str, Path]] = {}  # key -> (name, journal)
         primary = journal_concept(self.journal)
@@ -179,16 +182,41 @@ class Concepts:
 
     # -- sessions -----------------------------------------------------------------------------
     def session(self, raw: Any = None) -> LabelingSession:
-        """The session of a concept (default: the current one), replayed from its journal on first use."""
+        """The session of a concept (default: the current one), replayed from its journal on first use.
+        Opening one concept holds up only the requests for that concept."""
         name = self._current if raw is None else self.resolve(raw)
-        with self._lock:
-            session = self._sessions.get(key(name))
-            if session is None:
-                session = self._open_session(EventLog.open(self._paths[key(name)][1]), name)
-                for follower in self._followers:
-                    session.subscribe(follower)
-                self._sessions[key(name)] = session
+        k = key(name)
+        session = self._sessions.get(k)
+        if session is not None:
             return session
+        with self._lock:
+            opening = self._opening.setdefault(k, threading.Lock())
+        with opening:
+            session = self._sessions.get(k)
+            if session is None:
+                session = self._open_session(EventLog.open(self._paths[k][1]), name)
+                with self._lock:
+                    for follower in self._followers:
+                        session.subscribe(follower)
+                    self._sessions[k] = session
+            return session
+
+    def open_all_in_background(self) -> threading.Thread:
+        """Replay every concept not opened yet, one after the other in a background thread, so that a
+        first switch to it after a start is as quick as any other."""
+
+        def run() -> None:
+            for name in self.names():
+                if self._closed:
+                    return
+                try:
+                    self.session(name)
+                except Exception as exc:  # a broken journal stays closed; switching to it says why
+                    log.warning("could not open concept %r: %s", name, exc)
+
+        thread = self._background = threading.Thread(target=run, name="fastlabel-concepts", daemon=True)
+        thread.start()
+        return thread
 
     def subscribe(self, follower: Follower) -> None:
         """Call `follower(session, point)` after every retrain of every concept, opened now or later."""
@@ -210,8 +238,16 @@ class Concepts:
                         "current": name == self._current, "open": session is not None})
         return out
 
+    def wait_open(self, timeout: float | None = None) -> None:
+        """Wait until the background opening of every concept has finished."""
+        if self._background is not None:
+            self._background.join(timeout)
+
     def close(self) -> None:
-        """Close every open journal (server shutdown)."""
+        """Close every open journal (server shutdown), after the background opening has stopped."""
+        self._closed = True
+        if self._background is not None:
+            self._background.join()
         with self._lock:
             for session in self._sessions.values():
                 session.log.close()

@@ -200,7 +200,7 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
     device = pick_device(config.device)
 
     def open_session(journal: EventLog, concept: str) -> LabelingSession:
-        if progress and len(journal):
+        if progress and len(journal) and not started:  # the start's own replay; later ones are quiet
             progress("replaying", 0, len(journal))
         return LabelingSession(
             pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
@@ -208,6 +208,9 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
             **item_space(pool.source), concept=concept, index=index,
         )
 
+    started: list[bool] = []
     concepts = Concepts(journal_path(pool.config, data_id, pool.encoder.id), open_session, config.concept)
-    concepts.session()  # the current concept is replayed before the server answers
+    concepts.session()  # the current concept is replayed before the server answers, the others after
+    started.append(True)
+    concepts.open_all_in_background()
     return Workspace(pool.config, pool.source, pool.encoder, np.asarray(pool.embeddings), concepts, pool.attributes)
