@@ -180,6 +180,8 @@ def test_restart_reopens_every_concept(new_home):
         listing = c.get("/api/concepts").get_json()
         assert listing["current"] == "smiling"  # the one current when the server stopped
         assert [x["name"] for x in listing["concepts"]] == ["positive", "smiling", "wearing a hat"]
+        second.extensions["fastlabel"].workspace.concepts.wait_open(60)  # the others, replayed in the background
+        assert all(x["open"] for x in c.get("/api/concepts").get_json()["concepts"])
         for name, given_labels in (("smiling", given_s), ("wearing a hat", given_h)):
             rows = {r["id"]: r["label"] for r in
                     map(orjson.loads, c.get(f"/api/export/labels?concept={name}").data.splitlines())}
