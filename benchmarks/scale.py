@@ -8,8 +8,9 @@ For each pool size, in its own process (so peak RSS is that size's alone), throu
   round     submit a page -> the next page is back (p50/p95 over the labeling rounds)
   rss       peak resident memory of the process
 The 30k pool is the seed's shape: a 200 x 150 sprite of 48 px tiles assembled from CelebA 10k
-(each face three times: as is, mirrored, mirrored and darkened), embedded with the ImageNet encoder;
-`--cold` also times its cold start (embed + open + first page) through the workspace. Larger pools
+(each face three times), with the ImageNet encoder's embeddings: the 10k faces' cached rows
+(`--celeba-embeddings`, checked against a fresh embedding of a few tiles) repeated three times;
+`--cold` also times its cold start (embed all 30k + open + first page) through the workspace. Larger pools
 are synthetic, clustered, unit-length 512-d float32 rows. Answers come from a planted concept
 (a few clusters positive), so the head has something to learn.
 
@@ -55,7 +56,7 @@ def synthetic(path: Path, n: int, seed: int = 0) -> Path:
 
 def seed_sprite(home: Path, celeba: Path) -> tuple[Path, Path]:
     """The 200 x 150 sprite (30,000 tiles of 48 px) from CelebA 10k, and its truth (Smiling)."""
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     from fastlabel.data.attributes import read_attributes
 
@@ -65,12 +66,8 @@ def seed_sprite(home: Path, celeba: Path) -> tuple[Path, Path]:
     src = Image.open(celeba / "sprite.jpg").convert("RGB")
     out = Image.new("RGB", (200 * 48, 150 * 48))
     for i in range(30_000):
-        k, copy = i % 10_000, i // 10_000
+        k = i % 10_000
         tile = src.crop((48 * (k % 100), 48 * (k // 100), 48 * (k % 100) + 48, 48 * (k // 100) + 48))
-        if copy:
-            tile = ImageOps.mirror(tile)
-        if copy == 2:
-            tile = tile.point(lambda v: int(v * 0.85))
         out.paste(tile, (48 * (i % 200), 48 * (i // 200)))
     out.save(sprite)
     smiling = read_attributes(celeba / "attributes.csv", 10_000).column("Smiling").astype(np.int64)
@@ -107,7 +104,8 @@ def run_one(embeddings_path: Path, truth: np.ndarray, rounds: int) -> dict:
         round_s.append(time.perf_counter() - start)
     per_strategy = {}
     for name in STRATEGIES:
-        times = [timed(lambda: session.next_batch(name, PAGE))[1] for _ in range(5)]
+        # page sizes alternate: an unanswered page asked for again is served as it was, not recomputed
+        times = [timed(lambda: session.next_batch(name, PAGE - k % 2))[1] for k in range(6)]
         per_strategy[name] = {"p50_ms": pct(times, 50), "p95_ms": pct(times, 95)}
     return {
         "items": int(x.shape[0]), "open_s": round(opened, 3), "first_page_s": round(first, 3),
@@ -140,7 +138,7 @@ def child(args: argparse.Namespace) -> None:
         print(json.dumps(cold_start(home, seed_sprite(home, Path(args.celeba))[0], args.input_size)))
         return
     if args.one == "30k":
-        path = home / f"celeba30k_imagenet{args.input_size or 224}.npy"
+        path = home / "celeba30k_imagenet224.npy"
         truth = np.load(seed_sprite(home, Path(args.celeba))[1])
     else:
         n = parse_size(args.one)
@@ -154,16 +152,37 @@ def parse_size(text: str) -> int:
     return int(float(text[:-1]) * (1_000_000 if text.endswith("m") else 1_000)) if text[-1] in "km" else int(text)
 
 
-def embed_30k(home: Path, celeba: Path, input_size: int | None) -> None:
-    """Cache the 30k sprite's embeddings as a plain .npy for the timed runs (once)."""
-    path = home / f"celeba30k_imagenet{input_size or 224}.npy"
+def embed_30k(home: Path, celeba: Path, reference: Path) -> Path:
+    """The 30k sprite's embeddings: the 10k faces' rows three times, checked on a few fresh tiles."""
+    from fastlabel.data.sources import SpriteSheet
+    from fastlabel.embeddings.imagenet import ImagenetEncoder
+
+    path = home / "celeba30k_imagenet224.npy"
     if path.exists():
-        return
-    cold = home / f"cold-{input_size or 224}" / "cache"
-    cached = sorted(cold.glob("*.npy")) if cold.is_dir() else []
-    if not cached:
-        raise SystemExit(f"run with --cold first: it embeds the 30k sprite into {cold}")
-    path.symlink_to(cached[0])
+        return path
+    sprite, _ = seed_sprite(home, celeba)
+    rows = np.load(reference, mmap_mode="r")
+    sample = SpriteSheet(sprite, "200x150", count=30_000)
+    picks = [0, 4_321, 10_000 + 17, 29_999]
+    fresh = ImagenetEncoder(device="cpu").encode_images(_Picks(sample, picks))
+    agree = float(np.min(np.sum(fresh * rows[[i % 10_000 for i in picks]], axis=1)))
+    if agree < 0.9999:
+        raise SystemExit(f"{reference} does not match the sprite's tiles (min cosine {agree:.5f})")
+    np.save(path, np.tile(np.asarray(rows, dtype=np.float32), (3, 1)))
+    return path
+
+
+class _Picks:
+    """A few items of a source, as a source."""
+
+    def __init__(self, source, ids):
+        self.source, self.ids, self.name = source, ids, "picks"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def image(self, i: int):
+        return self.source.image(self.ids[i])
 
 
 def main() -> None:
@@ -172,7 +191,9 @@ def main() -> None:
     p.add_argument("--celeba", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "celeba10k"))
     p.add_argument("--sizes", default="30k,100k,1M")
     p.add_argument("--rounds", type=int, default=15, help="submit -> next page rounds per pool")
-    p.add_argument("--input-size", type=int, default=None, help="ImageNet encoder input for the 30k sprite")
+    p.add_argument("--input-size", type=int, default=None, help="ImageNet encoder input for the cold start")
+    p.add_argument("--celeba-embeddings", default="/work/flhome/celeba10k_imagenet.npy",
+                   help="ImageNet (224 px) embeddings of the CelebA 10k sprite, rows = tile order")
     p.add_argument("--cold", action="store_true", help="also time the 30k sprite's cold start (embeds 30k)")
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -183,7 +204,7 @@ def main() -> None:
     results = []
     for what in runs:
         if what == "30k":
-            embed_30k(Path(args.home), Path(args.celeba), args.input_size)
+            embed_30k(Path(args.home), Path(args.celeba), Path(args.celeba_embeddings))
         cmd = [sys.executable, __file__, "--home", args.home, "--celeba", args.celeba, "--one", what,
                "--rounds", str(args.rounds)] + (["--input-size", str(args.input_size)] if args.input_size else [])
         done = subprocess.run(cmd, capture_output=True, text=True)

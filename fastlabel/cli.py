@@ -134,13 +134,20 @@ def embed_on_ray(args: argparse.Namespace) -> int:
     """`embed --engine ray --out DIR`: shards in the clip-retrieval layout, for `serve --embeddings DIR`."""
     import time
 
+    from functools import partial
+
+    from .data import load_source
     from .embeddings.ray_engine import embed_with_ray
 
     if args.out is None:
         raise FastLabelError("--engine ray writes a folder of shards: give it with --out DIR")
     start = time.perf_counter()
     report = tqdm_progress()
-    shards = embed_with_ray(config_from_args(args), args.out, address=args.ray_address, actors=args.ray_actors,
+    config = config_from_args(args)
+    if not (config.sprite or config.images):
+        raise FastLabelError("--engine ray needs the data: --images DIR or --sprite PATH --grid CxR")
+    source = partial(load_source, sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images)
+    shards = embed_with_ray(config, source, args.out, address=args.ray_address, actors=args.ray_actors,
                             shard_rows=args.shard_rows, progress=lambda done, total: report("embedding", done, total))
     print(f"{shards.total} items x {shards.dim} dims in {len(shards.arrays)} shard(s) with {shards.encoder_id} "
           f"in {time.perf_counter() - start:.1f} s: {shards.root}\nserve them with --embeddings {shards.root}")
@@ -167,7 +174,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     if args.against:
         return replay_against(args)
-    print(replay_file(args.session, config_from_args(args)))
+    print(replay_file(args.session, config_from_args(args), use_snapshots=not args.no_snapshots))
     return 0
 
 
@@ -231,7 +238,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .events import load_events
     from .replay import replay_session
 
-    session = replay_session(load_events(args.session), config_from_args(args))
+    from .session.snapshots import snapshot_dir
+
+    session = replay_session(load_events(args.session), config_from_args(args), snapshot_dir(args.session))
     body = session.predictions()
     write_atomic(args.out, orjson.dumps(body, option=orjson.OPT_INDENT_2))
     print(f"wrote predictions for {session.n_items} items ({body['predicted_positive']} positive) to {args.out}")
@@ -279,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="rebuild a session from its JSONL and summarise it")
     p.add_argument("session", type=Path)
+    p.add_argument("--no-snapshots", action="store_true",
+                   help="retrain at every model_trained event instead of starting from the saved head snapshots")
     add_data_args(p)
     g = p.add_argument_group("compare with other strategies (needs --attributes and --attribute)")
     g.add_argument("--against", metavar="STRATEGIES",

@@ -25,7 +25,7 @@ def simulate(seed: int, n=2000, pages=20, page=24, audit=2, prevalence=0.3):
         drawn = rng.choice(rest, audit, replace=False)
         ids = np.concatenate([picks, drawn])
         b = log.append(BatchServed, strategy="borderline", ids=tuple(int(i) for i in ids),
-                       audit=tuple(int(a) for a in drawn), audit_pool=int(rest.size))
+                       probs=tuple(float(probs[i]) for i in ids), audit=tuple(int(a) for a in drawn), audit_pool=int(rest.size))
         log.append(LabelsSubmitted, labels=tuple((int(i), int(y[i])) for i in ids), batch_id=b.seq,
                    page_ms=30_000, clicks=3)
         labeled[ids] = True

@@ -40,7 +40,11 @@ def folder_server(tmp_path_factory: pytest.TempPathFactory):
         yield base, wait_until_ready(base, proc=proc)
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def test_skipped_note_and_letterboxed_panorama(folder_server) -> None:

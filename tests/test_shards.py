@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from fastlabel.cli import main
 from fastlabel.config import Config
-from fastlabel.data.sources import ImageFolder, SpriteSheet
+from fastlabel.data import ImageFolder, SpriteSheet
 from fastlabel.embeddings import make_encoder
 from fastlabel.embeddings.imagenet import ImagenetEncoder
 from fastlabel.embeddings.precomputed import ShardEncoder
@@ -153,7 +154,7 @@ def test_ray_engine_matches_a_single_process(demo_dir: Path, tmp_path: Path) -> 
     image_dir = face_files(tmp_path / "faces", demo_dir / "sprite.png", 240)
     config = Config(images=image_dir, encoder="imagenet", embed_input_size=64, device="cpu", home=tmp_path / "home")
     try:
-        shards = embed_with_ray(config, tmp_path / "shards", shard_rows=100)
+        shards = embed_with_ray(config, partial(ImageFolder, image_dir), tmp_path / "shards", shard_rows=100)
     finally:
         ray.shutdown()
     assert [p.name for p in shards.arrays] == ["img_emb_0.npy", "img_emb_1.npy", "img_emb_2.npy"]

@@ -109,8 +109,10 @@ class ImagenetEncoder:
     @cached_property
     def model(self) -> torch.nn.Module:
         """Built on first use, so a restart that hits the embedding cache never loads it."""
-        # channels-last convolutions run ~1.8x faster on CPU (and suit GPUs too)
-        return build_model().to(self.device, memory_format=torch.channels_last)
+        # channels-last convolutions run ~1.8x faster on CPU (and suit GPUs too). Built outside inference
+        # mode even when first used inside it, so its weights stay ordinary tensors (ONNX export, autograd)
+        with torch.inference_mode(False):
+            return build_model().to(self.device, memory_format=torch.channels_last)
 
     def features(self, batch: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, 1280) pre-logits."""

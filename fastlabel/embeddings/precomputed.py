@@ -84,6 +84,7 @@ class ShardEncoder:
 
     has_text = False
     logit_scale = 1.0
+    incremental = False  # rows are matched by id or path over the whole source, read all at once
 
     def __init__(self, root: str | Path, expected_encoder: str | None = None) -> None:
         self.shards: ShardSet = scan_shards(root)

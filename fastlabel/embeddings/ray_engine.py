@@ -66,10 +66,8 @@ class SubsetSource:
         raise TypeError("a subset is embedded, never cached")
 
 
-def open_source(config: Config) -> ImageSource:
-    from fastlabel.data import load_source
-
-    return load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images)
+SourceOpener = Callable[[], "ImageSource"]
+"""Opens the data source; it must pickle (e.g. functools.partial(load_source, images=...)), as every actor calls it."""
 
 
 def open_encoder(config: Config, device: str | None = None) -> Any:
@@ -83,12 +81,12 @@ def open_encoder(config: Config, device: str | None = None) -> Any:
 class BatchEncoder:
     """Ray Data's stateful `map_batches` class: one source and one encoder per actor."""
 
-    def __init__(self, config: Config, threads: int) -> None:
+    def __init__(self, config: Config, open_source: SourceOpener, threads: int) -> None:
         import torch
 
         if threads:
             torch.set_num_threads(threads)
-        self.source = open_source(config)
+        self.source = open_source()
         self.encoder = open_encoder(config)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -136,6 +134,7 @@ def _plan(ray: Any, address: str | None, actors: int | None) -> tuple[int, int, 
 
 def embed_with_ray(
     config: Config,
+    open_source: SourceOpener,
     out: str | Path,
     *,
     address: str | None = None,
@@ -144,11 +143,12 @@ def embed_with_ray(
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int, int], None] | None = None,
 ) -> ShardSet:
-    """Embed the config's data on Ray Data into shards under `out`; returns the checked shard set."""
+    """Embed the source's items with the config's encoder on Ray Data into shards under `out`;
+    returns the checked shard set."""
     out = Path(out).expanduser()
     if (out / EMB_DIR).exists() and any((out / EMB_DIR).iterdir()):
         raise InvalidInput(f"{out} already holds embedding shards; choose an empty or new folder")
-    source = open_source(config)
+    source = open_source()
     encoder = open_encoder(replace(config, device="cpu"))  # the driver only needs its id
     _check_encoder(config, encoder)
     ray = require_ray()
@@ -160,7 +160,7 @@ def embed_with_ray(
     context.enable_progress_bars = False
     ids = ray.data.range(len(source), override_num_blocks=max(1, min(len(source) // batch_size, 1000)))
     embedded = ids.map_batches(
-        BatchEncoder, fn_constructor_kwargs={"config": config, "threads": threads}, batch_size=batch_size,
+        BatchEncoder, fn_constructor_kwargs={"config": config, "open_source": open_source, "threads": threads}, batch_size=batch_size,
         batch_format="numpy", concurrency=n_actors, num_cpus=actor_cpus, num_gpus=gpus,
     )
     paths = getattr(source, "paths", None)

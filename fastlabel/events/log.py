@@ -22,7 +22,7 @@ import orjson
 
 from ..errors import InvalidInput, StorageError, StorageFull
 from ..files import fsync_dir
-from .records import Event, SessionStarted, event_from_dict
+from .records import Event, ItemsAdded, SessionStarted, event_from_dict
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
@@ -45,8 +45,9 @@ def check_in_context(event: Event, previous_seq: int, n_items: int | None) -> No
                                    f"(ids are 0..{n_items - 1})")
 
 
-def _n_items(events: list[Event]) -> int | None:
-    return events[0].n_items if events and isinstance(events[0], SessionStarted) else None
+def id_bound(event: Event, bound: int | None) -> int | None:
+    """How many item ids exist after `event`: set by the session's start, raised when a folder grows."""
+    return event.n_items if isinstance(event, (SessionStarted, ItemsAdded)) else bound
 
 
 def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list[str]]:
@@ -58,12 +59,13 @@ def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list
         lines.pop()
     events: list[Event] = []
     problems: list[str] = []
+    bound: int | None = None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             event = event_from_dict(orjson.loads(line))
-            check_in_context(event, events[-1].seq if events else 0, _n_items(events))
+            check_in_context(event, events[-1].seq if events else 0, bound)
         except (ValueError, TypeError, InvalidInput) as exc:  # JSONDecodeError is a ValueError
             where = f"{source}:{number}"
             if torn_possible and number == len(lines):
@@ -71,6 +73,7 @@ def parse_jsonl(data: bytes, source: str = "<jsonl>") -> tuple[list[Event], list
                 continue
             raise InvalidInput(f"{where}: {exc}") from None
         events.append(event)
+        bound = id_bound(event, bound)
     return events, problems
 
 
@@ -132,6 +135,9 @@ class EventLog:
 
     def __init__(self, events: Iterable[Event] = (), journal: Path | None = None) -> None:
         self._events: list[Event] = list(events)
+        self._id_bound: int | None = None  # how many item ids exist, as the events so far say
+        for event in self._events:
+            self._id_bound = id_bound(event, self._id_bound)
         self._lock = threading.Lock()
         self.journal = journal
         self._file: IO[bytes] | None = None  # the journal, open and locked while this log writes it
@@ -179,10 +185,11 @@ class EventLog:
         with self._lock:
             previous = self._events[-1].seq if self._events else 0
             event = kind(seq=previous + 1, ts=round(time.time(), 3), **payload)
-            check_in_context(event, previous, _n_items(self._events))
+            check_in_context(event, previous, self._id_bound)
             if self.journal is not None:
                 self._write(orjson.dumps(event.to_dict()) + b"\n")
             self._events.append(event)
+            self._id_bound = id_bound(event, self._id_bound)
             return event
 
     def _write(self, line: bytes) -> None:

@@ -147,8 +147,8 @@ class BatchServed(Event):
             raise InvalidInput(f"batch_type must be one of {', '.join(BATCH_TYPES)}, got {self.batch_type!r:.40}")
         _ids(self.ids, "ids")
         _ids(self.audit, "audit")
-        if not isinstance(self.probs, tuple) or len(self.probs) != len(self.ids):
-            raise InvalidInput("probs must be a list of numbers, one per id")
+        if not isinstance(self.probs, tuple) or len(self.probs) not in (0, len(self.ids)):
+            raise InvalidInput("probs must be a list of numbers, one per id (or none)")
         for k, p in enumerate(self.probs):
             _number(p, f"probs[{k}]")
         _int(self.audit_pool, "audit_pool")
@@ -236,9 +236,20 @@ class ModelTrained(Event):
         _int(self.n_labels, "n_labels")
 
 
+@dataclass(frozen=True, slots=True)
+class ItemsAdded(Event):
+    """A folder grew: ids up to `n_items` - 1 exist from here on (a folder's ids are never reused)."""
+
+    n_items: int = 0
+    type: ClassVar[str] = "items_added"
+
+    def check(self) -> None:
+        _int(self.n_items, "n_items", 1)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, LabelsCorrected, SubmissionUndone,
-                              ModelTrained)
+                              ModelTrained, ItemsAdded)
 }
 
 _TUPLE_FIELDS = {"embedding", "ids", "probs", "audit"}

@@ -10,6 +10,7 @@ from typing import Iterable, Mapping
 from .records import (
     BatchServed,
     Event,
+    ItemsAdded,
     LabelsCorrected,
     LabelsSubmitted,
     ModelTrained,
@@ -149,6 +150,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
             else:
                 labels[item] = before
         return _with_labels(state, labels, submissions=state.submissions[:-1], history=state.history + (event,))
+    if isinstance(event, ItemsAdded):
+        return replace(state, n_items=max(state.n_items, event.n_items))
     if isinstance(event, ModelTrained):
         return replace(state, retrains=state.retrains + (Retrain(event.seq, len(state.labels), state.n_positive),))
     return state

@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Pool
+from .sampling import sample_unlabeled
 
 
 def choose_random(pool: Pool, n: int) -> np.ndarray:
-    cand = pool.unlabeled_or_raise()
-    return pool.rng.choice(cand, size=min(n, cand.size), replace=False)
+    """Uniform over the unlabeled items, drawn in O(n) (learner.sampling), not by listing the pool."""
+    ids = sample_unlabeled(pool.rng, pool.labeled, n)
+    if ids.size == 0:
+        pool.unlabeled_or_raise()
+    return ids
 
 
 def choose_kmeans(pool: Pool, n: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data.sources import to_rgb
+from ..data.decode import decode_image, to_rgb
 from ..embeddings.base import Encoder, Progress
 from ..errors import DataError, InvalidInput
 from ..learner.head import MLPHead
@@ -64,11 +64,8 @@ class ImageList:
         if isinstance(item, Image.Image):
             return to_rgb(item)
         try:
-            from PIL import ImageOps
-
-            with Image.open(item) as img:
-                return to_rgb(ImageOps.exif_transpose(img))
-        except (OSError, SyntaxError, ValueError) as exc:
+            return decode_image(item)  # the app's own decode: EXIF, modes, 16-bit scaling
+        except DataError as exc:
             raise DataError(f"cannot read {item} as an image: {exc}") from None
 
 

@@ -54,8 +54,10 @@ def classify_source(clf: Classifier, source: ImageSource, cache_dir: Path, *, th
     seconds = time.perf_counter() - start
     t = clf.threshold if threshold is None else float(threshold)
     paths = [str(p) for p in source.paths] if isinstance(source, ImageFolder) else None
+    # a folder's unreadable files and duplicates have no embedding to score
+    served = source.available() if hasattr(source, "available") else np.ones(len(probs), dtype=bool)
     rows = [{"id": i, **({"path": paths[i]} if paths else {}), "prob_pos": round(float(p), 6), "label": int(p >= t)}
-            for i, p in enumerate(probs)]
+            for i, p in enumerate(probs) if served[i]]
     return Classified(rows, seconds, t)
 
 

@@ -14,8 +14,9 @@ import warnings
 
 import numpy as np
 from flask import Blueprint, Response, jsonify, request
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..data.decode import to_rgb
 from ..errors import FastLabelError, InvalidInput
 from .bodies import int_arg
 from .routes import batch_json, runtime
@@ -102,7 +103,7 @@ def decode_image(data: bytes) -> Image.Image:
         raise ImageTooLarge("the image has too many pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise UnsupportedImage("the upload is not a readable image (PNG, JPEG, WebP, GIF or BMP)") from None
-    return image.convert("RGB")
+    return to_rgb(ImageOps.exif_transpose(image))  # the data layer's conversion: EXIF, alpha, 16-bit
 
 
 # Encoders whose vectors depend on the whole pool (pixels: PCA fitted to it) or come from a file

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..learner.base import Pool, Selection, sort_by_confidence
+from ..learner.sampling import sample_unlabeled
 
 EVERYTHING_LABELED = "Every item is labeled: export your labels, or undo to revise."
 AUDIT_PAGE = "audit"  # the page name that asks for audit cards only
@@ -36,13 +37,14 @@ def audit_count(batch_size: int, per_page: int, *, audit_page: bool) -> int:
 
 
 def compose_page(selection: Selection, pool: Pool, n_audit: int) -> Page:
-    """Add `n_audit` cards drawn uniformly from the unlabeled items the strategy did not pick."""
-    rest = np.setdiff1d(pool.unlabeled, selection.ids)
-    audit = pool.rng.choice(rest, size=min(n_audit, rest.size), replace=False).astype(np.int64)
+    """Add `n_audit` cards drawn uniformly from the unlabeled items the strategy did not pick
+    (in O(page), without a pass over the pool: fastlabel.learner.sampling)."""
+    audit = sample_unlabeled(pool.rng, pool.labeled, n_audit, exclude=selection.ids.tolist())
+    rest_size = int(pool.labeled.size - np.count_nonzero(pool.labeled)) - int(selection.ids.size)
     ids = sort_by_confidence(np.concatenate([selection.ids, audit]).astype(np.int64), pool.probs,
                              selection.batch_type)
     message = selection.message or (EVERYTHING_LABELED if ids.size == 0 else None)
-    return Page(ids, np.sort(audit), int(rest.size), selection.batch_type, message, selection.prelabel)
+    return Page(ids, np.sort(audit), rest_size, selection.batch_type, message, selection.prelabel)
 
 
 def audit_only(name: str = AUDIT_PAGE) -> Selection:

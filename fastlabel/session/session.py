@@ -14,6 +14,7 @@ import bisect
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
@@ -24,6 +25,7 @@ from ..events import (
     BatchServed,
     Event,
     EventLog,
+    ItemsAdded,
     LabelsCorrected,
     LabelsSubmitted,
     ModelTrained,
@@ -42,6 +44,7 @@ from ..learner.zeroshot import zero_shot_probs
 from . import views
 from .pages import AUDIT_MENU_ENTRY, AUDIT_PAGE, audit_count, audit_only, compose_page
 from .review import REVIEW_STRATEGY, review_page
+from .snapshots import EventDigest, HeadSnapshots, snapshot_dir
 from .training import TrainPoint, Trainer
 
 log = logging.getLogger(__name__)
@@ -104,7 +107,10 @@ class LabelingSession:
         ids_may_grow: bool = False,
         concept: str = "positive",
         index: EmbeddingIndex | None = None,
+        snapshots: bool | str | Path = True,
     ) -> None:
+        """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
+        a folder; or False, replay every retrain."""
         self.audit_per_page = audit_per_page
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
         self.n_items = int(self.embeddings.shape[0])
@@ -120,13 +126,17 @@ class LabelingSession:
         self._followers: list[Follower] = []
         self._lock = threading.RLock()  # the log and the state: held briefly
         self._train_lock = threading.Lock()  # the head: held while training
-        for event in self.log:  # replay: the same fold and effects as live
-            self.state = apply(self.state, event)
-            self._follow(event, self.state)
+        self._labeled = np.zeros(self.n_items, dtype=bool)  # state.labels as a mask, kept event by event
+        self._digest = EventDigest()  # of every event so far, for snapshots
+        self._digest_at: dict[int, str] = {}  # the digest at each model_trained event not yet snapshotted
+        self.snapshots = self._snapshot_store(snapshots)
+        self._replay(self.log.events)
         if not self.log.events:
             self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
                          concept=concept)
         self._check_matches(data_id)
+        if self.state.n_items < self.n_items:  # the folder grew since the last start: its new ids exist now
+            self._record(ItemsAdded, n_items=self.n_items)
         if self._untrained_changes():  # the process stopped between a submission and its retrain
             self._train_through(self.state.last_seq)
 
@@ -134,6 +144,45 @@ class LabelingSession:
     def replay(cls, events: Iterable[Event], embeddings: np.ndarray, **kwargs: Any) -> "LabelingSession":
         """Rebuild a session from its events (no journal is written)."""
         return cls(embeddings, EventLog(events), **kwargs)
+
+    def _snapshot_store(self, snapshots: bool | str | Path) -> HeadSnapshots | None:
+        if snapshots is False:
+            return None
+        if snapshots is True:
+            return HeadSnapshots(snapshot_dir(self.log.journal), self.embeddings) if self.log.journal else None
+        return HeadSnapshots(Path(snapshots), self.embeddings)
+
+    def _replay(self, events: list[Event]) -> None:
+        """Fold the log in with its effects, as live; from the newest head snapshot that matches it,
+        when there is one, so only the retrains after it run again."""
+        found = self.snapshots.latest(events, self.trainer.fits) if self.snapshots else None
+        start = 0
+        if found is not None:
+            index, snapshot = found
+            for event in events[: index + 1]:
+                self._fold(event)
+            query = next((e for e in reversed(events[: index + 1]) if isinstance(e, QuerySet)), None)
+            if query is not None:
+                self._follow(query, self.state)
+            self.trainer.restore(snapshot.weights, len(self.state.labels))
+            self._points.update({p["seq"]: TrainPoint(**p) for p in snapshot.points})
+            start = index + 1
+        for event in events[start:]:
+            self._follow(event, self._fold(event))
+
+    def _fold(self, event: Event) -> SessionState:
+        """Apply one event to the state, keeping the labeled mask and the events' digest in step."""
+        before = self.state
+        self.state = apply(before, event)
+        self._digest.add(event)
+        if isinstance(event, LabelsSubmitted):
+            self._labeled[[item for item, _ in event.labels]] = True
+        elif isinstance(event, SubmissionUndone) and before.submissions:
+            for item in before.submissions[-1].previous:
+                self._labeled[item] = item in self.state.labels
+        elif isinstance(event, ModelTrained):
+            self._digest_at[event.seq] = self._digest.hexdigest()
+        return self.state
 
     def _check_matches(self, data_id: str) -> None:
         st = self.state
@@ -152,8 +201,7 @@ class LabelingSession:
         """Journal an event and fold it in; returns the state right after it, for its effects."""
         with self._lock:
             event = self.log.append(kind, **payload)
-            self.state = apply(self.state, event)
-            return event, self.state
+            return event, self._fold(event)
 
     def _follow(self, event: Event, state: SessionState) -> TrainPoint | None:
         """An event's effects, given the state just after it: the same live and in replay."""
@@ -163,10 +211,19 @@ class LabelingSession:
         elif isinstance(event, ModelTrained):
             point = self.trainer.retrain(event.seq, state)
             self._points[event.seq] = point
+            self._snapshot(event.seq, state)
             for follower in self._followers:
                 follower(self, point)
             return point
         return None
+
+    def _snapshot(self, seq: int, state: SessionState) -> None:
+        """Save the head every `snapshots.every` retrains of a journaled session."""
+        digest = self._digest_at.pop(seq, None)
+        store = self.snapshots
+        if store is None or digest is None or self.log.journal is None or len(state.retrains) % store.every:
+            return
+        store.save(seq, digest, self.trainer.weights(), [p.to_dict() for p in self._points.values()])
 
     def _untrained_changes(self) -> bool:
         st = self.state
@@ -234,8 +291,7 @@ class LabelingSession:
         """What a strategy may look at now: items not served (gone, unreadable) count as taken;
         `exemplars` and `vectors` are what a "similar" page searches around."""
         labeled = ~self.available
-        if self.state.labels:
-            labeled[np.fromiter(self.state.labels.keys(), dtype=np.int64)] = True
+        labeled |= self._labeled  # kept event by event, not rebuilt from the labels
         rng = np.random.default_rng([self.state.seed, self.state.last_seq])
         scores = self.trainer.scores
         return Pool(self.embeddings, scores.probs, labeled, dict(self.state.labels), rng,

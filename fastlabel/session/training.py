@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..events import SessionState
-from ..learner.head import HeadConfig, Learner
+from ..learner.head import HeadConfig, Learner, MLPHead
 from ..learner.zeroshot import blend
 from ..threshold import THRESHOLD
 from .estimates import quality_estimates
@@ -93,6 +93,31 @@ class Trainer:
         flips = float(np.mean((after >= THRESHOLD) != (before >= THRESHOLD))) if after.size else 0.0
         estimates = quality_estimates(state, after).to_dict() if head is not None else None
         return TrainPoint(seq, len(state.labels), state.n_positive, train_ms, round(flips, 5), estimates)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The head's weights (empty with no head), for a snapshot."""
+        return self.learner.state_dict()
+
+    def fits(self, weights: dict[str, torch.Tensor]) -> bool:
+        """Whether saved weights (empty: no head) have this head's names and shapes."""
+        if not weights:
+            return True
+        expected = MLPHead(self.learner.dim, self.learner.config.hidden).state_dict()
+        return set(weights) == set(expected) and all(weights[k].shape == v.shape for k, v in expected.items())
+
+    def restore(self, weights: dict[str, torch.Tensor], n_labeled: int) -> None:
+        """Put back a head saved by `weights()` (it must `fit`) and publish its probabilities, as the
+        retrain that made it did."""
+        learner = self.learner
+        head = None
+        if not weights:
+            learner.reset()
+        else:
+            model = MLPHead(learner.dim, learner.config.hidden).to(learner.device)
+            model.load_state_dict({k: v.to(learner.device) for k, v in weights.items()}, strict=True)
+            learner.head = model
+            head = learner.predict()
+        self._publish(prior=self.scores.prior, head=head, n_labeled=n_labeled)
 
     def _publish(self, *, prior: np.ndarray | None, head: np.ndarray | None,
                  n_labeled: int) -> tuple[np.ndarray, np.ndarray]:
