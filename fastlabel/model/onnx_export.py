@@ -41,11 +41,13 @@ class PixelsToProbability(nn.Module):
     def __init__(self, clf: Classifier) -> None:
         super().__init__()
         spec = clf.metadata["encoder"]
-        encoder = clf.encoder
         if spec["kind"] == "imagenet":
-            self.tower = _ImagenetTower(encoder.model)
+            from ..embeddings.imagenet import build_model
+
+            # a fresh copy: the encoder's own may hold inference-mode tensors, which cannot be traced
+            self.tower = _ImagenetTower(build_model())
         elif spec["kind"] == "open_clip":
-            self.tower = encoder.model.visual
+            self.tower = clf.encoder.model.visual
         else:
             raise FastLabelError(f"ONNX export covers the imagenet and open_clip encoders, not {spec['kind']!r}")
         self.tower = self.tower.float().cpu().eval()
