@@ -273,10 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", type=Path, help="session journal (JSONL); resumed if it exists")
     p.add_argument("--batch-size", type=int, default=48)
     p.add_argument("--strategy", default=Config.default_strategy, help="strategy the page starts with")
+    p.add_argument("--concept", help="the concept to label, opened or created, e.g. smiling "
+                   "(default: the one labeled last; 'positive' in a new workspace)")
     p.add_argument("--server", choices=("auto", "gunicorn", "dev"), default="auto",
                    help="gunicorn (auto, where it runs) or Werkzeug's development server")
-    p.add_argument("--concept", default=Config.concept, help="what a positive label means, e.g. Smiling "
-                   "(recorded in a new session; default %(default)s)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("embed", help="compute (and cache) the embeddings with a progress bar")

@@ -32,7 +32,8 @@ class Config:
     home: Path = field(default_factory=default_home)
     session: Path | None = None  # journal file; default: <home>/sessions/<data fingerprint>.jsonl
     seed: int = 0
-    concept: str = "positive"  # what a positive label means; recorded when a session starts
+    concept: str | None = None  # the concept to open or create (what a positive label means, e.g. "smiling");
+    # None: the one current when the server last stopped ("positive" in a new workspace)
     # labeling loop
     default_strategy: str = "hunt_refine"  # chosen by the benchmark suite: benchmarks/RESULTS.md
     batch_size: int = 48

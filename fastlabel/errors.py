@@ -67,6 +67,18 @@ class StorageError(FastLabelError):
     status = 503
 
 
+class UnknownConcept(FastLabelError):
+    """A concept name that this workspace does not hold."""
+
+    status = 404
+
+
+class ConceptExists(FastLabelError):
+    """A new concept whose name is taken (names compare without case)."""
+
+    status = 409
+
+
 class RequestIdReused(FastLabelError):
     """A request id sent again with a different change than the one it was first recorded with."""
 

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import orjson
 
+from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
 from .device import pick_device
@@ -35,8 +36,18 @@ class Workspace:
     source: ImageSource
     encoder: Encoder
     embeddings: np.ndarray
-    session: LabelingSession
+    concepts: Concepts
     attributes: Attributes | None = None
+    concept: str | None = None  # pinned by `for_concept`; None: whichever is current
+
+    @property
+    def session(self) -> LabelingSession:
+        """The session of this workspace's concept (the current one unless pinned)."""
+        return self.concepts.session(self.concept)
+
+    def for_concept(self, name: str | None) -> "Workspace":
+        """This workspace pinned to one concept (default: the current one), e.g. for one request."""
+        return replace(self, concept=self.concepts.resolve(name) if name is not None else self.concepts.current)
 
     def item_names(self) -> list[str] | None:
         """File names for exports when the data is a folder of images."""
@@ -82,6 +93,7 @@ class Workspace:
             **folder_summary(self.source, s),
             "encoder": {"id": self.encoder.id, "has_text": s.has_text},
             "session": str(s.log.journal) if s.log.journal else None,
+            "concept": s.state.concept,
             "query": s.state.query,
             "strategies": s.strategy_menu(),
             "counts": s.counts(),
@@ -181,17 +193,24 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
     pool = open_pool(config, progress)
     use_threads()  # the embeddings exist: from here on torch runs small training fits
     data_id = pool.source.fingerprint()
-    # the clustering and neighbour index: loaded from beside the embeddings, or fitted in the background
+    # the clustering and neighbour index: loaded from beside the embeddings, or fitted in the background;
+    # one index for every concept, since they share the embeddings
     index = EmbeddingIndex(pool.embeddings, cache=IndexCache.beside(pool.config.cache_dir, data_id, pool.encoder.id))
     index.start()
-    journal = EventLog.open(journal_path(pool.config, data_id, pool.encoder.id))
-    if progress and len(journal):
-        progress("replaying", 0, len(journal))
-    session = LabelingSession(
-        pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
-        seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=pick_device(config.device),
-        **item_space(pool.source),
-        concept=pool.config.concept,
-        index=index,
-    )
-    return Workspace(pool.config, pool.source, pool.encoder, np.asarray(pool.embeddings), session, pool.attributes)
+    device = pick_device(config.device)
+
+    def open_session(journal: EventLog, concept: str) -> LabelingSession:
+        if progress and len(journal) and not started:  # the start's own replay; later ones are quiet
+            progress("replaying", 0, len(journal))
+        return LabelingSession(
+            pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
+            seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=device,
+            **item_space(pool.source), concept=concept, index=index,
+        )
+
+    started: list[bool] = []
+    concepts = Concepts(journal_path(pool.config, data_id, pool.encoder.id), open_session, config.concept)
+    concepts.session()  # the current concept is replayed before the server answers, the others after
+    started.append(True)
+    concepts.open_all_in_background()
+    return Workspace(pool.config, pool.source, pool.encoder, np.asarray(pool.embeddings), concepts, pool.attributes)

@@ -84,7 +84,7 @@ def test_submit_trains_and_answers_with_model_state(client):
 
 def test_export_labels_is_jsonl_of_id_and_label(client):
     rows = [orjson.loads(line) for line in client.get("/api/export/labels").data.splitlines()]
-    assert rows and all(set(r) == {"id", "label"} and r["label"] in (0, 1) for r in rows)
+    assert rows and all(set(r) == {"id", "label", "concept"} and r["label"] in (0, 1) for r in rows)
 
 
 def test_export_predictions_covers_every_item(client):

@@ -6,6 +6,7 @@ from .records import (
     BatchServed,
     ItemsAdded,
     Event,
+    LabelsCorrected,
     LabelsSubmitted,
     ModelTrained,
     QuerySet,
@@ -16,7 +17,8 @@ from .records import (
 from .reducer import Retrain, SessionState, Submission, apply, fold
 
 __all__ = [
-    "EVENT_TYPES", "BatchServed", "ItemsAdded", "Event", "EventLog", "LabelsSubmitted", "ModelTrained", "QuerySet", "SessionStarted",
+    "EVENT_TYPES", "BatchServed", "ItemsAdded", "Event", "EventLog", "LabelsCorrected", "LabelsSubmitted", "ModelTrained",
+    "QuerySet", "SessionStarted",
     "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
     "load_events", "parse_jsonl",
 ]

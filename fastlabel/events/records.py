@@ -49,6 +49,17 @@ def _ids(values: Any, name: str) -> None:
         _int(item, f"{name}[{k}]")
 
 
+def _labels(labels: Any) -> None:
+    if not isinstance(labels, tuple):
+        raise InvalidInput("labels must be a list of [id, label] pairs")
+    for k, pair in enumerate(labels):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise InvalidInput(f"labels[{k}] must be an [id, label] pair")
+        _int(pair[0], f"labels[{k}] id")
+        if isinstance(pair[1], bool) or pair[1] not in (0, 1) or not isinstance(pair[1], int):
+            raise InvalidInput(f"labels[{k}]: label must be 0 or 1, got {pair[1]!r:.40}")
+
+
 def check_request_id(value: Any) -> None:
     """A client's id for one request: letters, digits, '-' and '_', at most 64 characters."""
     if value is None:
@@ -162,18 +173,36 @@ class LabelsSubmitted(Event):
     version: ClassVar[int] = 2
 
     def check(self) -> None:
-        if not isinstance(self.labels, tuple):
-            raise InvalidInput("labels must be a list of [id, label] pairs")
-        for k, pair in enumerate(self.labels):
-            if not isinstance(pair, tuple) or len(pair) != 2:
-                raise InvalidInput(f"labels[{k}] must be an [id, label] pair")
-            _int(pair[0], f"labels[{k}] id")
-            if isinstance(pair[1], bool) or pair[1] not in (0, 1) or not isinstance(pair[1], int):
-                raise InvalidInput(f"labels[{k}]: label must be 0 or 1, got {pair[1]!r:.40}")
+        _labels(self.labels)
         _optional_int(self.batch_id, "batch_id", 1)
         _optional_int(self.page_ms, "page_ms")
         _optional_int(self.clicks, "clicks")
         check_request_id(self.request_id)
+
+    def item_ids(self) -> tuple[int, ...]:
+        return tuple(i for i, _ in self.labels)
+
+
+CORRECTION_ORIGINS = ("review", "gallery")
+
+
+@dataclass(frozen=True, slots=True)
+class LabelsCorrected(Event):
+    """Labels changed on items already labeled, from the review page (`batch_id`: the review page
+    shown) or the labeled gallery; undone like a submission, counted apart in the effort figures."""
+
+    labels: tuple[tuple[int, int], ...] = ()
+    origin: str = "review"
+    batch_id: int | None = None
+    request_id: str | None = None
+    type: ClassVar[str] = "labels_corrected"
+
+    def check(self) -> None:
+        _labels(self.labels)
+        _optional_int(self.batch_id, "batch_id", 1)
+        check_request_id(self.request_id)
+        if self.origin not in CORRECTION_ORIGINS:
+            raise InvalidInput(f"origin must be one of {', '.join(CORRECTION_ORIGINS)}, got {self.origin!r:.40}")
 
     def item_ids(self) -> tuple[int, ...]:
         return tuple(i for i, _ in self.labels)
@@ -219,8 +248,8 @@ class ItemsAdded(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, SubmissionUndone, ModelTrained,
-                              ItemsAdded)
+    cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, LabelsCorrected, SubmissionUndone,
+                              ModelTrained, ItemsAdded)
 }
 
 _TUPLE_FIELDS = {"embedding", "ids", "probs", "audit"}

@@ -7,7 +7,17 @@ from functools import reduce
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
-from .records import BatchServed, Event, ItemsAdded, LabelsSubmitted, ModelTrained, QuerySet, SessionStarted, SubmissionUndone
+from .records import (
+    BatchServed,
+    Event,
+    ItemsAdded,
+    LabelsCorrected,
+    LabelsSubmitted,
+    ModelTrained,
+    QuerySet,
+    SessionStarted,
+    SubmissionUndone,
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,11 @@ class Submission:
     batch_id: int | None = None
     page_ms: int | None = None
     clicks: int | None = None
+    correction: str | None = None  # a LabelsCorrected's origin ("review", "gallery"); None for a page
+
+    def changed(self) -> dict[int, int]:
+        """The labels this submission changed (a correction may repeat a label already given)."""
+        return {item: label for item, label in self.labels if self.previous.get(item) != label}
 
 
 @dataclass(frozen=True)
@@ -44,7 +59,7 @@ class SessionState:
     query_logit_scale: float = 100.0
     batches: tuple[BatchServed, ...] = ()
     submissions: tuple[Submission, ...] = ()  # in effect, oldest first
-    history: tuple[LabelsSubmitted | SubmissionUndone, ...] = ()  # every label change, in order
+    history: tuple[LabelsSubmitted | LabelsCorrected | SubmissionUndone, ...] = ()  # every label change, in order
     audit_ids: frozenset[int] = frozenset()  # served as audit cards: held out of training
     retrains: tuple[Retrain, ...] = ()
     last_seq: int = 0
@@ -65,6 +80,21 @@ class SessionState:
             for item, _ in sub.labels:
                 first.setdefault(item, sub.seq)
         return first
+
+    def corrected(self) -> dict[int, int]:
+        """Items whose label a correction in effect changed -> the seq of the latest such correction."""
+        out: dict[int, int] = {}
+        for sub in self.submissions:
+            if sub.correction is not None:
+                out.update((item, sub.seq) for item in sub.changed())
+        return out
+
+    def last_labeled(self) -> dict[int, int]:
+        """For each labeled item, the seq of the latest submission in effect that gave its label."""
+        last: dict[int, int] = {}
+        for sub in self.submissions:
+            last.update((item, sub.seq) for item, _ in sub.labels)
+        return last
 
     def event_of_request(self, request_id: str | None) -> int | None:
         """The sequence number of the event a request id was recorded with, if any."""
@@ -96,13 +126,18 @@ def apply(state: SessionState, event: Event) -> SessionState:
         )
     if isinstance(event, BatchServed):
         return replace(state, batches=state.batches + (event,), audit_ids=state.audit_ids | set(event.audit))
-    if isinstance(event, LabelsSubmitted):
+    if isinstance(event, (LabelsSubmitted, LabelsCorrected)):
         labels = dict(state.labels)
         previous: dict[int, int | None] = {}
         for item, label in event.labels:  # last write wins, within a page and across pages
             previous.setdefault(item, labels.get(item))
             labels[item] = label
-        sub = Submission(event.seq, event.labels, MappingProxyType(previous), event.batch_id, event.page_ms, event.clicks)
+        if isinstance(event, LabelsSubmitted):
+            sub = Submission(event.seq, event.labels, MappingProxyType(previous), event.batch_id, event.page_ms,
+                             event.clicks)
+        else:
+            sub = Submission(event.seq, event.labels, MappingProxyType(previous), event.batch_id,
+                             correction=event.origin)
         return _with_labels(state, labels, submissions=state.submissions + (sub,), history=state.history + (event,))
     if isinstance(event, SubmissionUndone):
         if not state.submissions or state.submissions[-1].seq != event.submission:

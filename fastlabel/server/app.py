@@ -16,6 +16,7 @@ from wsproto.utilities import RemoteProtocolError
 from ..config import Config
 from ..errors import FastLabelError
 from ..workspace import Workspace, open_workspace
+from .concepts import concepts
 from .models import models
 from .routes import api
 from .runtime import Runtime
@@ -52,6 +53,7 @@ def create_app(config: Config | None = None, *, loader: Callable[..., Workspace]
     app.extensions["fastlabel"] = runtime
     app.register_blueprint(api)
     app.register_blueprint(models)
+    app.register_blueprint(concepts)
     app.register_blueprint(similar_api)
     _register_errors(app)
     _register_access_check(app, config, runtime)

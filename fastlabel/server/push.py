@@ -156,7 +156,7 @@ def announce_retrain(hub: Hub, session: "LabelingSession", point: "TrainPoint") 
 
 def _announce(hub: Hub, session: "LabelingSession", point: "TrainPoint") -> None:
     probs = session.probs
-    common = {"type": "trained", "counts": session.counts(), "last_train_ms": point.train_ms,
+    common = {"type": "trained", "concept": session.state.concept, "counts": session.counts(), "last_train_ms": point.train_ms,
               "history_point": point.to_dict(), "can_undo": bool(session.state.submissions),
               **session.insights()}
     hub.broadcast(lambda c: {**common, "probs": {str(i): round(float(probs[i]), 4) for i in c.watched}})

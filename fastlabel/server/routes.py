@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import orjson
@@ -106,6 +107,11 @@ def undo() -> Response:
                     **({"warning": undone.warning} if undone.warning else {})})
 
 
+def concept_file(stem: str, concept: str, suffix: str) -> str:
+    """A download name that says which concept it holds, in plain characters: labels-smiling.jsonl."""
+    return f"{stem}-{re.sub(r'[^A-Za-z0-9_-]+', '-', concept).strip('-')[:60] or 'concept'}{suffix}"
+
+
 def jsonl_download(data: bytes, filename: str) -> Response:
     return Response(data, mimetype="application/x-ndjson",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -114,7 +120,7 @@ def jsonl_download(data: bytes, filename: str) -> Response:
 @api.get("/export/labels")
 def export_labels() -> Response:
     ws = runtime().workspace
-    return jsonl_download(ws.export_labels_jsonl(), "labels.jsonl")
+    return jsonl_download(ws.export_labels_jsonl(), concept_file("labels", ws.session.state.concept, ".jsonl"))
 
 
 @api.get("/export/predictions")
@@ -122,9 +128,11 @@ def export_predictions() -> Response:
     ws = runtime().workspace
     body = ws.predictions()  # with paths, and removed files marked, for a folder
     return Response(orjson.dumps(body), mimetype="application/json",
-                    headers={"Content-Disposition": 'attachment; filename="predictions.json"'})
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{concept_file("predictions", body["concept"], ".json")}"'})
 
 
 @api.get("/export/events")
 def export_events() -> Response:
-    return jsonl_download(runtime().workspace.session.export_events_jsonl(), "session.jsonl")
+    session = runtime().workspace.session
+    return jsonl_download(session.export_events_jsonl(), concept_file("session", session.state.concept, ".jsonl"))

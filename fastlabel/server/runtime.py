@@ -6,6 +6,8 @@ import logging
 import threading
 from typing import Any, Callable
 
+from flask import g, has_request_context, request
+
 from ..config import Config
 from ..errors import FastLabelError, NotReady
 from ..workspace import Workspace, open_workspace
@@ -35,7 +37,7 @@ class Runtime:
     def _load(self) -> None:
         try:
             self._workspace = self._loader(self.config, progress=self._on_progress)
-            self._workspace.session.subscribe(lambda session, point: announce_retrain(self.hub, session, point))
+            self._workspace.concepts.subscribe(lambda session, point: announce_retrain(self.hub, session, point))
             self.status = "ready"
             self.hub.broadcast({"type": "ready"})
         except FastLabelError as exc:
@@ -67,7 +69,7 @@ class Runtime:
         """Shut the sockets and close the journal cleanly (server shutdown)."""
         self.hub.close_all()
         if self._workspace is not None:
-            self._workspace.session.log.close()
+            self._workspace.concepts.close()
 
     @property
     def workspace(self) -> Workspace:
@@ -77,4 +79,8 @@ class Runtime:
             p = self.progress
             where = f" ({p['stage']} {p['done']}/{p['total']})" if p else ""
             raise NotReady(f"still preparing the data{where}; try again in a moment")
-        return self._workspace
+        if not has_request_context():
+            return self._workspace
+        if "workspace" not in g:  # one concept per request: ?concept=NAME, else the current one (checked here,
+            g.workspace = self._workspace.for_concept(request.args.get("concept") or None)  # after the access checks)
+        return g.workspace

@@ -37,8 +37,17 @@ def figures(subs: Iterable[tuple[Submission, int]]) -> dict[str, float | int | N
     }
 
 
+def corrections(state: SessionState) -> dict[str, int]:
+    """Labels changed by corrections in effect (review page, labeled gallery), apart from the pages' figures."""
+    by_origin = {"review": 0, "gallery": 0}
+    for sub in state.submissions:
+        if sub.correction is not None:
+            by_origin[sub.correction] = by_origin.get(sub.correction, 0) + len(sub.changed())
+    return {"total": sum(by_origin.values()), **by_origin}
+
+
 def effort_stats(state: SessionState, recent: int = 5) -> dict:
-    rows = [(sub, sum(y for _, y in sub.labels)) for sub in state.submissions]
+    rows = [(sub, sum(y for _, y in sub.labels)) for sub in state.submissions if sub.correction is None]
     by_strategy: dict[str, list] = defaultdict(list)
     for sub, pos in rows:
         batch = state.batch(sub.batch_id) if sub.batch_id is not None else None
@@ -47,4 +56,5 @@ def effort_stats(state: SessionState, recent: int = 5) -> dict:
         "overall": figures(rows),
         "recent": figures(rows[-recent:]),
         "by_strategy": {name: figures(subs) for name, subs in sorted(by_strategy.items())},
+        "corrections": corrections(state),
     }

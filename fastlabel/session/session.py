@@ -26,6 +26,7 @@ from ..events import (
     Event,
     EventLog,
     ItemsAdded,
+    LabelsCorrected,
     LabelsSubmitted,
     ModelTrained,
     QuerySet,
@@ -42,6 +43,7 @@ from ..learner.registry import menu, select
 from ..learner.zeroshot import zero_shot_probs
 from . import views
 from .pages import AUDIT_MENU_ENTRY, AUDIT_PAGE, audit_count, audit_only, compose_page
+from .review import REVIEW_STRATEGY, review_page
 from .snapshots import EventDigest, HeadSnapshots, snapshot_dir
 from .training import TrainPoint, Trainer
 
@@ -358,6 +360,39 @@ class LabelingSession:
         point, warning = self._train_after(seq)
         return Undone(labels, page, point, repeated=first is not None, warning=warning)
 
+    def review(self, size: int) -> Batch:
+        """A page of labeled items whose out-of-fold prediction disagrees most with the human label,
+        recorded as served (strategy "review") so the next review page shows others."""
+        with self._lock:
+            page = review_page(self.state, self.embeddings, size, config=self.trainer.learner.config)
+            if page.ids.size == 0:
+                return Batch(None, [], [], "neutral", REVIEW_STRATEGY, True, page.message)
+            ids = [int(i) for i in page.ids]
+            probs = [round(float(p), 5) for p in page.probs]
+            event, _ = self._record(BatchServed, strategy=REVIEW_STRATEGY, batch_type="neutral", ids=tuple(ids),
+                                    probs=tuple(probs))
+        return Batch(event.seq, ids, probs, "neutral", REVIEW_STRATEGY)
+
+    def correct(self, labels: Sequence[tuple[int, int]], *, origin: str, batch_id: int | None = None,
+                request_id: str | None = None) -> Submitted:
+        """Change labels already given (from a review page or the labeled gallery) and retrain; a
+        request id seen before answers with that correction instead of applying it again."""
+        with self._lock:
+            first = self._recorded(request_id, LabelsCorrected)
+            if first is None:
+                unknown = [i for i, _ in labels if i not in self.state.labels]
+                if unknown:
+                    raise InvalidInput(f"only labeled items can be corrected; not labeled: {unknown[:10]}")
+                if batch_id is not None and self.state.batch(batch_id) is None:
+                    raise InvalidInput(f"unknown batch_id {batch_id}")
+                event, _ = self._record(LabelsCorrected, labels=tuple(labels), origin=origin, batch_id=batch_id,
+                                        request_id=request_id)
+            elif tuple(first.labels) != tuple(labels):  # type: ignore[attr-defined]
+                raise RequestIdReused(f"request_id {request_id} was used for other labels")
+        seq = event.seq if first is None else first.seq
+        point, warning = self._train_after(seq)
+        return Submitted(seq, point, repeated=first is not None, warning=warning)
+
     # -- queries ------------------------------------------------------------------------------
     @property
     def probs(self) -> np.ndarray:
@@ -386,7 +421,7 @@ class LabelingSession:
         return views.counts(self.state)
 
     def export_labels_jsonl(self, names: Sequence[str] | None = None) -> bytes:
-        return views.labels_jsonl(self.state.labels, names)
+        return views.labels_jsonl(self.state.labels, names, self.state.concept)
 
     def export_events_jsonl(self) -> bytes:
         return self.log.to_jsonl()

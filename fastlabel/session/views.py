@@ -18,9 +18,11 @@ def counts(state: SessionState) -> dict[str, int]:
     return {"labeled": len(state.labels), "positive": state.n_positive, "negative": state.n_negative}
 
 
-def labels_jsonl(labels: Mapping[int, int], names: Sequence[str] | None = None) -> bytes:
-    """One {"id", "label"} per line (plus "path" when the data has file names), in id order."""
-    rows = ({"id": i, "label": labels[i], **({"path": names[i]} if names is not None else {})} for i in sorted(labels))
+def labels_jsonl(labels: Mapping[int, int], names: Sequence[str] | None = None, concept: str | None = None) -> bytes:
+    """One {"id", "label"} per line (plus "path" when the data has file names, and "concept" when given), in id order."""
+    extra = {"concept": concept} if concept is not None else {}
+    rows = ({"id": i, "label": labels[i], **({"path": names[i]} if names is not None else {}), **extra}
+            for i in sorted(labels))
     return b"".join(orjson.dumps(row) + b"\n" for row in rows)
 
 

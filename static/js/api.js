@@ -16,11 +16,18 @@ export class ApiError extends Error {
   }
 }
 
-/** A same-origin URL with the token appended, for links and sockets that cannot send headers. */
+// The concept every call acts on (concepts.js sets it); the server's current one until then.
+let concept = null;
+export function useConcept(name) {
+  concept = name || null;
+}
+
+/** A same-origin URL with the token and the concept appended, for links and sockets that cannot send headers. */
 export function withToken(path) {
-  if (!token) return path;
+  if (!token && !concept) return path;
   const url = new URL(path, location.href);
-  url.searchParams.set("token", token);
+  if (token) url.searchParams.set("token", token);
+  if (concept && !url.searchParams.has("concept")) url.searchParams.set("concept", concept);
   return url.pathname + url.search;
 }
 
@@ -53,6 +60,7 @@ async function request(method, path, { query, body } = {}) {
   for (const [k, v] of Object.entries(query || {})) {
     if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
   }
+  if (concept && !url.searchParams.has("concept")) url.searchParams.set("concept", concept);
   const headers = { Accept: "application/json" };
   if (token) headers["X-FastLabel-Token"] = token;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -93,4 +101,11 @@ export const api = {
     }),
   undo: () => once("POST", "/api/undo"),
   models: () => request("GET", "/api/models"),
+  concepts: () => request("GET", "/api/concepts"),
+  createConcept: (name) => request("POST", "/api/concepts", { body: { name } }),
+  switchConcept: (name) => request("POST", "/api/concepts/current", { body: { name } }),
+  review: (size) => request("GET", "/api/review", { query: { size } }),
+  labeled: (filter, offset, limit) => request("GET", "/api/labeled", { query: { filter, offset, limit } }),
+  correct: (labels, { origin, batchId }) =>
+    once("POST", "/api/correct", { query: { origin, batch_id: batchId }, body: labels }),
 };

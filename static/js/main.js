@@ -2,9 +2,13 @@
 // (next page -> label -> confirm & train -> next page), undo, and pushed retrains.
 
 import { api, withToken } from "./api.js";
+import { bindCloser } from "./closer.js";
+import { currentConcept, initConcepts, refreshConcepts } from "./concepts.js";
+import { GalleryView } from "./gallery.js";
 import { Grid, setThreshold } from "./grid.js";
 import { bindKeys } from "./keyboard.js";
 import { renderModels } from "./models.js";
+import { ReviewView } from "./review.js";
 import { addCardButtons, bindSimilar } from "./similar.js";
 import { Socket } from "./socket.js";
 import { renderCounts, renderStats, formatNumber } from "./stats.js";
@@ -22,10 +26,16 @@ const app = {
   strategies: [],
   batch: null, // {batch_id, batch_type, strategy, restored}
   busy: false,
+  view: "label", // label | review | gallery (review.js, gallery.js)
 };
 
 const grid = new Grid($("grid"), { onChange: renderPageInfo });
 const socket = new Socket({ onMessage: onPush, onStatus: renderConnection });
+const pageSize = () => Number($("batch-size").value) || 48;
+const views = {
+  review: new ReviewView({ grid, show: (b) => showBatch(b), pageSize }),
+  gallery: new GalleryView({ grid, show: (b) => showBatch(b), pageSize, reload: () => loadBatch() }),
+};
 
 // ---------------------------------------------------------------- start-up
 
@@ -82,9 +92,48 @@ async function onReady(state) {
   $("loading").hidden = true;
   $("grid").hidden = false;
   setBusy(false);
+  const concept = await initConcepts({ canLeave: pageIsPristine, onSwitch: onConceptSwitch, hasText });
+  if (concept !== state.concept) state = await api.state(); // this tab's concept, from its URL
   applyState(state);
   fillToolbar(state);
   await loadBatch();
+}
+
+function hasText() {
+  return Boolean(app.state && app.state.encoder && app.state.encoder.has_text);
+}
+
+/** Another concept: its panel, its query, its next page; no reload, nothing re-embedded. */
+async function onConceptSwitch() {
+  const state = await api.state();
+  applyState(state);
+  $("query").value = state.query || "";
+  await loadBatch();
+}
+
+/** Label, Review labels or Labeled: which page the grid shows. */
+function setView(name, { load = true } = {}) {
+  if (name === app.view) return;
+  if (load && !pageIsPristine()) return toast("Confirm (or undo) this page first.", "info");
+  app.view = name;
+  for (const b of document.querySelectorAll("[data-view]")) b.classList.toggle("is-active", b.dataset.view === name);
+  $("gallery-bar").hidden = name !== "gallery";
+  $("strategy").disabled = name !== "label";
+  if (load) loadBatch();
+}
+
+/** A review or gallery action, with the page's busy state and error toasts. */
+async function runView(action) {
+  const seq = ++loadSeq;
+  setBusy(true);
+  try {
+    await action(views[app.view]);
+  } catch (err) {
+    showError(err);
+  } finally {
+    if (seq === loadSeq) setBusy(false);
+    refreshUnlessPushed();
+  }
 }
 
 function fillToolbar(state) {
@@ -131,6 +180,7 @@ function applyState(state) {
   $("encoder-id").textContent = state.encoder ? state.encoder.id : "";
   $("current-query").textContent = state.query ? `\u201c${state.query}\u201d` : "none";
   renderModels();
+  refreshConcepts();
 }
 
 /** A pushed retrain carries everything the panel shows: fold it in without asking again. */
@@ -185,6 +235,7 @@ function currentStrategy() {
 
 let loadSeq = 0;
 function loadBatch() {
+  if (app.status === "ready" && app.view !== "label") return runView((view) => view.load());
   return loadPage(() => api.nextBatch(currentStrategy(), Number($("batch-size").value)));
 }
 
@@ -244,6 +295,7 @@ function renderPageInfo() {
 
 async function confirm() {
   if (app.busy || app.status !== "ready") return;
+  if (app.view !== "label") return runView((view) => view.confirm());
   if (!grid.size) return loadBatch();
   setBusy(true);
   try {
@@ -268,6 +320,7 @@ async function undo() {
   try {
     const res = await api.undo();
     const page = res.page || { items: [], batch_type: "neutral" };
+    setView("label", { load: false }); // an undone page (or correction) is fixed and confirmed as a page
     showBatch({ ...page, strategy: null }, { restored: true });
     renderCounts(res.counts);
     toast("Last page undone: its labels are back on screen to fix.", "info");
@@ -316,6 +369,7 @@ function onPush(msg) {
   } else if (msg.type === "ready") {
     if (app.status !== "ready") pollState();
   } else if (msg.type === "trained") {
+    if (msg.concept && msg.concept !== currentConcept()) return; // another tab's concept
     if (msg.probs) grid.updateProbs(msg.probs);
     applyRetrain(msg);
   }
@@ -345,6 +399,8 @@ function wire() {
     if (e.key === "Escape") e.target.blur();
   });
   $("help-toggle").addEventListener("click", () => toggleHelp());
+  for (const b of document.querySelectorAll("[data-view]")) b.addEventListener("click", () => setView(b.dataset.view));
+  bindCloser(grid);
   $("help-close").addEventListener("click", () => toggleHelp(false));
   // Mouse clicks on toolbar buttons leave the focus where it was, so Enter/Space keep
   // meaning "confirm" instead of re-pressing the last button clicked.
@@ -372,6 +428,7 @@ const { searchCards: searchSimilar } = bindSimilar({
     if (app.busy) return undefined;
     // the page's clicks are not labels until confirmed: never throw them away
     if (!pageIsPristine()) return toast("Confirm this page first: \u201cmore like this\u201d replaces it.", "info");
+    setView("label", { load: false }); // its page is labeled as a page
     return loadPage(fetchPage);
   },
   batchSize: () => Number($("batch-size").value),
