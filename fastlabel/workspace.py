@@ -154,7 +154,7 @@ def journal_path(config: Config, data_id: str, encoder_id: str) -> Path:
 
 
 @dataclass
-class Pool:
+class EmbeddedData:
     """The data and its embeddings, before any session."""
 
     config: Config
@@ -164,7 +164,7 @@ class Pool:
     attributes: Attributes | None
 
 
-def open_pool(config: Config, progress: Progress | None = None) -> Pool:
+def open_pool(config: Config, progress: Progress | None = None) -> EmbeddedData:
     """Load the data and embed it, or hit the cache."""
     config = resolve_data(config)
     source = load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images,
@@ -178,7 +178,7 @@ def open_pool(config: Config, progress: Progress | None = None) -> Pool:
     if not source.available().any():  # every file failed to decode
         reasons = "; ".join(f"{path} ({why})" for path, why in getattr(source, "skipped", []))
         raise DataError(f"none of the images of {source.name} could be decoded: {reasons}")
-    return Pool(config, source, encoder, embeddings, attributes)
+    return EmbeddedData(config, source, encoder, embeddings, attributes)
 
 
 def item_space(source: ImageSource) -> dict[str, Any]:

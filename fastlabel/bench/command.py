@@ -11,7 +11,7 @@ from ..config import Config
 from ..data import read_identities
 from ..errors import InvalidInput
 from ..events import Event
-from ..workspace import Pool
+from ..workspace import EmbeddedData
 from .runner import BenchSpec, run_benchmark, write_bench
 from .simulate import Progress
 from .suite import Suite
@@ -25,17 +25,17 @@ def parse_attribute_args(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def ground_truth(pool: Pool, attributes: Sequence[str]) -> dict[str, np.ndarray]:
+def ground_truth(pool: EmbeddedData, attributes: Sequence[str]) -> dict[str, np.ndarray]:
     if pool.attributes is None:
         raise InvalidInput("benchmarks answer from ground truth: pass --attributes CSV")
     return {name: pool.attributes.column(name).astype(np.int64) for name in attributes}
 
 
-def identities_of(pool: Pool, path: Path | None) -> np.ndarray | None:
+def identities_of(pool: EmbeddedData, path: Path | None) -> np.ndarray | None:
     return read_identities(path, pool.embeddings.shape[0]) if path else None
 
 
-def bench(pool: Pool, spec: BenchSpec, identities: Path | None, out: Path, *, plots: bool = True,
+def bench(pool: EmbeddedData, spec: BenchSpec, identities: Path | None, out: Path, *, plots: bool = True,
           progress: Progress | None = None) -> str:
     """Run the benchmark on an opened pool and write its files under `out`; returns summary.md."""
     columns = ground_truth(pool, spec.attributes)
@@ -49,7 +49,7 @@ def bench(pool: Pool, spec: BenchSpec, identities: Path | None, out: Path, *, pl
     return write_bench(result, spec, out, meta, plots=plots)
 
 
-def against(events: Sequence[Event], pool: Pool, attributes: Sequence[str], strategies: Sequence[str],
+def against(events: Sequence[Event], pool: EmbeddedData, attributes: Sequence[str], strategies: Sequence[str],
             identities: Path | None, seeds: int, test_fraction: float) -> str:
     """One comparison table per attribute for a recorded session."""
     from .against import compare_with_recording

@@ -1,12 +1,17 @@
 """The labeling session: commands in, events journaled, effects (retrain, push) following them.
 
 - `session.py`: the commands and the one event -> effect path, live and in replay;
+- `replies.py`: what the commands answer (a page, a submission, an undo);
 - `training.py`: which labels train the head, and the trainer;
 - `pages.py`: page composition (strategy picks, audit cards, order), pure;
-- `views.py`: counts, insights, predictions and exports, pure functions of state.
+- `review.py`: review pages from out-of-fold predictions of the labeled items;
+- `views.py`, `effort.py`, `estimates.py`: counts, effort, audit estimates, predictions and
+  exports, pure functions of state;
+- `snapshots.py`: head snapshots that bound replay time.
 """
 
-from .session import Batch, LabelingSession, Submitted, TextEncoder, Undone
+from .replies import Batch, Submitted, TextEncoder, Undone
+from .session import LabelingSession
 from .training import TrainPoint
 
 __all__ = ["Batch", "LabelingSession", "Submitted", "TextEncoder", "TrainPoint", "Undone"]

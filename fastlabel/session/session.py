@@ -6,6 +6,10 @@ follow: a query's text prior, or a retrain at a model_trained event, after which
 journal comes back to the same labels and, seeded, the same model. Retrains are coalesced:
 submissions that arrive while the head trains wait, and the first to get the head trains
 once for all of them; the model_trained event marks where, so a replay retrains at the same points.
+
+Longer than its neighbours on purpose: this is the one place where commands meet the lock, the
+journal and the effects. What can be pure lives beside it: pages.py, review.py, views.py,
+training.py (which labels train), snapshots.py, replies.py (what commands answer).
 """
 
 from __future__ import annotations
@@ -13,9 +17,8 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -45,47 +48,12 @@ from . import views
 from .pages import AUDIT_MENU_ENTRY, AUDIT_PAGE, audit_count, audit_only, compose_page
 from .review import REVIEW_STRATEGY, review_page
 from .snapshots import EventDigest, HeadSnapshots, snapshot_dir
+from .replies import Batch, Submitted, TextEncoder, Undone
 from .training import TrainPoint, Trainer
 
 log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
 Follower = Callable[["LabelingSession", TrainPoint], None]
-
-
-class TextEncoder(Protocol):
-    has_text: bool
-    logit_scale: float
-
-    def encode_text(self, text: str) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class Batch:
-    batch_id: int | None
-    ids: list[int]
-    probs: list[float]
-    batch_type: str
-    strategy: str
-    exhausted: bool = False
-    message: str | None = None
-    prelabel: int | None = None  # cards start with this label instead of the model's guess
-
-
-@dataclass(frozen=True)
-class Submitted:
-    seq: int  # the labels_submitted event
-    point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced)
-    repeated: bool = False  # its request id was seen before: answered, not applied again
-    warning: str | None = None  # saved, but a later step (the retrain) failed
-
-
-@dataclass(frozen=True)
-class Undone:
-    labels: tuple[tuple[int, int], ...]  # the labels taken back
-    page: BatchServed | None  # the page they were given on
-    point: TrainPoint  # the retrain that followed
-    repeated: bool = False
-    warning: str | None = None
 
 
 class LabelingSession:

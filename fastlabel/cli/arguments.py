@@ -1,0 +1,82 @@
+"""Flags shared by several commands, and how they become a Config."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import Config, default_home
+from ..errors import DataError
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data (none given: generated demo faces)")
+    g.add_argument("--sprite", type=Path, help="sprite sheet image (tiles in rows)")
+    g.add_argument("--grid", help="sprite grid as COLSxROWS, e.g. 200x150")
+    g.add_argument("--tile", type=int, default=None, help="sprite tile size in px (default 48)")
+    g.add_argument("--images", type=Path, help="a folder of images (searched recursively)")
+    g.add_argument("--attributes", type=Path, help="CSV of 0/1 ground-truth columns (benchmarks only)")
+    e = p.add_argument_group("embeddings")
+    e.add_argument("--encoder", default="auto", help="auto | clip | imagenet | pixels | precomputed (default auto)")
+    e.add_argument("--clip-model", default=Config.clip_model, help="open_clip model name or a model config JSON")
+    e.add_argument("--clip-pretrained", default=Config.clip_pretrained,
+                   help="open_clip pretrained tag, a local checkpoint path, or 'none' for random weights")
+    e.add_argument("--embeddings", type=Path,
+                   help=".npy of precomputed embeddings (N x D, row i = item i), or a folder of embedding shards "
+                        "(from `embed --engine ray` or clip-retrieval)")
+    e.add_argument("--input-size", type=int, default=None, help="imagenet encoder's input side in px (default 224)")
+    e.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    p.add_argument("--home", type=Path, default=None, help="cache and sessions folder (default .fastlabel)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def add_simulation_args(p, *, seeds: int | None) -> None:
+    """Flags shared by `bench` and `replay --against`: what the simulated labeler answers from."""
+    p.add_argument("--attribute", action="append",
+                   help="attribute column to label (repeat, or comma-separate, for several)")
+    p.add_argument("--identities", type=Path, help="image_id,identity CSV: the test split holds out whole people")
+    p.add_argument("--seeds", type=int, default=seeds,
+                   help=f"runs per strategy, seeds 0..N-1 (default {seeds or '5, or the suite’s'})")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="held-out share (default 0.2)")
+
+
+def check_data_args(args: argparse.Namespace) -> None:
+    """Refuse flags that contradict each other, and a folder that is not there, before anything starts."""
+    if args.images is None:
+        return
+    if args.sprite is not None:
+        raise DataError("give --sprite or --images, not both")
+    given = [flag for flag, value in (("--grid", args.grid), ("--tile", args.tile)) if value is not None]
+    if given:
+        raise DataError(f"{' and '.join(given)} describe a sprite sheet; a folder of images (--images) takes neither")
+    if not args.images.is_dir():
+        raise DataError(f"image folder {args.images} does not exist or is not a folder")
+
+
+def config_from_args(args: argparse.Namespace, **extra) -> Config:
+    check_data_args(args)
+    pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
+    return Config(
+        sprite=args.sprite, grid=args.grid, tile=48 if args.tile is None else args.tile, images=args.images,
+        attributes=args.attributes,
+        encoder=args.encoder, clip_model=args.clip_model, clip_pretrained=pretrained, embeddings=args.embeddings,
+        device=args.device, home=args.home or default_home(), seed=args.seed,
+        embed_input_size=getattr(args, "input_size", None), **extra,
+    )
+
+
+def tqdm_progress():
+    """A progress callback (stage, done, total) drawing one tqdm bar per stage."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage == "embedding" else "it")
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return report

@@ -1,0 +1,184 @@
+"""What each `fastlabel` command does once its flags are parsed."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..config import Config
+from ..errors import FastLabelError
+from .arguments import config_from_args, tqdm_progress
+
+log = logging.getLogger("fastlabel")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ..server.security import needs_token, new_token
+    from ..server.serving import serve
+
+    token = args.token or (new_token() if needs_token(args.host) else None)
+    cfg = config_from_args(args, host=args.host, port=args.port, token=token, session=args.session,
+                           batch_size=args.batch_size, default_strategy=args.strategy, concept=args.concept)
+    url = f"http://{'127.0.0.1' if args.host in ('127.0.0.1', 'localhost') else args.host}:{args.port}/"
+    print(f"FastLabel on {url}{'?token=' + token if token else ''}", flush=True)
+    if token:
+        print(f"access token: {token}", flush=True)
+    return serve(cfg, args.server)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    import time
+
+    from ..workspace import open_workspace
+
+    if args.engine == "ray":
+        return embed_on_ray(args)
+
+    start = time.perf_counter()
+    ws = open_workspace(config_from_args(args), progress=tqdm_progress())
+    n, d = ws.embeddings.shape
+    print(f"{n} items x {d} dims with {ws.encoder.id} in {time.perf_counter() - start:.1f} s "
+          f"(cache: {ws.config.cache_dir})")
+    index = ws.session.index  # the clustering and neighbour index: cached now, so `serve` starts with it
+    if index.wait() and index.fitted is not None:
+        print(f"index: {index.fitted.clustering.n_clusters} clusters, "
+              f"{'loaded' if index.fitted.from_cache else 'fitted'} in {index.fitted.seconds:.1f} s")
+    if args.out:
+        import io
+
+        import numpy as np
+
+        from ..files import write_atomic
+
+        out = args.out if args.out.suffix == ".npy" else args.out.with_name(args.out.name + ".npy")
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(ws.embeddings), allow_pickle=False)
+        write_atomic(out, buffer.getvalue())
+        print(f"wrote {out}")
+    return 0
+
+
+def embed_on_ray(args: argparse.Namespace) -> int:
+    """`embed --engine ray --out DIR`: shards in the clip-retrieval layout, for `serve --embeddings DIR`."""
+    import time
+
+    from functools import partial
+
+    from ..data import load_source
+    from .embeddings.ray_engine import embed_with_ray
+
+    if args.out is None:
+        raise FastLabelError("--engine ray writes a folder of shards: give it with --out DIR")
+    start = time.perf_counter()
+    report = tqdm_progress()
+    config = config_from_args(args)
+    if not (config.sprite or config.images):
+        raise FastLabelError("--engine ray needs the data: --images DIR or --sprite PATH --grid CxR")
+    source = partial(load_source, sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images)
+    shards = embed_with_ray(config, source, args.out, address=args.ray_address, actors=args.ray_actors,
+                            shard_rows=args.shard_rows, progress=lambda done, total: report("embedding", done, total))
+    print(f"{shards.total} items x {shards.dim} dims in {len(shards.arrays)} shard(s) with {shards.encoder_id} "
+          f"in {time.perf_counter() - start:.1f} s: {shards.root}\nserve them with --embeddings {shards.root}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..events import fold, load_events
+    from ..files import write_atomic
+    from ..session.views import labels_jsonl
+
+    state = fold(load_events(args.session))
+    data = labels_jsonl(state.labels)
+    if args.out:
+        write_atomic(args.out, data)
+        print(f"wrote {len(state.labels)} labels to {args.out}")
+    else:
+        sys.stdout.write(data.decode())
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from ..replay import replay_file
+
+    if args.against:
+        return replay_against(args)
+    print(replay_file(args.session, config_from_args(args), use_snapshots=not args.no_snapshots))
+    return 0
+
+
+def replay_against(args: argparse.Namespace) -> int:
+    """Re-run the recorded session's budget with other strategies and print the comparison."""
+    from ..bench.command import against, parse_attribute_args
+    from ..bench.simulate import benchable_strategies
+    from ..events import load_events
+    from ..workspace import open_pool
+
+    attributes = parse_attribute_args(args.attribute)
+    strategies = benchable_strategies(args.against)
+    events = load_events(args.session)
+    pool = open_pool(config_from_args(args), progress=tqdm_progress())
+    print(against(events, pool, attributes, strategies, args.identities, args.seeds, args.test_fraction))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..bench.command import bench, parse_attribute_args
+    from ..bench.runner import BenchSpec
+    from ..bench.simulate import benchable_strategies
+    from ..workspace import open_pool
+
+    if args.suite:
+        return bench_suite(args)
+    spec = BenchSpec(attributes=parse_attribute_args(args.attribute),
+                     strategies=tuple(benchable_strategies(args.strategies or "all")), budget=args.budget,
+                     batch_size=args.batch_size or 48, seeds=args.seeds or 5, test_fraction=args.test_fraction)
+    pool = open_pool(config_from_args(args), progress=tqdm_progress())
+    report = bench(pool, spec, args.identities, args.out, plots=not args.no_plots,
+                   progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
+    print(report)
+    print(f"wrote {args.out}/: points.csv, summary.json, summary.md"
+          + ("" if args.no_plots else ", auc_vs_labels.png, auc_vs_clicks.png"))
+    return 0
+
+
+def bench_suite(args: argparse.Namespace) -> int:
+    """`bench --suite NAME`: the fixed task list, tuning and report parts, both goals, paired intervals."""
+    from ..bench.command import bench_suite as run_suite
+    from ..bench.simulate import benchable_strategies
+    from ..bench.suite import get_suite
+
+    suite = get_suite(args.suite, strategies=benchable_strategies(args.strategies) if args.strategies else None,
+                      seeds=args.seeds, batch_size=args.batch_size, auc_only=args.auc_only)
+    parts = ("tune", "report") if args.part == "all" else (args.part,)
+    text = run_suite(config_from_args(args), suite, parts, args.data_root, args.out, Config.default_strategy,
+                     plots=not args.no_plots, from_saved=args.from_saved,
+                     progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
+    print(text)
+    print(f"wrote {', '.join(str(args.out / p) for p in parts)}/: points.csv, facts.json, summary.md"
+          + ("" if args.no_plots else " and the plots"))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import orjson
+
+    from ..files import write_atomic
+    from ..events import load_events
+    from ..replay import replay_session
+
+    from ..session.snapshots import snapshot_dir
+
+    session = replay_session(load_events(args.session), config_from_args(args), snapshot_dir(args.session))
+    body = session.predictions()
+    write_atomic(args.out, orjson.dumps(body, option=orjson.OPT_INDENT_2))
+    print(f"wrote predictions for {session.n_items} items ({body['predicted_positive']} positive) to {args.out}")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from ..data import make_demo
+
+    demo = make_demo(args.out, n=args.n, seed=args.seed)
+    print(f"wrote {demo.n} demo faces: --sprite {demo.sprite} --grid {demo.grid} --attributes {demo.attributes}")
+    return 0

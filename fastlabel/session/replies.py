@@ -1,0 +1,47 @@
+"""What the session's commands answer: a page, a submission's result, an undo's result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..events import BatchServed
+from .training import TrainPoint
+
+
+class TextEncoder(Protocol):
+    has_text: bool
+    logit_scale: float
+
+    def encode_text(self, text: str) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int | None
+    ids: list[int]
+    probs: list[float]
+    batch_type: str
+    strategy: str
+    exhausted: bool = False
+    message: str | None = None
+    prelabel: int | None = None  # cards start with this label instead of the model's guess
+
+
+@dataclass(frozen=True)
+class Submitted:
+    seq: int  # the labels_submitted event
+    point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced)
+    repeated: bool = False  # its request id was seen before: answered, not applied again
+    warning: str | None = None  # saved, but a later step (the retrain) failed
+
+
+@dataclass(frozen=True)
+class Undone:
+    labels: tuple[tuple[int, int], ...]  # the labels taken back
+    page: BatchServed | None  # the page they were given on
+    point: TrainPoint  # the retrain that followed
+    repeated: bool = False
+    warning: str | None = None
