@@ -20,21 +20,11 @@ from pathlib import Path
 from typing import Callable
 
 from fastlabel.errors import DataError
-from fastlabel.files import write_atomic
+from fastlabel.files import file_sha256, write_atomic
 
 log = logging.getLogger(__name__)
 
 REGISTRY_VERSION = 1
-_HASH_CHUNK = 1 << 20
-
-
-def content_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -127,7 +117,7 @@ class ItemRegistry:
             if record is not None and record.present and (record.size, record.mtime_ns) == (file.size, file.mtime_ns):
                 continue  # the quick check: same size and time, same content
             try:
-                digest = content_sha256(self.root / file.path)
+                digest = file_sha256(self.root / file.path)
             except OSError as exc:
                 log.warning("cannot read %s: %s", file.path, exc)
                 continue

@@ -21,11 +21,11 @@ from PIL import Image
 
 from fastlabel.data.decode import no_pixel_limit, to_rgb
 from fastlabel.errors import DataError, UnknownItem
+from fastlabel.files import file_sha256
 
 log = logging.getLogger(__name__)
 
 THUMBNAIL_CACHE_SIZE = 4096
-_HASH_CHUNK = 1 << 20
 _GRID_PATTERN = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
 
@@ -80,15 +80,6 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks so a big sprite is not held twice in memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:

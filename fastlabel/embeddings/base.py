@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -20,7 +18,6 @@ Progress = Callable[[int, int], None]
 """Called as progress(done, total) after every batch."""
 
 DEFAULT_BATCH_SIZE = 64
-_HASH_CHUNK = 1 << 20
 
 
 @runtime_checkable
@@ -41,15 +38,6 @@ def l2_normalise(rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.float32)
     norms = np.linalg.norm(rows, axis=-1, keepdims=True)
     return (rows / np.maximum(norms, np.finfo(np.float32).tiny)).astype(np.float32, copy=False)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's content, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def refuse_text(encoder_id: str) -> NoTextSide:

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from fastlabel.device import pick_device
-from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Progress, encode_in_batches, file_sha256
+from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Progress, encode_in_batches
+from fastlabel.files import file_sha256
 from fastlabel.errors import EncoderUnavailable
 
 if TYPE_CHECKING:

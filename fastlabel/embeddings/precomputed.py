@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fastlabel.embeddings.base import Progress, file_sha256, l2_normalise, refuse_text
+from fastlabel.embeddings.base import Progress, l2_normalise, refuse_text
+from fastlabel.files import file_sha256
 from fastlabel.embeddings.shards import ShardSet, load_rows, row_order, scan_shards
 from fastlabel.errors import DataError
 

@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..embeddings.base import Encoder, file_sha256
+from ..embeddings.base import Encoder
+from ..files import file_sha256
 from ..errors import BadModelFile, EncoderUnavailable
 
 KINDS = ("open_clip", "imagenet", "pixels", "precomputed")
