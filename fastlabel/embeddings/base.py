@@ -1,4 +1,4 @@
-"""The encoder interface and the helpers every encoder shares (batching, normalising, hashing)."""
+"""The encoder interface and the helpers every encoder shares (normalising, refusing text)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
-import torch
-from PIL import Image
 
 from fastlabel.errors import NoTextSide
 
@@ -47,22 +45,3 @@ def refuse_text(encoder_id: str) -> NoTextSide:
         "Start with --encoder clip (and CLIP weights available) to search by text."
     )
 
-
-def encode_in_batches(
-    source: ImageSource,
-    preprocess: Callable[[Image.Image], torch.Tensor],
-    forward: Callable[[torch.Tensor], torch.Tensor],
-    *,
-    dim: int,
-    device: torch.device,
-    batch_size: int,
-    progress: Progress | None = None,
-    workers: int | None = None,
-    channels_last: bool = False,
-) -> np.ndarray:
-    """Run `forward` over the source's images, `batch_size` at a time, decoding ahead on worker
-    threads (fastlabel.embeddings.pipeline); returns (N, dim) unit rows."""
-    from fastlabel.embeddings.pipeline import run_batches
-
-    return run_batches(source, preprocess, forward, dim=dim, device=device, batch_size=batch_size,
-                       progress=progress, workers=workers, channels_last=channels_last)

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from fastlabel.device import pick_device
-from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Progress, encode_in_batches
+from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Progress
+from fastlabel.embeddings.pipeline import run_batches
 from fastlabel.files import file_sha256
 from fastlabel.errors import EncoderUnavailable
 
@@ -223,7 +224,7 @@ class ClipEncoder:
             return torch.nn.functional.normalize(self.model.encode_text(tokens).float(), dim=-1)[0]
 
     def encode_images(self, source: ImageSource, progress: Progress | None = None) -> np.ndarray:
-        return encode_in_batches(
+        return run_batches(
             source,
             self.preprocess,
             self.model.encode_image,

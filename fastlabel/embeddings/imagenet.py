@@ -17,7 +17,8 @@ import torch
 from PIL import Image
 
 from fastlabel.device import pick_device
-from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Progress, encode_in_batches, refuse_text
+from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Progress, refuse_text
+from fastlabel.embeddings.pipeline import run_batches
 from fastlabel.errors import EncoderUnavailable
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class ImagenetEncoder:
         return self.model.forward_head(self.model.forward_features(batch), pre_logits=True)
 
     def encode_images(self, source: ImageSource, progress: Progress | None = None) -> np.ndarray:
-        return encode_in_batches(
+        return run_batches(
             source,
             partial(preprocess, size=self.input_size),
             self.features,
