@@ -148,10 +148,10 @@ def headline(rows: dict[str, dict[str, Stat]], target: int = 95) -> dict[str, An
         b, w = base[metric], win[metric]
         return None if b.mean is None or w.mean is None or b.n < b.total else 1 - w.mean / b.mean
 
-    return {"target_pct": target, "best": best, "best_seeds": f"{win[key].n}/{win[key].total}",
+    return {"target_pct": target, "best": best, "best_seeds": [win[key].n, win[key].total],
             "best_labels": win[f"labels_to_{target}"].mean, "best_clicks": win[key].mean,
             "random_labels": base[f"labels_to_{target}"].mean, "random_clicks": base[key].mean,
-            "random_seeds": f"{base[key].n}/{base[key].total}",
+            "random_seeds": [base[key].n, base[key].total],
             "label_saving": saving(f"labels_to_{target}"), "click_saving": saving(key)}
 
 
@@ -168,9 +168,9 @@ def headline_text(attribute: str, h: dict[str, Any] | None) -> str:
             return ""
         return f" ({v:.0%} fewer than random)" if v >= 0 else f" ({-v:.0%} more than random)"
 
-    seeds = "" if h["best_seeds"].split("/")[0] == h["best_seeds"].split("/")[1] else f" in {h['best_seeds']} seeds"
-    base_seeds = ("" if h["random_seeds"].split("/")[0] == h["random_seeds"].split("/")[1]
-                  else f" (in {h['random_seeds']} seeds)")
+    (won, tried), (base_won, base_tried) = h["best_seeds"], h["random_seeds"]  # seeds reaching the target, of all
+    seeds = "" if won == tried else f" in {won}/{tried} seeds"
+    base_seeds = "" if base_won == base_tried else f" (in {base_won}/{base_tried} seeds)"
     if h["best"] == BASELINE:
         return (f"{attribute}: no strategy beats random to {h['target_pct']}% of the full-data AUC: random needs "
                 f"{amount(h['random_labels'])} labels and {amount(h['random_clicks'])} clicks{base_seeds}.")
