@@ -16,7 +16,7 @@ from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
 from .device import pick_device
-from .embeddings import Encoder, embed_source, make_encoder
+from .embeddings import Encoder, embed_source, encoder_from_config
 from .errors import DataError
 from .events import EventLog, LabelsSubmitted
 from .learner.head import use_threads, warm_up
@@ -170,9 +170,7 @@ def open_pool(config: Config, progress: Progress | None = None) -> EmbeddedData:
     source = load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images,
                          registry_dir=config.home / "folders")
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
-    encoder = make_encoder(config.encoder, clip_model=config.clip_model, clip_pretrained=config.clip_pretrained,
-                           embeddings_path=config.embeddings, device=config.device,
-                           batch_size=config.embed_batch_size, input_size=config.embed_input_size)
+    encoder = encoder_from_config(config)
     report = (lambda done, total: progress("embedding", done, total)) if progress else None
     embeddings = embed_source(source, encoder, config.cache_dir, progress=report)
     if not source.available().any():  # every file failed to decode
