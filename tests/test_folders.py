@@ -165,7 +165,7 @@ def test_a_thumbnail_that_fails_stops_the_item_being_served(tmp_path: Path) -> N
 
 
 def start(photos: Path, home: Path, encoder: CountingEncoder, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("fastlabel.workspace.make_encoder", lambda *a, **k: encoder)
+    monkeypatch.setattr("fastlabel.workspace.encoder_from_config", lambda config: encoder)
     encoder.encoded.clear()
     return open_workspace(Config(images=photos, home=home, encoder="test"))
 
