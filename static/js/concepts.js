@@ -91,6 +91,8 @@ function openForm(open) {
   if (open) {
     $("concept-name").value = "";
     $("concept-name").focus();
+  } else if ($("concept-form").contains(document.activeElement)) {
+    document.activeElement.blur(); // a hidden field must not keep the keys: they go back to the grid
   }
 }
 
