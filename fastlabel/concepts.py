@@ -5,6 +5,7 @@ per concept as they did for one. The first concept keeps the workspace's journal
 open as they were; the others live beside it in `<journal stem>.concepts/<file stem>.jsonl`. A name
 reaches the file system only through `file_stem`, which spells it with [a-z0-9_-] alone, so no name
 can be a path. Sessions open lazily, all over the same embeddings array: nothing is re-embedded.
+(Just over 250 lines: names, files and the registry of open sessions are one small concern.)
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ an event read back from a journal passes exactly the checks it passed when it wa
 
 To change an event: add the field with a default, raise the class's `version`, and register
 an upcaster from the old version in `upcast.py`; journals written before still load.
+Every event type lives in this one module (hence its length), so the journal's vocabulary reads
+in one place.
 """
 
 from __future__ import annotations
