@@ -20,7 +20,7 @@ export class Grid {
   constructor(root, { onChange } = {}) {
     this.root = root;
     this.onChange = onChange || (() => {});
-    this.cards = []; // [{id, label, predicted, el, overlay}] in screen order
+    this.cards = []; // [{id, label, start, el, overlay}] in screen order; start: the label it was shown with
     this.focus = -1;
     this.clicks = 0;
     this.shownAt = 0;
@@ -76,7 +76,7 @@ export class Grid {
       el.append(img, overlay);
       frag.append(el);
 
-      const card = { id: item.id, label, predicted, el, overlay };
+      const card = { id: item.id, label, start: label, el, overlay };
       this.paint(card);
       return card;
     });
@@ -147,9 +147,10 @@ export class Grid {
     return this.cards.map((c) => c.id);
   }
 
-  /** Cards whose label differs from the model's guess: what the user corrected. */
+  /** Cards the user changed from the label they were shown with (the model's guess, or on a
+   * review page the earlier human label): what the user corrected on this page. */
   flipped() {
-    return this.cards.reduce((n, c) => n + (c.label !== c.predicted ? 1 : 0), 0);
+    return this.cards.reduce((n, c) => n + (c.label !== c.start ? 1 : 0), 0);
   }
 
   positives() {
