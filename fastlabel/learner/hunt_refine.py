@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import Choose, Pool
-from .hybrid import Choosers, fairly_sure_first, fill_page, positive_share
+from .hybrid import Choosers, diverse_fairly_sure, fill_page, positive_share
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,7 @@ def make_hunt_refine(use: Choosers = Choosers(), plan: HuntRefinePlan = HuntRefi
     """The strategy's `choose(pool, n)`."""
 
     def refine(pool: Pool, n: int) -> np.ndarray:
-        candidates = np.asarray(use.diverse(pool, plan.candidates_per_card * n), dtype=np.int64)
-        return fairly_sure_first(candidates, pool.probs, plan.margin, n)
+        return diverse_fairly_sure(use.diverse, pool, n, plan.candidates_per_card, plan.margin)
 
     def choose(pool: Pool, n: int) -> np.ndarray:
         if pool.cold:

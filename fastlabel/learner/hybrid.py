@@ -48,6 +48,12 @@ def fairly_sure_first(candidates: np.ndarray, probs: np.ndarray, margin: float, 
     return candidates[np.argsort(key, kind="stable")[:n]]
 
 
+def diverse_fairly_sure(diverse: Choose, pool: Pool, n: int, per_card: int, margin: float) -> np.ndarray:
+    """`per_card` diverse candidates for each of n cards, keeping the n whose |p - 0.5| is nearest `margin`."""
+    candidates = np.asarray(diverse(pool, per_card * n), dtype=np.int64)
+    return fairly_sure_first(candidates, pool.probs, margin, n)
+
+
 def fill_page(pool: Pool, parts: list[tuple[Choose, int]]) -> np.ndarray:
     """Run choosers in order for their share of the page; later ones never repeat earlier picks."""
     labeled = pool.labeled.copy()
@@ -64,9 +70,8 @@ def fill_page(pool: Pool, parts: list[tuple[Choose, int]]) -> np.ndarray:
 def make_hybrid(use: Choosers = Choosers(), plan: HybridPlan = HybridPlan()) -> Choose:
     """The hybrid's `choose(pool, n)`."""
 
-    def diverse_fairly_sure(pool: Pool, n: int) -> np.ndarray:
-        candidates = np.asarray(use.diverse(pool, plan.candidates_per_card * n), dtype=np.int64)
-        return fairly_sure_first(candidates, pool.probs, plan.margin, n)
+    def refine(pool: Pool, n: int) -> np.ndarray:
+        return diverse_fairly_sure(use.diverse, pool, n, plan.candidates_per_card, plan.margin)
 
     def choose_hybrid(pool: Pool, n: int) -> np.ndarray:
         if pool.cold:
@@ -74,6 +79,6 @@ def make_hybrid(use: Choosers = Choosers(), plan: HybridPlan = HybridPlan()) -> 
         if not pool.labels:  # a text prior and no labels yet: its best matches are cheap to confirm
             return use.likely_positive(pool, n)
         n_hunt = round(plan.hunt_share * n) if positive_share(pool.labels) < plan.rare_below else 0
-        return fill_page(pool, [(use.likely_positive, n_hunt), (diverse_fairly_sure, n - n_hunt)])
+        return fill_page(pool, [(use.likely_positive, n_hunt), (refine, n - n_hunt)])
 
     return choose_hybrid
