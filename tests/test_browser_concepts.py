@@ -4,7 +4,6 @@ real `fastlabel serve` (pixels encoder, demo faces). Screenshots go to test-outp
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from urllib.parse import urlparse
 
 import orjson
@@ -14,17 +13,9 @@ from live_server import ServerProcess, call
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUT_DIR = Path(__file__).absolute().parent.parent / "test-output"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-VIEWPORT = {"width": 1366, "height": 768}
+from test_browser import CHROMIUM, LAUNCH_ARGS, OUT_DIR, VIEWPORT  # noqa: E402  (skips without Chromium)
 
-if not CHROMIUM.exists():
-    pytest.skip(f"system Chromium not found at {CHROMIUM}", allow_module_level=True)
-try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:
-    pytest.skip("playwright (python) is not installed", allow_module_level=True)
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
