@@ -9,7 +9,6 @@ Run: .venv/bin/python benchmarks/index.py --items 100000 1000000
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from dataclasses import replace
@@ -21,6 +20,7 @@ from fastlabel.learner.candidates import Seals, candidates
 from fastlabel.learner.index import EmbeddingIndex
 from fastlabel.learner.index_cache import IndexCache
 from fastlabel.learner.registry import select
+from train_and_score import median_ms  # the benchmarks' one timer (run from benchmarks/ or as a script)
 
 DIM = 512
 
@@ -31,15 +31,6 @@ def embeddings(n: int, seed: int = 0) -> np.ndarray:
     x = centres[rng.integers(0, 1000, n)] + 0.8 * rng.standard_normal((n, DIM), dtype=np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x
-
-
-def median_ms(fn, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def pool_for(x: np.ndarray, index: EmbeddingIndex | None, n_labeled: int) -> Pool:
@@ -73,8 +64,8 @@ def run(n: int, page: int) -> None:
         assert restarted.fitted.from_cache
 
         pool = pool_for(x, index, 500)
-        kmeans_ms = median_ms(lambda: select("kmeans", pool, page))
-        scan_ms = median_ms(lambda: select("borderline", pool, page))
+        kmeans_ms = median_ms(lambda: select("kmeans", pool, page), 5)
+        scan_ms = median_ms(lambda: select("borderline", pool, page), 5)
         with_seals = Seals(min_pool=0)
 
         def seals() -> np.ndarray:  # borderline over the SEALS candidates, whatever the pool size
@@ -82,9 +73,9 @@ def run(n: int, page: int) -> None:
             return top_k(cand, np.abs(pool.probs[cand] - 0.5), page, pool.rng)
 
         seals()  # the first call looks up the 500 labeled items' neighbours once
-        seals_ms = median_ms(seals)
+        seals_ms = median_ms(seals, 5)
         similar = replace(pool, exemplars=(int(np.flatnonzero(~pool.labeled)[0]),))
-        similar_ms = median_ms(lambda: select("similar", similar, page))
+        similar_ms = median_ms(lambda: select("similar", similar, page), 5)
         brute = replace(similar, index=None)
         brute_ms = median_ms(lambda: select("similar", brute, page), 3)
 
