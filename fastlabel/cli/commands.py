@@ -13,6 +13,11 @@ from .arguments import config_from_args, tqdm_progress
 log = logging.getLogger("fastlabel")
 
 
+def line_progress(args: argparse.Namespace):
+    """The bench commands' progress: a line to stderr per step, or nothing with --quiet."""
+    return None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ..server.security import needs_token, new_token
     from ..server.serving import serve
@@ -135,7 +140,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                      batch_size=args.batch_size or 48, seeds=args.seeds or 5, test_fraction=args.test_fraction)
     pool = open_pool(config_from_args(args), progress=tqdm_progress())
     report = bench(pool, spec, args.identities, args.out, plots=not args.no_plots,
-                   progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
+                   progress=line_progress(args))
     print(report)
     print(f"wrote {args.out}/: points.csv, summary.json, summary.md"
           + ("" if args.no_plots else ", auc_vs_labels.png, auc_vs_clicks.png"))
@@ -153,7 +158,7 @@ def bench_suite(args: argparse.Namespace) -> int:
     parts = ("tune", "report") if args.part == "all" else (args.part,)
     text = run_suite(config_from_args(args), suite, parts, args.data_root, args.out, Config.default_strategy,
                      plots=not args.no_plots, from_saved=args.from_saved,
-                     progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
+                     progress=line_progress(args))
     print(text)
     print(f"wrote {', '.join(str(args.out / p) for p in parts)}/: points.csv, facts.json, summary.md"
           + ("" if args.no_plots else " and the plots"))
