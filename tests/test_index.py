@@ -107,6 +107,32 @@ def test_seals_candidates_are_the_labeled_items_neighbours():
     assert candidates(pool, 100, Seals(min_pool=0, k=20)).size == len(EMB) - 2  # too few neighbours for a page
 
 
+def test_a_strategy_seeking_one_class_looks_around_that_class_only():
+    index = EmbeddingIndex(EMB)
+    assert index.wait(30)
+    labeled = np.zeros(len(EMB), bool)
+    labeled[[3, 400, 401]] = True
+    pool = Pool(EMB, np.full(len(EMB), 0.5, np.float32), labeled, {3: 1, 400: 0, 401: 0},
+                np.random.default_rng(0), has_head=True, index=index)
+    _, near = index.neighbours.search(EMB[3], 20)
+    got = candidates(pool, 12, Seals(min_pool=0, k=20), around=1)
+    assert set(got.tolist()) == set(near.ravel().tolist()) - {3, 400, 401}
+    # no labeled item of the class sought: every labeled item's neighbours
+    everyone = candidates(Pool(EMB, pool.probs, labeled, {3: 0, 400: 0, 401: 0}, np.random.default_rng(0),
+                               has_head=True, index=index), 12, Seals(min_pool=0, k=20), around=1)
+    _, all_near = index.neighbours.search(EMB[[3, 400, 401]], 20)
+    assert set(everyone.tolist()) == set(all_near.ravel().tolist()) - {3, 400, 401}
+
+
+def test_a_large_pool_without_its_index_ranks_a_uniform_sample_not_everything():
+    labeled = np.zeros(len(EMB), bool)
+    labeled[[3, 400]] = True
+    pool = Pool(EMB, np.full(len(EMB), 0.5, np.float32), labeled, {3: 1, 400: 0}, np.random.default_rng(0),
+                has_head=True, index=None)
+    got = candidates(pool, 12, Seals(min_pool=0, k=20, sample=50))
+    assert got.size == 50 and not labeled[got].any() and np.unique(got).size == 50
+
+
 def test_a_failed_fit_leaves_the_fallbacks(monkeypatch):
     def broken(*args, **kwargs):
         raise MemoryError("no room")

@@ -81,9 +81,9 @@ def count_retrains(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = training.Trainer.retrain
 
-    def counted(self, seq, state):
+    def counted(self, seq, state, done=None):
         calls.append(seq)
-        return real(self, seq, state)
+        return real(self, seq, state, done)
 
     monkeypatch.setattr(training.Trainer, "retrain", counted)
     return calls

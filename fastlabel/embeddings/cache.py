@@ -28,10 +28,17 @@ log = logging.getLogger(__name__)
 
 CACHE_FORMAT_VERSION = 1
 KEY_LENGTH = 24
+FLOAT16_ABOVE = 1 << 30  # bytes as float32: larger arrays are stored as float16, half the memory map
+
+
+def stored_dtype(shape: tuple[int, ...]) -> type[np.floating]:
+    """float16 for a pool above 1 GB of float32 (1M x 512 is 2 GB), float32 below: the head's AUC
+    moves by at most 0.0001 (benchmarks/float16.py), the memory a large pool maps halves."""
+    return np.float16 if int(np.prod(shape)) * 4 > FLOAT16_ABOVE else np.float32
 
 
 class EmbeddingCache:
-    """A folder of cached (N, D) float32 embedding arrays."""
+    """A folder of cached (N, D) embedding arrays: float32, or float16 for large pools."""
 
     def __init__(self, cache_dir: str | Path) -> None:
         self.dir = Path(cache_dir)
@@ -76,15 +83,17 @@ class EmbeddingCache:
     def _mismatch(meta: Any, array: np.ndarray) -> str | None:
         if not isinstance(meta, dict) or meta.get("format_version") != CACHE_FORMAT_VERSION:
             return "unknown cache format"
-        if array.ndim != 2 or array.dtype != np.float32:
-            return f"expected a 2-D float32 array, found {array.dtype} {array.shape}"
+        if array.ndim != 2 or array.dtype not in (np.float16, np.float32):
+            return f"expected a 2-D float32 or float16 array, found {array.dtype} {array.shape}"
         if list(array.shape) != meta.get("shape"):
             return f"shape {array.shape} disagrees with its record {meta.get('shape')}"
         return None
 
     def save(self, key: str, array: np.ndarray, meta: dict[str, Any]) -> Path:
-        """Store `array` (as 2-D float32) under `key` with a JSON sidecar; returns the .npy path."""
-        array = np.ascontiguousarray(array, dtype=np.float32)
+        """Store `array` (2-D; float16 when large: `stored_dtype`) under `key` with a JSON sidecar;
+        returns the .npy path."""
+        array = np.asarray(array)
+        array = np.ascontiguousarray(array, dtype=stored_dtype(array.shape))
         if array.ndim != 2:
             raise ValueError(f"embeddings must be 2-D, got shape {array.shape}")
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +102,7 @@ class EmbeddingCache:
             "format_version": CACHE_FORMAT_VERSION,
             "key": key,
             "shape": list(array.shape),
-            "dtype": "float32",
+            "dtype": str(array.dtype),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         path = self.array_path(key)

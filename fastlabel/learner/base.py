@@ -26,6 +26,14 @@ class PoolExhausted(Exception):
     """No unlabeled item is left to choose from; the registry turns it into an exhausted page."""
 
 
+class ProbsById(Protocol):
+    """P(positive) of the items asked for: an array, or scores computed on the spot by id."""
+
+    def __getitem__(self, ids: np.ndarray) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
+
+
 @dataclass
 class Pool:
     """What a strategy may look at, with the facts the session knows stated, not guessed.
@@ -37,7 +45,7 @@ class Pool:
     """
 
     embeddings: np.ndarray
-    probs: np.ndarray
+    probs: ProbsById  # read by id only (pool[ids]): on a large pool, rows are scored when asked for
     labeled: np.ndarray  # bool mask
     labels: dict[int, int]
     rng: np.random.Generator
@@ -109,7 +117,8 @@ def top_k(candidates: np.ndarray, key: np.ndarray, n: int, rng: np.random.Genera
     return candidates[chosen[order]]
 
 
-def sort_by_confidence(ids: np.ndarray, probs: np.ndarray, batch_type: str) -> np.ndarray:
+def sort_by_confidence(ids: np.ndarray, probs: ProbsById, batch_type: str) -> np.ndarray:
     """Most confident first in the page's own class; neutral pages put likely positives first."""
-    key = probs[ids] if batch_type == "negative" else -probs[ids]
+    p = probs[ids]
+    key = p if batch_type == "negative" else -p
     return ids[np.lexsort((ids, key))]

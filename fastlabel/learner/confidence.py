@@ -20,11 +20,12 @@ def negative_key(probs: np.ndarray) -> np.ndarray:
     return probs
 
 
-def ranked_by(key):
-    """A strategy taking the n candidates with the smallest key(probs); ties at random."""
+def ranked_by(key, around: int | None = None):
+    """A strategy taking the n candidates with the smallest key(probs); ties at random. `around`:
+    the class it looks for, whose labeled items its candidates lie near on a large pool."""
 
     def choose(pool: Pool, n: int) -> np.ndarray:
-        cand = candidates(pool, n)
+        cand = candidates(pool, n, around=around)
         return top_k(cand, key(pool.probs[cand]), n, pool.rng)
 
     choose.__name__ = f"choose_by_{key.__name__}"
@@ -32,5 +33,5 @@ def ranked_by(key):
 
 
 choose_borderline = ranked_by(borderline_key)
-choose_verify_positives = ranked_by(positive_key)
-choose_verify_negatives = ranked_by(negative_key)
+choose_verify_positives = ranked_by(positive_key, around=1)
+choose_verify_negatives = ranked_by(negative_key, around=0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .base import Choose, Pool
+from .base import Choose, Pool, ProbsById
 from .confidence import choose_verify_positives
 from .diversity import choose_kmeans
 
@@ -42,7 +42,7 @@ def positive_share(labels: dict[int, int]) -> float:
     return sum(labels.values()) / len(labels) if labels else 0.0
 
 
-def fairly_sure_first(candidates: np.ndarray, probs: np.ndarray, margin: float, n: int) -> np.ndarray:
+def fairly_sure_first(candidates: np.ndarray, probs: ProbsById, margin: float, n: int) -> np.ndarray:
     """The n candidates whose |p - 0.5| is nearest `margin`; ties keep the candidates' order."""
     key = np.abs(np.abs(probs[candidates] - 0.5) - margin)
     return candidates[np.argsort(key, kind="stable")[:n]]

@@ -63,12 +63,23 @@ class Clustering:
         return cls(np.asarray(assignment), members, n_clusters)
 
 
+SCAN_PER_QUERY = 16_000  # rows a search reads per query on a large pool: SEALS wants near, not exact
+
+
+def probes(n: int, nlist: int) -> int:
+    """Lists a search visits: all of them on a small pool (exact); on a large one as many as hold
+    about SCAN_PER_QUERY rows, 1 to 8 (1M rows in 128 lists: 2), so a query costs the same at any size."""
+    if n <= 50_000:
+        return nlist
+    return int(min(8, nlist, max(1, round(SCAN_PER_QUERY * nlist / n))))
+
+
 class Neighbours:
     """Cosine k-nearest-neighbour search over the pool (faiss IVF, inner product on unit rows)."""
 
     def __init__(self, ivf: faiss.IndexIVF) -> None:
         self.ivf = ivf
-        self.ivf.nprobe = ivf.nlist if ivf.ntotal <= 50_000 else min(8, ivf.nlist)  # small pools: exact
+        self.ivf.nprobe = probes(ivf.ntotal, ivf.nlist)
         self._known: dict[int, np.ndarray] = {}  # item -> its neighbours, for SEALS
         self._lock = threading.Lock()
 

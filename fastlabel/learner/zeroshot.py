@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+CHUNK = 65_536  # rows widened to float32 at a time
+
 
 def zero_shot_probs(embeddings: np.ndarray, text: np.ndarray, logit_scale: float) -> np.ndarray:
     """CLIP similarity turned into a probability-like 0..1 score.
@@ -11,7 +13,9 @@ def zero_shot_probs(embeddings: np.ndarray, text: np.ndarray, logit_scale: float
     Similarities are centred on the pool's mean and scaled by the model's own learned
     temperature, so the logit means "how much more like the query than a typical image".
     """
-    sims = np.asarray(embeddings, dtype=np.float32) @ np.asarray(text, dtype=np.float32)
+    text = np.asarray(text, dtype=np.float32)
+    sims = np.concatenate([np.asarray(embeddings[i: i + CHUNK], dtype=np.float32) @ text  # float16 pools: by chunk
+                           for i in range(0, len(embeddings), CHUNK)] or [np.empty(0, np.float32)])
     logits = float(logit_scale) * (sims - sims.mean())
     return (1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))).astype(np.float32)
 

@@ -39,7 +39,7 @@ from ..events import (
     SubmissionUndone,
     apply,
 )
-from ..learner.head import HeadConfig
+from ..learner.head import HeadConfig, pool_array
 from ..learner.base import Pool
 from ..learner.index import EmbeddingIndex
 from ..learner.registry import menu, select
@@ -80,7 +80,7 @@ class LabelingSession:
         """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
         a folder; or False, replay every retrain."""
         self.audit_per_page = audit_per_page
-        self.embeddings = np.asarray(embeddings, dtype=np.float32)
+        self.embeddings = pool_array(embeddings)  # float16 or float32, in place
         self.n_items = int(self.embeddings.shape[0])
         # which ids may be served (a folder's files come and go; None: all). A live view, not a copy
         self.available = np.ones(self.n_items, dtype=bool) if available is None else available
@@ -137,6 +137,7 @@ class LabelingSession:
             start = index + 1
         for event in events[start:]:
             self._follow(event, self._fold(event))
+        self.trainer.settle()
 
     def _fold(self, event: Event) -> SessionState:
         """Apply one event to the state, keeping the labeled mask and the events' digest in step."""
@@ -177,13 +178,17 @@ class LabelingSession:
             prior = zero_shot_probs(self.embeddings, np.asarray(event.embedding, np.float32), event.logit_scale)
             self.trainer.set_prior(prior, len(state.labels))
         elif isinstance(event, ModelTrained):
-            point = self.trainer.retrain(event.seq, state)
-            self._points[event.seq] = point
+            point = self.trainer.retrain(event.seq, state, done=self._scored)
+            self._points.setdefault(event.seq, point)  # `_scored` may have put the measured point first
             self._snapshot(event.seq, state)
-            for follower in self._followers:
-                follower(self, point)
             return point
         return None
+
+    def _scored(self, point: TrainPoint) -> None:
+        """A retrain's probabilities cover the whole pool: keep what it measured and tell the followers."""
+        self._points[point.seq] = point
+        for follower in self._followers:
+            follower(self, point)
 
     def _snapshot(self, seq: int, state: SessionState) -> None:
         """Save the head every `snapshots.every` retrains of a journaled session."""
@@ -191,7 +196,7 @@ class LabelingSession:
         store = self.snapshots
         if store is None or digest is None or self.log.journal is None or len(state.retrains) % store.every:
             return
-        store.save(seq, digest, self.trainer.weights(), [p.to_dict() for p in self._points.values()])
+        store.save(seq, digest, self.trainer.weights(), [p.to_dict() for p in list(self._points.values())])
 
     def _untrained_changes(self) -> bool:
         st = self.state
@@ -261,9 +266,9 @@ class LabelingSession:
         labeled = ~self.available
         labeled |= self._labeled  # kept event by event, not rebuilt from the labels
         rng = np.random.default_rng([self.state.seed, self.state.last_seq])
-        scores = self.trainer.scores
-        return Pool(self.embeddings, scores.probs, labeled, dict(self.state.labels), rng,
-                    has_head=scores.head is not None, has_prior=scores.prior is not None, index=self.index,
+        trainer = self.trainer
+        return Pool(self.embeddings, trainer.ranking(), labeled, dict(self.state.labels), rng,
+                    has_head=trainer.has_head, has_prior=trainer.scores.prior is not None, index=self.index,
                     exemplars=tuple(int(i) for i in exemplars), query_vectors=vectors)
 
     def next_batch(self, strategy: str, batch_size: int, *, exemplars: Sequence[int] = (),
@@ -364,7 +369,12 @@ class LabelingSession:
     # -- queries ------------------------------------------------------------------------------
     @property
     def probs(self) -> np.ndarray:
+        """Every item's probability under the newest head whose pass over the pool is done."""
         return self.trainer.scores.probs
+
+    def settle(self) -> None:
+        """Wait until `probs` covers the newest retrain (at once, except on a large pool)."""
+        self.trainer.settle()
 
     def _point(self, retrain: Retrain) -> TrainPoint:
         """A retrain as measured, or as the log records it when it was not measured here."""

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from ..events import SessionState
-from ..learner.head import HeadConfig, Learner, MLPHead
+from ..learner.head import HeadConfig, Learner, MLPHead, probs_of
 from ..learner.zeroshot import blend
 from ..threshold import THRESHOLD
 from .estimates import quality_estimates
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,38 +64,128 @@ class Scores:
     probs: np.ndarray
 
 
+class PendingScores:
+    """The newest head's probabilities while its pass over a large pool is still running: any rows
+    asked for are scored on the spot (O(rows), exact), so choosing a page never waits for the pool."""
+
+    def __init__(self, model: MLPHead, x: torch.Tensor, prior: np.ndarray | None, n_labeled: int,
+                 chunk: int) -> None:
+        self.model, self.x, self.prior, self.n_labeled, self.chunk = model, x, prior, n_labeled, chunk
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def __getitem__(self, ids: Any) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        index = torch.as_tensor(ids, device=self.x.device)
+        parts = [probs_of(self.model, self.x[index[i: i + self.chunk]], self.chunk)  # gathered chunk by chunk
+                 for i in range(0, ids.size, self.chunk)]
+        head = np.concatenate(parts) if parts else np.empty(0, np.float32)
+        prior = None if self.prior is None else self.prior[ids]
+        return blend(prior, head, self.n_labeled, ids.size)
+
+    def score_all(self, still_wanted: Callable[[], bool]) -> np.ndarray | None:
+        """The head's probabilities for the whole pool, chunk by chunk; None once no longer wanted."""
+        out = []
+        for start in range(0, len(self), self.chunk):
+            if not still_wanted():
+                return None
+            out.append(probs_of(self.model, self.x[start: start + self.chunk], self.chunk))
+        return np.concatenate(out) if out else np.empty(0, np.float32)
+
+
+Done = Callable[[TrainPoint], None]
+
+
 class Trainer:
-    """Owns the head: refits it from a state snapshot and publishes blended probabilities."""
+    """Owns the head: refits it from a state snapshot and publishes blended probabilities.
+
+    On a large pool (more than `HeadConfig.background_above` numbers) scoring every item would
+    dominate a round (1.6 s for 1M x 512 on one CPU core), so the retrain returns as soon as the
+    head is fitted: strategies rank with `ranking()` (exact scores of the rows they look at), and a
+    background pass scores the whole pool, publishes it and only then measures flips and
+    estimates and tells `done`. A newer retrain supersedes a pass still running.
+    """
 
     def __init__(self, embeddings: np.ndarray, config: HeadConfig | None = None,
                  device: torch.device | None = None) -> None:
         self.learner = Learner(embeddings, config, device)
         n = int(embeddings.shape[0])
         self.scores = Scores(None, None, np.full(n, 0.5, np.float32))
+        self.pending: PendingScores | None = None
+        self.background = n * self.learner.dim > self.learner.config.background_above
+        self._pass: threading.Thread | None = None
         self._swap = threading.Lock()
 
     @property
     def n_items(self) -> int:
         return int(self.scores.probs.shape[0])
 
+    @property
+    def has_head(self) -> bool:
+        return self.pending is not None or self.scores.head is not None
+
+    def ranking(self) -> np.ndarray | PendingScores:
+        """What strategies rank by: the newest head's probabilities, by id."""
+        pending = self.pending
+        return pending if pending is not None else self.scores.probs
+
+    def settle(self) -> None:
+        """Wait until the newest retrain's probabilities are published for the whole pool."""
+        while (running := self._pass) is not None and running.is_alive():
+            running.join()
+
     def set_prior(self, prior: np.ndarray | None, n_labeled: int) -> None:
+        self.settle()
         self._publish(prior=prior, head=self.scores.head, n_labeled=n_labeled)
 
-    def retrain(self, seq: int, state: SessionState) -> TrainPoint:
-        """Refit on the training set of `state` (or drop the head when it cannot learn)."""
+    def retrain(self, seq: int, state: SessionState, done: Done | None = None) -> TrainPoint:
+        """Refit on the training set of `state` (or drop the head when it cannot learn). `done`
+        hears the measured point once the whole pool is scored: before this returns, or from the
+        background pass on a large pool (then this returns a point without flips and estimates)."""
         ids, ys = training_set(state)
         train_ms = None
         if can_learn(ys):
             report = self.learner.fit(ids, ys, training_seed(state.seed, seq))
-            head = self.learner.predict()
             train_ms = round(report.train_ms, 2)
+            if self.background:
+                return self._score_in_background(seq, state, train_ms, done)
+            head = self.learner.predict()
         else:
             self.learner.reset()
             head = None
         before, after = self._publish(prior=self.scores.prior, head=head, n_labeled=len(state.labels))
-        flips = float(np.mean((after >= THRESHOLD) != (before >= THRESHOLD))) if after.size else 0.0
-        estimates = quality_estimates(state, after).to_dict() if head is not None else None
-        return TrainPoint(seq, len(state.labels), state.n_positive, train_ms, round(flips, 5), estimates)
+        point = measured(seq, state, train_ms, before, after, head is not None)
+        if done is not None:
+            done(point)
+        return point
+
+    def _score_in_background(self, seq: int, state: SessionState, train_ms: float, done: Done | None) -> TrainPoint:
+        learner = self.learner
+        pending = PendingScores(learner.frozen(), learner.x, self.scores.prior, len(state.labels),
+                                learner.config.score_chunk)
+        with self._swap:
+            self.pending = pending
+
+        def finish() -> None:
+            try:
+                head = pending.score_all(lambda: self.pending is pending)
+                with self._swap:
+                    if head is None or self.pending is not pending:
+                        return  # a newer retrain took over
+                    before = self.scores.probs
+                    self.scores = Scores(pending.prior, head, blend(pending.prior, head, pending.n_labeled,
+                                                                    self.n_items))
+                    self.pending = None
+                point = measured(seq, state, train_ms, before, self.scores.probs, True)
+                if done is not None:
+                    done(point)
+            except Exception:
+                log.exception("scoring the pool after retrain %d failed", seq)
+
+        self._pass = threading.Thread(target=finish, name=f"score-{seq}", daemon=True)
+        self._pass.start()
+        return TrainPoint(seq, len(state.labels), state.n_positive, train_ms, None)
 
     def weights(self) -> dict[str, torch.Tensor]:
         """The head's weights (empty with no head), for a snapshot."""
@@ -121,10 +214,12 @@ class Trainer:
 
     def _publish(self, *, prior: np.ndarray | None, head: np.ndarray | None,
                  n_labeled: int) -> tuple[np.ndarray, np.ndarray]:
-        """One assignment, so readers never see a half update; returns (old, new) probabilities."""
+        """One assignment, so readers never see a half update; returns (old, new) probabilities.
+        It supersedes any background pass still running."""
         with self._swap:
             old = self.scores
             self.scores = Scores(prior, head, blend(prior, head, n_labeled, self.n_items))
+            self.pending = None
             return old.probs, self.scores.probs
 
     def score(self, embeddings: np.ndarray, prior: np.ndarray | None, n_labeled: int) -> np.ndarray:
@@ -132,3 +227,12 @@ class Trainer:
         x = np.asarray(embeddings, dtype=np.float32)
         head = self.learner.score(x) if self.scores.head is not None else None
         return blend(prior, head, n_labeled, len(x))
+
+
+def measured(seq: int, state: SessionState, train_ms: float | None, before: np.ndarray, after: np.ndarray,
+             has_head: bool) -> TrainPoint:
+    """A retrain's point once the whole pool is scored: the share of predictions that flipped, and
+    the audit estimates (with a head)."""
+    flips = float(np.mean((after >= THRESHOLD) != (before >= THRESHOLD))) if after.size else 0.0
+    estimates = quality_estimates(state, after).to_dict() if has_head else None
+    return TrainPoint(seq, len(state.labels), state.n_positive, train_ms, round(flips, 5), estimates)
