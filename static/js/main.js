@@ -163,7 +163,7 @@ function fillToolbar(state) {
   $("set-query").disabled = !hasText;
   $("query").disabled = !hasText;
   $("query-box").title = hasText ? "Score every image against this text before labeling" : noText;
-  $("query").placeholder = hasText ? "Describe the positives, e.g. smiling woman" : "Text queries need CLIP";
+  $("query").placeholder = hasText ? "Describe the positives, e.g. smiling woman" : "Needs CLIP";
   if (state.query) $("query").value = state.query;
 }
 
