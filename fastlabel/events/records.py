@@ -13,7 +13,7 @@ in one place.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from ..errors import InvalidInput
@@ -87,7 +87,9 @@ class Event:
         """Refuse values the reducer cannot use; raises InvalidInput."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "v": self.version, **asdict(self)}
+        """The event's fields as they are (events are flat: numbers, strings, tuples), without
+        `asdict`'s deep copy, which cost a page's submit ~10 ms."""
+        return {"type": self.type, "v": self.version, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
 
 @dataclass(frozen=True, slots=True)
