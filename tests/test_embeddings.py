@@ -112,8 +112,8 @@ def empty_hub_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def imagenet() -> ImagenetEncoder:
-    return ImagenetEncoder(device="cpu", batch_size=4)
+def imagenet(imagenet_cache: Path) -> ImagenetEncoder:
+    return ImagenetEncoder(device="cpu", batch_size=4, cache_dir=imagenet_cache)
 
 
 # --- CLIP -------------------------------------------------------------------------------------
@@ -220,14 +220,14 @@ def holdout_auc(features: np.ndarray, labels: np.ndarray) -> float:
 
 
 @pytest.mark.celeba
-def test_imagenet_features_are_semantic_on_real_faces(celeba_dir: Path) -> None:
+def test_imagenet_features_are_semantic_on_real_faces(celeba_dir: Path, imagenet_cache: Path) -> None:
     """Pretrained features separate face attributes; random weights (~0.6 AUC) or pixels would not as well."""
     count = 400  # ~10 s on two CPU cores
     folder = celeba_dir / "celeba1k"
     with open(folder / "attributes.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))[:count]
     source = SpriteTiles(folder / "sprite.png", count)
-    features = ImagenetEncoder(device="cpu", batch_size=64).encode_images(source)
+    features = ImagenetEncoder(device="cpu", batch_size=64, cache_dir=imagenet_cache).encode_images(source)
     pixels = PixelEncoder().encode_images(source)
     eyeglasses = np.array([int(row["Eyeglasses"]) for row in rows])
     male = np.array([int(row["Male"]) for row in rows])
