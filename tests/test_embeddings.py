@@ -206,6 +206,19 @@ def test_imagenet_features(imagenet: ImagenetEncoder) -> None:
         imagenet.encode_text("glasses")
 
 
+def test_imagenet_preprocess_is_contiguous_rgb_in_minus_one_to_one() -> None:
+    from fastlabel.embeddings.imagenet import preprocess
+
+    image = FakeSource(1, size=48).image(0)
+    image.putpixel((0, 0), (0, 255, 0))
+    pixels = preprocess(image, size=48)  # the native size: no resampling, so the corner stays exact
+    assert pixels.shape == (3, 48, 48) and pixels.dtype == torch.float32 and pixels.is_contiguous()
+    assert pixels[:, 0, 0].tolist() == [-1.0, 1.0, -1.0]
+    resized = image.resize((224, 224), Image.Resampling.BICUBIC)
+    as_torch_did = torch.from_numpy(np.asarray(resized, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1.0
+    np.testing.assert_allclose(preprocess(image).numpy(), as_torch_did.numpy(), rtol=0, atol=1e-6)
+
+
 def holdout_auc(features: np.ndarray, labels: np.ndarray) -> float:
     """AUC of a logistic regression trained on a stratified half, scored on the other half."""
     from sklearn.linear_model import LogisticRegression

@@ -90,10 +90,17 @@ class FeatureTower(torch.nn.Module):
 
 
 def preprocess(image: Image.Image, size: int = INPUT_SIZE) -> torch.Tensor:
-    """RGB image -> (3, size, size) tensor scaled to [-1, 1]."""
+    """RGB image -> contiguous (3, size, size) float32 tensor scaled to [-1, 1].
+
+    The arithmetic is numpy's, on the calling thread: torch's element-wise ops fan out to the thread
+    pool the model uses, which made this step alone ~10x slower on a busy 2-core CPU
+    (benchmarks/EMBEDDING.md). The values equal torch's `pixels / 127.5 - 1` bit for bit."""
     resized = image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
-    pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32)).permute(2, 0, 1)
-    return pixels / 127.5 - 1.0
+    pixels = np.asarray(resized, dtype=np.float32).transpose(2, 0, 1)
+    scaled = np.empty(pixels.shape, dtype=np.float32)
+    np.divide(pixels, np.float32(127.5), out=scaled)
+    scaled -= np.float32(1.0)
+    return torch.from_numpy(scaled)
 
 
 def imagenet_encoder_id(input_size: int) -> str:
