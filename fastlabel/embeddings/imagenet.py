@@ -162,7 +162,7 @@ class ImagenetEncoder:
 
     @property
     def runs_on(self) -> str:
-        """"onnxruntime" or "torch": what runs the forward pass (deciding it, which may export the graph)."""
+        """What runs the forward pass, "onnxruntime" or "torch" (deciding it may export the graph)."""
         return "torch" if self.onnx is None else "onnxruntime"
 
     def features(self, batch: torch.Tensor) -> torch.Tensor:

@@ -122,7 +122,7 @@ def onnx_features(
         ort = _import_onnxruntime()
     except ImportError as exc:
         _log_once("onnxruntime is not installed (%s), so %s runs in torch; pip install 'fastlabel[onnx]' "
-                  "for about 4x faster CPU embedding.", exc, model_id)
+                  "for a ~4x faster forward pass on CPU.", exc, model_id)
         return None
     threads = threads or torch.get_num_threads()
     path = graph_path(cache_dir, model_id, input_size, weights_package)
