@@ -36,6 +36,12 @@ def new_home(embedded_demo_home: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="session")
+def imagenet_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache folder for the ImageNet encoder's ONNX graph, so a test run exports it once."""
+    return tmp_path_factory.mktemp("imagenet-cache")
+
+
+@pytest.fixture(scope="session")
 def demo_dir(embedded_demo_home: Path) -> Path:
     """A folder holding the generated demo data: sprite.png (30x20 grid, 600 faces) and attributes.csv."""
     return embedded_demo_home / "demo"

@@ -112,8 +112,8 @@ def empty_hub_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def imagenet() -> ImagenetEncoder:
-    return ImagenetEncoder(device="cpu", batch_size=4)
+def imagenet(imagenet_cache: Path) -> ImagenetEncoder:
+    return ImagenetEncoder(device="cpu", batch_size=4, cache_dir=imagenet_cache)
 
 
 # --- CLIP -------------------------------------------------------------------------------------
@@ -206,6 +206,19 @@ def test_imagenet_features(imagenet: ImagenetEncoder) -> None:
         imagenet.encode_text("glasses")
 
 
+def test_imagenet_preprocess_is_contiguous_rgb_in_minus_one_to_one() -> None:
+    from fastlabel.embeddings.imagenet import preprocess
+
+    image = FakeSource(1, size=48).image(0)
+    image.putpixel((0, 0), (0, 255, 0))
+    pixels = preprocess(image, size=48)  # the native size: no resampling, so the corner stays exact
+    assert pixels.shape == (3, 48, 48) and pixels.dtype == torch.float32 and pixels.is_contiguous()
+    assert pixels[:, 0, 0].tolist() == [-1.0, 1.0, -1.0]
+    resized = image.resize((224, 224), Image.Resampling.BICUBIC)
+    as_torch_did = torch.from_numpy(np.asarray(resized, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1.0
+    np.testing.assert_allclose(preprocess(image).numpy(), as_torch_did.numpy(), rtol=0, atol=1e-6)
+
+
 def holdout_auc(features: np.ndarray, labels: np.ndarray) -> float:
     """AUC of a logistic regression trained on a stratified half, scored on the other half."""
     from sklearn.linear_model import LogisticRegression
@@ -220,14 +233,14 @@ def holdout_auc(features: np.ndarray, labels: np.ndarray) -> float:
 
 
 @pytest.mark.celeba
-def test_imagenet_features_are_semantic_on_real_faces(celeba_dir: Path) -> None:
+def test_imagenet_features_are_semantic_on_real_faces(celeba_dir: Path, imagenet_cache: Path) -> None:
     """Pretrained features separate face attributes; random weights (~0.6 AUC) or pixels would not as well."""
     count = 400  # ~10 s on two CPU cores
     folder = celeba_dir / "celeba1k"
     with open(folder / "attributes.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))[:count]
     source = SpriteTiles(folder / "sprite.png", count)
-    features = ImagenetEncoder(device="cpu", batch_size=64).encode_images(source)
+    features = ImagenetEncoder(device="cpu", batch_size=64, cache_dir=imagenet_cache).encode_images(source)
     pixels = PixelEncoder().encode_images(source)
     eyeglasses = np.array([int(row["Eyeglasses"]) for row in rows])
     male = np.array([int(row["Male"]) for row in rows])

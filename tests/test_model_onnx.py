@@ -68,10 +68,10 @@ def test_clip_image_tower_and_head_with_prior(faces, tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_imagenet_encoder_and_head(faces, tmp_path) -> None:
+def test_imagenet_encoder_and_head(faces, tmp_path, imagenet_cache) -> None:
     from fastlabel.embeddings.imagenet import ImagenetEncoder
 
-    encoder = ImagenetEncoder(device="cpu")
+    encoder = ImagenetEncoder(device="cpu", cache_dir=imagenet_cache)
     images, y = faces
     export, _ = trained_export(encoder, images, y, query=False)
     assert export.metadata["encoder"]["input_size"] == 224

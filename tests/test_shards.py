@@ -160,6 +160,6 @@ def test_ray_engine_matches_a_single_process(demo_dir: Path, tmp_path: Path) -> 
     assert [p.name for p in shards.arrays] == ["img_emb_0.npy", "img_emb_1.npy", "img_emb_2.npy"]
     assert shards.total == 240 and shards.encoder_id == "imagenet:efficientnet_lite0@64px"
     folder = ImageFolder(image_dir)
-    single = ImagenetEncoder(device="cpu", input_size=64).encode_images(folder)
+    single = ImagenetEncoder(device="cpu", input_size=64, cache_dir=config.cache_dir).encode_images(folder)
     served = make_encoder("imagenet", embeddings_path=tmp_path / "shards").encode_images(folder)
     assert float(np.min(np.sum(single * served, axis=1))) >= 0.9999

@@ -75,7 +75,7 @@ def open_encoder(config: Config, device: str | None = None) -> Any:
 
     return make_encoder(config.encoder, clip_model=config.clip_model, clip_pretrained=config.clip_pretrained,
                         device=device or config.device, batch_size=config.embed_batch_size,
-                        input_size=config.embed_input_size)
+                        input_size=config.embed_input_size, cache_dir=config.cache_dir)
 
 
 class BatchEncoder:

@@ -34,13 +34,16 @@ def _precomputed(embeddings_path: str | Path | None) -> Encoder:
     return PrecomputedEncoder(embeddings_path)
 
 
-def _imagenet(device: str | torch.device | None, batch_size: int, input_size: int | None) -> ImagenetEncoder:
-    return ImagenetEncoder(device=device, batch_size=batch_size, input_size=input_size or INPUT_SIZE)
+def _imagenet(
+    device: str | torch.device | None, batch_size: int, input_size: int | None, cache_dir: str | Path | None = None
+) -> ImagenetEncoder:
+    return ImagenetEncoder(device=device, batch_size=batch_size, input_size=input_size or INPUT_SIZE,
+                           cache_dir=cache_dir)
 
 
 def _auto(
     clip_model: str, clip_pretrained: str | None, device: str | torch.device | None, batch_size: int,
-    input_size: int | None = None,
+    input_size: int | None = None, cache_dir: str | Path | None = None,
 ) -> Encoder:
     """CLIP if its weights load without a network wait, else ImageNet features, else pixels."""
     may_download = "HF_HUB_OFFLINE" in os.environ  # the user's own setting wins; else no network wait
@@ -51,7 +54,7 @@ def _auto(
     except EncoderUnavailable as exc:
         clip_problem = str(exc)
     try:
-        encoder: Encoder = _imagenet(device, batch_size, input_size)
+        encoder: Encoder = _imagenet(device, batch_size, input_size, cache_dir)
         fallback = "ImageNet EfficientNet-Lite0 features"
     except EncoderUnavailable as exc:
         log.warning("ImageNet encoder unavailable too: %s", exc)
@@ -76,15 +79,17 @@ def make_encoder(
     device: str | torch.device | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     input_size: int | None = None,
+    cache_dir: str | Path | None = None,
 ) -> Encoder:
     """The encoder called `name` (one of ENCODER_NAMES). `auto` uses `embeddings_path` when one is given;
-    so does any other name when it points at a shard folder written by that encoder."""
+    so does any other name when it points at a shard folder written by that encoder. `cache_dir` holds
+    what an encoder compiles once (the ImageNet encoder's ONNX graph); None: the default home's cache."""
     if name in ("clip", "imagenet", "pixels") and embeddings_path is not None and is_shard_folder(embeddings_path):
         return ShardEncoder(embeddings_path, expected_encoder=name)
     if name == "clip":
         return ClipEncoder(clip_model, clip_pretrained, device=device, batch_size=batch_size)
     if name == "imagenet":
-        return _imagenet(device, batch_size, input_size)
+        return _imagenet(device, batch_size, input_size, cache_dir)
     if name == "pixels":
         return PixelEncoder()
     if name == "precomputed":
@@ -92,7 +97,7 @@ def make_encoder(
     if name == "auto":
         if embeddings_path is not None:
             return _precomputed(embeddings_path)
-        return _auto(clip_model, clip_pretrained, device, batch_size, input_size)
+        return _auto(clip_model, clip_pretrained, device, batch_size, input_size, cache_dir)
     raise InvalidInput(f"Unknown encoder {name!r}; choose one of: {', '.join(ENCODER_NAMES)}.")
 
 
@@ -106,4 +111,5 @@ def encoder_from_config(config: Config) -> Encoder:
         device=config.device,
         batch_size=config.embed_batch_size,
         input_size=config.embed_input_size,
+        cache_dir=config.cache_dir,
     )
