@@ -225,7 +225,7 @@ class Trainer:
     def score(self, embeddings: np.ndarray, prior: np.ndarray | None, n_labeled: int) -> np.ndarray:
         """P(positive) for items outside the pool, blended with their own text prior as the pool's are."""
         x = np.asarray(embeddings, dtype=np.float32)
-        head = self.learner.score(x) if self.scores.head is not None else None
+        head = self.learner.score(x) if self.has_head else None
         return blend(prior, head, n_labeled, len(x))
 
 
