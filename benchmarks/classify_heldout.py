@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from fastlabel.bench.clicks import wrong_cards
+from fastlabel.bench.clicks import page_flips
 from fastlabel.bench.metrics import held_out_scores
 from fastlabel.bench.runner import make_task
 from fastlabel.bench.simulate import measure
@@ -59,7 +59,7 @@ def main() -> None:
     while (n := len(session.state.labels)) < args.labels:
         batch = session.next_batch(args.strategy, min(args.batch_size, args.labels - n))
         answers = task.train_y[batch.ids].astype(int).tolist()
-        wrong = wrong_cards(batch.probs, answers)
+        wrong = page_flips(batch, answers)
         session.submit(tuple(zip(batch.ids, answers)), batch_id=batch.batch_id, clicks=wrong)
         clicks += wrong + 1
     bench = measure(session, task, args.strategy, clicks)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fastlabel.bench.effort import wrong_cards
+from fastlabel.bench.clicks import page_flips
 from fastlabel.data import read_attributes
 from fastlabel.learner.head import use_threads
 from fastlabel.session import LabelingSession
@@ -46,7 +46,7 @@ def label_with_mistakes(x: np.ndarray, y: np.ndarray, budget: int, page: int, no
                 wrong.add(item)
             answers.append((item, label))
         session.submit(tuple(answers), batch_id=batch.batch_id,
-                       clicks=wrong_cards(batch.probs, [a for _, a in answers]))
+                       clicks=page_flips(batch, [a for _, a in answers]))
     return session, wrong
 
 

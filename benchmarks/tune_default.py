@@ -1,7 +1,8 @@
 """Choose the default strategy's settings on the suite's tuning part only.
 
-Runs the `full` suite's tuned tasks on its tuning seeds with random, the hybrid and variants of
-hunt_refine (registered for this process only; `hunt_refine` itself is margin 0, max_hunt 0.75), writes the part's files under --out, and prints
+Runs the `full` suite's tuned tasks on its tuning seeds with random and variants of
+hunt_refine (registered for this process only; `hunt_refine` itself is margin 0, max_hunt 0.75,
+10 candidates per refine card), writes the part's files under --out, and prints
 one line per variant: geometric-mean ratio to random of the human seconds to 95% of the
 full-data AUC (balanced and rare tasks) and to 80% of the positives (rare tasks, random in
 expectation). The report part (`fastlabel bench --suite full`) never sees these seeds.
@@ -27,8 +28,12 @@ from fastlabel.learner.base import Strategy
 from fastlabel.learner.registry import STRATEGIES
 
 VARIANTS = {
-    "hr_m4": HuntRefinePlan(margin=0.4),  # refine with cards the head is fairly sure of, as the hybrid
-    "hr_h9": HuntRefinePlan(max_hunt=0.9),  # hunt harder while positives are rare
+    "hr_c3": HuntRefinePlan(candidates_per_card=3),  # the previous default: 3 k-means candidates per refine card
+    # a larger refine (uncertainty) share once some positives are labeled: after 10 labeled
+    # positives the hunt takes at most half (hr_r50) or a quarter (hr_r25) of a page
+    "hr_r50": HuntRefinePlan(candidates_per_card=3, refine_after=10, later_max_hunt=0.5),
+    "hr_r25": HuntRefinePlan(candidates_per_card=3, refine_after=10, later_max_hunt=0.25),
+    "hr_r25c10": HuntRefinePlan(refine_after=10, later_max_hunt=0.25),  # the same with the default's refine
 }
 
 

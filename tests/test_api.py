@@ -58,9 +58,16 @@ def test_next_batch_shape_for_each_strategy(client, strategy):
     assert body["batch_type"] in ("positive", "negative", "neutral")
     assert body["batch_type"] == (STRATEGIES[strategy].batch_type if strategy in STRATEGIES else "neutral")
     assert len(body["items"]) == 24
+    audit = set(body["audit"])
+    cold = all(item["prob_pos"] == 0.5 for item in body["items"])  # no model yet: its guess is negative
+    assert len(audit) == (24 if strategy == AUDIT_PAGE else 2) and audit <= {item["id"] for item in body["items"]}
     for item in body["items"]:
-        assert set(item) == {"id", "image", "prob_pos"}
+        assert set(item) == {"id", "image", "prob_pos", "prelabel"}  # the spec'd fields, plus the start label
         assert 0 <= item["prob_pos"] <= 1
+        if body.get("prelabel") is not None and item["id"] not in audit:
+            assert item["prelabel"] == body["prelabel"]
+        else:  # the model's guess: an audit card, or any card of a page without a prelabel
+            assert item["prelabel"] == (0 if cold else int(item["prob_pos"] >= 0.5))
         assert Image.open(io.BytesIO(base64.b64decode(item["image"]))).size == (48, 48)
     probs = [i["prob_pos"] for i in body["items"]]
     assert probs == sorted(probs, reverse=body["batch_type"] != "negative")

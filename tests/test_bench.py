@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastlabel.bench.clicks import first_reaching, page_clicks, wrong_cards
+from fastlabel.bench.clicks import first_reaching, model_guess, page_clicks, wrong_cards
 from fastlabel.bench.simulate import Run, Task, benchable_strategies, plan_runs, simulate
 from fastlabel.bench.split import split_by_identity, split_random
 from fastlabel.cli import main
@@ -58,12 +58,13 @@ def test_random_split_without_identities():
 
 
 def test_clicks_are_wrong_prelabels_plus_one_submit():
-    # shown as positive when prob >= 0.5: predicted 1, 1, 1, 0, 0
-    probs = [0.9, 0.6, 0.5, 0.4, 0.1]
+    # the model's guess, shown as positive when prob >= 0.5: 1, 1, 1, 0, 0
+    starts = model_guess([0.9, 0.6, 0.5, 0.4, 0.1])
+    assert starts == [1, 1, 1, 0, 0]
     truth = [1, 0, 0, 0, 1]  # wrong: cards 2, 3 and 5
-    assert wrong_cards(probs, truth) == 3
-    assert page_clicks(probs, truth) == 4
-    assert page_clicks([0.8, 0.2], [1, 0]) == 1  # a perfect page still costs the submit
+    assert wrong_cards(starts, truth) == 3
+    assert page_clicks(starts, truth) == 4
+    assert page_clicks([1, 0], [1, 0]) == 1  # a perfect page still costs the submit
     assert first_reaching([0.5, 0.7, 0.9, 0.95], 0.9) == 2
     assert first_reaching([0.5, 0.6], 0.9) is None
 

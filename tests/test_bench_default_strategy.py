@@ -35,6 +35,10 @@ def test_hunt_share_follows_the_positive_shortfall():
     assert hunt_count({i: int(i < 2) for i in range(40)}, 48, plan) == 36  # 5% positive: capped
     assert hunt_count({i: int(i < 16) for i in range(40)}, 48, plan) == 10  # 40%: a fifth of the shortfall
     assert hunt_count({i: i % 2 for i in range(40)}, 48, plan) == 0  # balanced: no hunting
+    later = HuntRefinePlan(refine_after=10, later_max_hunt=0.25)  # a tuning variant, off by default
+    assert hunt_count({i: int(i < 9) for i in range(400)}, 48, later) == 36
+    assert hunt_count({i: int(i < 10) for i in range(400)}, 48, later) == 12
+    assert HuntRefinePlan().refine_after is None and HuntRefinePlan().candidates_per_card == 10
 
 
 def test_cold_pool_gets_a_diverse_page():

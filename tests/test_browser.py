@@ -134,6 +134,10 @@ def test_label_confirm_train_and_pushed_update(server: ServerProcess, context) -
     page = open_page(context, server)
     dialogs = no_dialogs(page)
 
+    # No model yet: the first page starts every card negative, and says so.
+    expect(page.locator("#message")).to_contain_text("No model yet: cards start negative")
+    assert {c["cls"] for c in card_facts(page)} == {"card is-negative"}
+
     # Zero-shot query: CLIP scores every image against the text.
     page.fill("#query", "smiling woman")
     with page.expect_response(lambda r: "/api/set_query" in r.url) as resp:

@@ -51,7 +51,7 @@ def test_export_model_from_the_page(page, tmp_path: Path) -> None:
     page.click("#export-model")
     expect(page.locator(".toast-info")).to_contain_text("No model yet")
 
-    for k in range(4):  # both classes on the first page (all start at 0.5, shown positive), audit cards aside
+    for k in range(4):  # both classes on the first page (no model yet: every card starts negative)
         page.locator("#grid .card").nth(k).click()
     confirm_page(page)
     confirm_page(page)

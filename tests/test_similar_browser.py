@@ -18,8 +18,21 @@ def page_ids(page) -> list[int]:
     return page.eval_on_selector_all("#grid .card", "cards => cards.map(c => Number(c.dataset.id))")
 
 
-def all_positive(page) -> bool:
-    return page.eval_on_selector_all("#grid .card", "cards => cards.every(c => c.classList.contains('is-positive'))")
+def similar_page(response) -> bool:
+    return "strategy=similar" in response.url or "/api/similar_image" in response.url
+
+
+def shown_as_sent(page, body: dict) -> bool:
+    """The strategy's cards start positive; the two audit cards start with the model's guess
+    (negative while there is no model); each card shows the label the server sent it with."""
+    audit = set(body["audit"])
+    cold = all(it["prob_pos"] == 0.5 for it in body["items"])
+    guess = {it["id"]: 0 if cold else int(it["prob_pos"] >= 0.5) for it in body["items"]}
+    assert len(audit) == 2
+    assert all(it["prelabel"] == (guess[it["id"]] if it["id"] in audit else 1) for it in body["items"])
+    shown = dict(page.eval_on_selector_all(
+        "#grid .card", "cards => cards.map(c => [Number(c.dataset.id), c.classList.contains('is-positive')])"))
+    return shown == {it["id"]: it["prelabel"] == 1 for it in body["items"]}
 
 
 def test_more_like_this_from_a_card_a_key_and_a_dropped_image(server, context):  # noqa: F811
@@ -27,20 +40,23 @@ def test_more_like_this_from_a_card_a_key_and_a_dropped_image(server, context): 
     first = page_ids(page)
     card = page.locator("#grid .card").first
     card.hover()
-    card.locator(".card-similar").click()  # the button, not a flip of the card
+    with page.expect_response(similar_page) as resp:
+        card.locator(".card-similar").click()  # the button, not a flip of the card
     expect(page.locator("#page-info")).to_contain_text("More like this")
     assert "mode-positive" in page.get_attribute("body", "class")
     similar = page_ids(page)
-    assert similar != first and first[0] not in similar and all_positive(page)
+    assert similar != first and first[0] not in similar and shown_as_sent(page, resp.value.json())
 
     page.keyboard.press("ArrowRight")  # focus the first card, then M
     focused = page_ids(page)[0]
-    page.keyboard.press("m")
+    with page.expect_response(similar_page) as resp:
+        page.keyboard.press("m")
     page.wait_for_function("id => !document.querySelector(`#grid .card[data-id='${id}']`)", arg=focused)
-    assert all_positive(page)
+    assert shown_as_sent(page, resp.value.json())
 
     before = page_ids(page)
-    page.evaluate("""async () => {
+    with page.expect_response(similar_page) as resp:
+        page.evaluate("""async () => {
         const canvas = document.createElement('canvas'); canvas.width = canvas.height = 64;
         const g = canvas.getContext('2d'); g.fillStyle = '#c08060'; g.fillRect(0, 0, 64, 64);
         const blob = await new Promise(r => canvas.toBlob(r, 'image/png'));
@@ -50,7 +66,7 @@ def test_more_like_this_from_a_card_a_key_and_a_dropped_image(server, context): 
     }""")
     page.wait_for_function("ids => [...document.querySelectorAll('#grid .card')].map(c => +c.dataset.id).join() !== ids",
                            arg=",".join(map(str, before)))
-    assert all_positive(page) and page.locator(".toast-error").count() == 0
+    assert shown_as_sent(page, resp.value.json()) and page.locator(".toast-error").count() == 0
     assert page.js_errors == []
 
 

@@ -14,7 +14,9 @@ from typing import Sequence
 import numpy as np
 
 from ..events import Event, SessionState, fold
+from ..learner.registry import STRATEGIES
 from ..session import LabelingSession
+from ..session.pages import page_prelabel, start_labels
 from .clicks import wrong_cards
 from .report import headline_text, headline, markdown_table, summarise
 from .runner import label_marks, make_task
@@ -31,6 +33,15 @@ def recorded_budget(state: SessionState) -> tuple[int, int]:
     return len(state.labels), max(1, batch_size)
 
 
+def recorded_starts(page) -> dict[int, int]:
+    """The label each card of a recorded page starts with, by the page's rule (pages.start_labels);
+    a page whose every score is 0.5 was served with no model (cold)."""
+    cold = bool(page.probs) and all(p == 0.5 for p in page.probs)
+    known = STRATEGIES.get(page.strategy)
+    prelabel = page_prelabel(known.prelabel if known is not None else None, cold)
+    return dict(zip(page.ids, start_labels(page.ids, page.probs, page.audit, prelabel, cold)))
+
+
 def replay_recording(task: Task, state: SessionState, train_ids: np.ndarray) -> list[Point]:
     """The recorded pages in order, restricted to the training split, with the recorded labels."""
     position = {int(item): k for k, item in enumerate(train_ids)}
@@ -39,11 +50,11 @@ def replay_recording(task: Task, state: SessionState, train_ids: np.ndarray) -> 
     points = [measure(session, task, RECORDED, clicks)]
     for sub in state.submissions:
         page = state.batch(sub.batch_id) if sub.batch_id is not None else None
-        shown = dict(zip(page.ids, page.probs)) if page is not None else {}
+        shown = recorded_starts(page) if page is not None else {}
         given = [(item, y) for item, y in sub.labels if item in position]
         if not given:
             continue
-        clicks += wrong_cards([shown.get(i, 0.5) for i, _ in given], [y for _, y in given]) + 1
+        clicks += wrong_cards([shown.get(i, 0) for i, _ in given], [y for _, y in given]) + 1
         session.submit(tuple((position[i], y) for i, y in given))
         points.append(measure(session, task, RECORDED, clicks))
     return points

@@ -1,5 +1,6 @@
-"""The simulated labeler's clicks: the page pre-labels every card from its prediction, so a click
-is a wrong prediction flipped, plus one click to submit the page."""
+"""The simulated labeler's clicks: every card starts with the label the page shows it with
+(`Batch.starts`, from `fastlabel.session.pages.start_labels`, the rule grid.js renders), so a
+click is a card whose start label is wrong, flipped, plus one click to submit the page."""
 
 from __future__ import annotations
 
@@ -7,18 +8,35 @@ from typing import Sequence
 
 import numpy as np
 
+from ..session import Batch
 from ..threshold import THRESHOLD
 
 
-def wrong_cards(shown_probs: Sequence[float], truth: Sequence[int]) -> int:
-    """Cards whose pre-label (prob >= 0.5) disagrees with the answer: each costs one click."""
-    predicted = np.asarray(shown_probs, dtype=np.float64) >= THRESHOLD
-    return int(np.sum(predicted != (np.asarray(truth) == 1)))
+def model_guess(shown_probs: Sequence[float]) -> list[int]:
+    """The model's guess for each card, p >= threshold: what a card starts with when the page says nothing else."""
+    return [int(p) for p in np.asarray(shown_probs, dtype=np.float64) >= THRESHOLD]
 
 
-def page_clicks(shown_probs: Sequence[float], truth: Sequence[int]) -> int:
+def shown_labels(batch: Batch) -> list[int]:
+    """The label each card of a served page starts with, exactly as the page shows it."""
+    if batch.starts is not None and len(batch.starts) == len(batch.ids):
+        return list(batch.starts)
+    return model_guess(batch.probs)
+
+
+def wrong_cards(starts: Sequence[int], truth: Sequence[int]) -> int:
+    """Cards whose start label disagrees with the answer: each costs one click."""
+    return int(np.sum(np.asarray(starts, dtype=np.int64) != (np.asarray(truth) == 1)))
+
+
+def page_flips(batch: Batch, truth: Sequence[int]) -> int:
+    """Flips to make a served page right: its wrongly started cards."""
+    return wrong_cards(shown_labels(batch), truth)
+
+
+def page_clicks(starts: Sequence[int], truth: Sequence[int]) -> int:
     """Clicks to confirm one page: flip the wrong cards, then submit."""
-    return wrong_cards(shown_probs, truth) + 1
+    return wrong_cards(starts, truth) + 1
 
 
 def first_reaching(values: Sequence[float], target: float) -> int | None:

@@ -14,7 +14,7 @@ from ..learner.index import EmbeddingIndex
 from ..learner.registry import STRATEGIES, get_strategy
 from ..session import LabelingSession, TextEncoder
 from ..session.training import training_seed
-from .clicks import wrong_cards
+from .clicks import page_flips
 from .metrics import held_out_scores
 
 Progress = Callable[[str], None]  # one line per finished run
@@ -130,7 +130,7 @@ def simulate(task: Task, run: Run, budget: int, batch_size: int, *, text_encoder
         if batch.exhausted or not batch.ids:
             break
         truth = task.train_y[batch.ids].astype(int).tolist()
-        wrong = wrong_cards(batch.probs, truth)
+        wrong = page_flips(batch, truth)  # the page's own start labels: grid.js renders the same
         session.submit(tuple(zip(batch.ids, truth)), batch_id=batch.batch_id, clicks=wrong)
         clicks += wrong + 1
         points.append(measure(session, task, run.name, clicks))

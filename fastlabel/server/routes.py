@@ -29,8 +29,11 @@ def item_json(ws, item: int, prob: float, **extra: Any) -> dict[str, Any]:
 
 
 def batch_json(ws, batch: Batch) -> dict[str, Any]:
+    starts = batch.starts if batch.starts is not None and len(batch.starts) == len(batch.ids) else None
+    items = [item_json(ws, i, p, **({"prelabel": starts[k]} if starts is not None else {}))
+             for k, (i, p) in enumerate(zip(batch.ids, batch.probs))]
     out: dict[str, Any] = {
-        "items": [item_json(ws, i, p) for i, p in zip(batch.ids, batch.probs)],
+        "items": items,  # each card's "prelabel": the label it starts with (audit cards: the model's guess)
         "batch_type": batch.batch_type,
         "strategy": batch.strategy,
         "batch_id": batch.batch_id,
@@ -38,8 +41,10 @@ def batch_json(ws, batch: Batch) -> dict[str, Any]:
     }
     if batch.message:
         out["message"] = batch.message
-    if batch.prelabel is not None:  # e.g. "more like this": every card starts positive
+    if batch.prelabel is not None:  # the strategy's cards: 1 on "more like this", 0 before any model
         out["prelabel"] = batch.prelabel
+    if batch.audit is not None:
+        out["audit"] = batch.audit
     return out
 
 

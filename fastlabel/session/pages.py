@@ -13,10 +13,16 @@ import numpy as np
 
 from ..learner.base import Pool, Selection, sort_by_confidence
 from ..learner.sampling import sample_unlabeled
+from ..threshold import THRESHOLD
 
 EVERYTHING_LABELED = "Every item is labeled: export your labels, or undo to revise."
 AUDIT_PAGE = "audit"  # the page name that asks for audit cards only
 AUDIT_MENU_ENTRY = {"name": AUDIT_PAGE, "title": "Audit (random check of the estimates)", "batch_type": "neutral"}
+
+
+def cold_message(concept: str) -> str:
+    """What a page served before any model says: its cards start negative."""
+    return f"No model yet: cards start negative; click the ones that are {concept or 'positive'}."
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,37 @@ class Page:
     audit_pool: int  # how many unlabeled items the audit cards were drawn from
     batch_type: str
     message: str | None = None
-    prelabel: int | None = None  # the strategy's: cards start with this label instead of the model's guess
+    prelabel: int | None = None  # the strategy's cards start with this label instead of the model's guess
+    cold: bool = False  # chosen with neither a head nor a text prior: there is no model's guess
+
+    def start_labels(self, probs: np.ndarray) -> list[int]:
+        """The label each card (in `ids` order) is shown with; `probs` are the pool's."""
+        return start_labels(self.ids, probs[self.ids], self.audit, self.prelabel, self.cold)
+
+
+def page_prelabel(strategy_prelabel: int | None, cold: bool) -> int | None:
+    """The label the strategy's cards start with: the strategy's own (1 on "more like this"), else
+    0 while there is no model (every score is 0.5, and "all positive" would cost a flip per
+    negative, nearly every card of a rare concept), else None: the model's guess."""
+    if strategy_prelabel is not None:
+        return strategy_prelabel
+    return 0 if cold else None
+
+
+def start_labels(ids, probs, audit, prelabel: int | None, cold: bool,
+                 threshold: float = THRESHOLD) -> list[int]:
+    """The label each card starts with, the one rule the page (grid.js) and the simulated labeler
+    (fastlabel.bench) share: the strategy's cards take the page's `prelabel` when it has one;
+    audit cards (and every card of a page without one) take the model's guess, p >= threshold,
+    which is negative while there is no model (`cold`)."""
+    audit_set = {int(a) for a in audit}
+    out = []
+    for item, p in zip(ids, probs):
+        if prelabel is not None and int(item) not in audit_set:
+            out.append(int(prelabel))
+        else:
+            out.append(0 if cold else int(float(p) >= threshold))
+    return out
 
 
 def audit_count(batch_size: int, per_page: int, *, audit_page: bool) -> int:
@@ -36,15 +72,19 @@ def audit_count(batch_size: int, per_page: int, *, audit_page: bool) -> int:
     return min(per_page, batch_size // 12)
 
 
-def compose_page(selection: Selection, pool: Pool, n_audit: int) -> Page:
+def compose_page(selection: Selection, pool: Pool, n_audit: int, concept: str = "positive") -> Page:
     """Add `n_audit` cards drawn uniformly from the unlabeled items the strategy did not pick
-    (in O(page), without a pass over the pool: fastlabel.learner.sampling)."""
+    (in O(page), without a pass over the pool: fastlabel.learner.sampling). A page chosen with
+    no model starts its cards negative and says so."""
     audit = sample_unlabeled(pool.rng, pool.labeled, n_audit, exclude=selection.ids.tolist())
     rest_size = int(pool.labeled.size - np.count_nonzero(pool.labeled)) - int(selection.ids.size)
     ids = sort_by_confidence(np.concatenate([selection.ids, audit]).astype(np.int64), pool.probs,
                              selection.batch_type)
+    prelabel = page_prelabel(selection.prelabel, pool.cold)
     message = selection.message or (EVERYTHING_LABELED if ids.size == 0 else None)
-    return Page(ids, np.sort(audit), rest_size, selection.batch_type, message, selection.prelabel)
+    if message is None and pool.cold and prelabel == 0:
+        message = cold_message(concept)
+    return Page(ids, np.sort(audit), rest_size, selection.batch_type, message, prelabel, pool.cold)
 
 
 def audit_only(name: str = AUDIT_PAGE) -> Selection:

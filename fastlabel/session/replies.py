@@ -27,7 +27,9 @@ class Batch:
     strategy: str
     exhausted: bool = False
     message: str | None = None
-    prelabel: int | None = None  # cards start with this label instead of the model's guess
+    prelabel: int | None = None  # the strategy's cards start with this label instead of the model's guess
+    starts: list[int] | None = None  # per card, the label it is shown with (pages.start_labels); None: the model's guess
+    audit: list[int] | None = None  # the audit cards among `ids`
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,11 @@ from ..events import (
 from ..learner.head import HeadConfig, pool_array
 from ..learner.base import Pool
 from ..learner.index import EmbeddingIndex
-from ..learner.registry import menu, select
+from ..learner.registry import STRATEGIES, menu, select
 from ..learner.zeroshot import zero_shot_probs
 from . import views
-from .pages import AUDIT_MENU_ENTRY, AUDIT_PAGE, audit_count, audit_only, compose_page
+from .pages import (AUDIT_MENU_ENTRY, AUDIT_PAGE, audit_count, audit_only, cold_message, compose_page,
+                    page_prelabel, start_labels)
 from .review import REVIEW_STRATEGY, review_page
 from .snapshots import EventDigest, HeadSnapshots, snapshot_dir
 from .replies import Batch, Submitted, TextEncoder, Undone
@@ -282,13 +283,13 @@ class LabelingSession:
             last = self.state.batches[-1] if self.state.batches else None
             if last is not None and last.seq == self.state.last_seq and last.strategy == strategy \
                     and len(last.ids) == batch_size and not exemplars and vectors is None:
-                # the same page, still unanswered: serve it again
-                return Batch(last.seq, list(last.ids), list(last.probs), last.batch_type, strategy)
+                # the same page, still unanswered: serve it again, its cards starting as they did
+                return self._served_again(last, strategy)
             pool = self.pool(exemplars, vectors)
             audit_page = strategy == AUDIT_PAGE
             n_audit = audit_count(batch_size, self.audit_per_page, audit_page=audit_page)
             chosen = audit_only() if audit_page else select(strategy, pool, batch_size - n_audit)
-            page = compose_page(chosen, pool, n_audit)
+            page = compose_page(chosen, pool, n_audit, self.state.concept)
             if page.ids.size == 0:
                 return Batch(None, [], [], page.batch_type, strategy, True, page.message)
             ids = [int(i) for i in page.ids]
@@ -296,7 +297,19 @@ class LabelingSession:
             event, _ = self._record(BatchServed, strategy=strategy, batch_type=page.batch_type, ids=tuple(ids),
                                     probs=tuple(probs), audit=tuple(int(a) for a in page.audit),
                                     audit_pool=page.audit_pool)
-        return Batch(event.seq, ids, probs, page.batch_type, strategy, message=page.message, prelabel=page.prelabel)
+        return Batch(event.seq, ids, probs, page.batch_type, strategy, message=page.message, prelabel=page.prelabel,
+                     starts=page.start_labels(pool.probs), audit=[int(a) for a in page.audit])
+
+    def _served_again(self, last: BatchServed, strategy: str) -> Batch:
+        """An unanswered page served again: nothing was recorded since, so the pool is as cold as it was."""
+        scores = self.trainer.scores
+        cold = scores.head is None and scores.prior is None
+        known = STRATEGIES.get(strategy)
+        prelabel = page_prelabel(known.prelabel if known is not None else None, cold)
+        message = cold_message(self.state.concept) if cold and prelabel == 0 else None
+        starts = start_labels(last.ids, last.probs, last.audit, prelabel, cold)
+        return Batch(last.seq, list(last.ids), list(last.probs), last.batch_type, strategy, message=message,
+                     prelabel=prelabel, starts=starts, audit=list(last.audit))
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
                page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None) -> Submitted:

@@ -52,14 +52,16 @@ export class Grid {
   }
 
   /**
-   * Show a page. Each card starts with the model's guess (or the page's `prelabel`, e.g. 1 on
-   * a "more like this" page), so the user only clicks the wrong ones; an undone page brings
-   * back the labels the user gave.
+   * Show a page. Each card starts with the label the server gives it (`item.prelabel`: 1 for
+   * the strategy's cards of a "more like this" page, 0 before any model, else the model's
+   * guess) or, without one, the model's guess; so the user only clicks the wrong ones. An
+   * undone or review page brings back the labels the user gave (`item.label`).
    */
-  render(items, { prelabel = null } = {}) {
+  render(items) {
     const frag = document.createDocumentFragment();
     this.cards = items.map((item) => {
-      const predicted = prelabel === 0 || prelabel === 1 ? prelabel : item.prob_pos >= threshold ? 1 : 0;
+      const given = item.prelabel === 0 || item.prelabel === 1;
+      const predicted = given ? item.prelabel : item.prob_pos >= threshold ? 1 : 0;
       const label = item.label === 0 || item.label === 1 ? item.label : predicted;
 
       const el = document.createElement("div");

@@ -266,7 +266,7 @@ function showBatch(batch, { restored = false } = {}) {
   document.body.classList.add(MODES[app.batch.batch_type] || MODES.neutral);
 
   const items = batch.items || [];
-  grid.render(items, { prelabel: batch.prelabel });
+  grid.render(items);
   addCardButtons(grid, (ids) => searchSimilar(ids));
   socket.watch(grid.ids());
 
