@@ -141,15 +141,18 @@ def test_replay_against_prints_a_row_per_strategy(demo_flags, tmp_path, capsys, 
 
 def test_hybrid_starts_diverse_then_hunts_rare_positives():
     from fastlabel.learner.base import Pool
-    from fastlabel.learner.diversity import choose_kmeans
+    from fastlabel.learner.diversity import choose_spread
     from fastlabel.learner.index import EmbeddingIndex
     from fastlabel.learner.registry import select
 
     rng = np.random.default_rng(0)
     emb = rng.normal(size=(400, 16)).astype(np.float32)
     index = EmbeddingIndex(emb).start()
-    cold = Pool(emb, np.full(400, 0.5, np.float32), np.zeros(400, bool), {}, np.random.default_rng(0), index=index)
-    assert set(select("hybrid", cold, 24).ids) == set(choose_kmeans(cold, 24))  # no head yet: plain k-means
+
+    def cold() -> Pool:
+        return Pool(emb, np.full(400, 0.5, np.float32), np.zeros(400, bool), {}, np.random.default_rng(0), index=index)
+
+    assert set(select("hybrid", cold(), 24).ids) == set(choose_spread(cold(), 24))  # no head yet: the spread page
 
     probs = rng.uniform(size=400).astype(np.float32)
     labeled = np.zeros(400, bool)

@@ -8,7 +8,7 @@ import numpy as np
 from fastlabel.config import Config
 from fastlabel.learner.hunt_refine import HuntRefinePlan, hunt_count
 from fastlabel.learner.base import Pool
-from fastlabel.learner.diversity import choose_kmeans
+from fastlabel.learner.diversity import choose_spread
 from fastlabel.learner.index import EmbeddingIndex
 from fastlabel.learner.registry import STRATEGIES, select
 
@@ -44,7 +44,7 @@ def test_hunt_share_follows_the_positive_shortfall():
 def test_cold_pool_gets_a_diverse_page():
     assert INDEX.clustering is not None
     page = select("hunt_refine", pool(np.full(400, 0.5), {}), 24).ids
-    assert set(page) == set(choose_kmeans(pool(np.full(400, 0.5), {}), 24))
+    assert set(page) == set(choose_spread(pool(np.full(400, 0.5), {}), 24))  # one card per cluster
 
 
 def test_rare_concept_is_hunted_and_balanced_one_refined():

@@ -171,3 +171,40 @@ def test_embed_leaves_the_index_cached_for_serve(new_home, capsys):
     assert "index: 30 clusters, fitted" in capsys.readouterr().out
     assert main(["embed", "--home", str(home), "--encoder", "pixels"]) == 0
     assert "index: 30 clusters, loaded" in capsys.readouterr().out
+
+
+def test_the_cold_page_is_one_card_per_cluster_drawn_in_proportion_to_size():
+    from fastlabel.learner.diversity import choose_spread
+
+    index = EmbeddingIndex(EMB)
+    assert index.wait(30)
+    clustering = index.clustering
+    sizes = np.bincount(clustering.assignment, minlength=clustering.n_clusters)
+    n = min(12, clustering.n_clusters)
+    hits = np.zeros(len(EMB))
+    for seed in range(400):
+        pool = cold_pool(index)
+        pool.rng = np.random.default_rng(seed)
+        ids = choose_spread(pool, n)
+        assert ids.size == n and np.unique(clustering.assignment[ids]).size == n  # distinct clusters
+        hits[ids] += 1
+        if seed == 0:
+            again = cold_pool(index)
+            again.rng = np.random.default_rng(0)
+            assert choose_spread(again, n).tolist() == ids.tolist()  # seeded: a replay draws the same page
+    # representative: a cluster's share of the cards follows its size, as on a random page
+    share = np.bincount(clustering.assignment, weights=hits, minlength=clustering.n_clusters) / hits.sum()
+    big = sizes >= np.median(sizes)
+    assert abs(share[big].sum() - sizes[big].sum() / sizes.sum()) < 0.05
+
+
+def test_the_cold_page_tops_up_when_there_are_fewer_clusters_than_cards():
+    from fastlabel.learner.diversity import choose_spread
+
+    index = EmbeddingIndex(EMB)
+    assert index.wait(30)
+    n = index.clustering.n_clusters + 5
+    pool = cold_pool(index)
+    pool.labeled[:10] = True
+    ids = choose_spread(pool, n)
+    assert ids.size == n and np.unique(ids).size == n and not pool.labeled[ids].any()

@@ -2,8 +2,8 @@
 
 It sits above the single strategies and the hybrid (they never import it), and `select` is the
 one place a strategy is looked up, run and its page shaped: unlabeled only, sorted by confidence
-in its batch type, exhaustion typed, and a diverse page while the pool is cold (no head, no
-text prior) for every strategy that ranks by scores.
+in its batch type, exhaustion typed, and a diverse, representative page (`choose_spread`) while the
+pool is cold (no head, no text prior) for every strategy that ranks by scores.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import UnknownStrategy
 from .base import Pool, PoolExhausted, Selection, Strategy, sort_by_confidence
 from .confidence import choose_borderline, choose_verify_negatives, choose_verify_positives
-from .diversity import choose_kmeans, choose_random
+from .diversity import choose_kmeans, choose_random, choose_spread
 from .hunt_refine import make_hunt_refine
 from .hybrid import make_hybrid
 from .similar import choose_similar
@@ -45,7 +45,7 @@ def get_strategy(name: str) -> Strategy:
 def select(name: str, pool: Pool, n: int) -> Selection:
     """Run a strategy by name and shape its answer: unlabeled only, sorted, exhaustion typed."""
     strategy = get_strategy(name)
-    choose = choose_kmeans if pool.cold and strategy.diverse_when_cold else strategy.choose
+    choose = choose_spread if pool.cold and strategy.diverse_when_cold else strategy.choose
     batch_type = strategy.batch_type
     try:
         if n <= 0:
