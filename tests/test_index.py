@@ -208,3 +208,25 @@ def test_the_cold_page_tops_up_when_there_are_fewer_clusters_than_cards():
     pool.labeled[:10] = True
     ids = choose_spread(pool, n)
     assert ids.size == n and np.unique(ids).size == n and not pool.labeled[ids].any()
+
+
+def test_a_submit_looks_up_the_new_positives_neighbours_while_the_head_trains(monkeypatch):
+    import time
+
+    import fastlabel.learner.candidates as candidates_module
+    from fastlabel.events import EventLog
+    from fastlabel.session import LabelingSession
+
+    monkeypatch.setattr(candidates_module, "SEALS", Seals(min_pool=0, k=20))
+    index = EmbeddingIndex(EMB)
+    assert index.wait(30)
+    session = LabelingSession(EMB, EventLog(), index=index)
+    page = session.next_batch("hunt_refine", 12)
+    labels = [(i, int(k < 3)) for k, i in enumerate(page.ids)]
+    session.submit(labels, batch_id=page.batch_id)
+    positives = {i for i, y in labels if y == 1}
+    deadline = time.monotonic() + 10
+    while not positives <= set(index.neighbours._known) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert positives <= set(index.neighbours._known)
+    assert not set(index.neighbours._known) - positives  # negatives wait until a strategy asks for them

@@ -15,12 +15,17 @@ candidates instead: a page never waits for the index, nor scores the whole pool.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .base import Pool
 from .sampling import sample_unlabeled
+
+if TYPE_CHECKING:
+    from .index import EmbeddingIndex
 
 
 @dataclass(frozen=True)
@@ -49,3 +54,16 @@ def candidates(pool: Pool, n: int, seals: Seals | None = None, around: int | Non
         if near.size >= n:
             return near
     return np.union1d(near, sample_unlabeled(pool.rng, pool.labeled, max(n, seals.sample)))
+
+
+def look_ahead(pool_size: int, index: EmbeddingIndex, embeddings: np.ndarray, positives: list[int],
+               seals: Seals | None = None) -> None:
+    """Look up the neighbours of newly labeled positives in a background thread, while the head
+    retrains, so the next hunt page finds them remembered (large pools with a ready index only)."""
+    seals = seals or SEALS
+    neighbours = index.neighbours if index.ready else None
+    if pool_size < seals.min_pool or neighbours is None or not positives:
+        return
+    items = np.asarray(positives, dtype=np.int64)
+    threading.Thread(target=neighbours.of_items, args=(items, embeddings, seals.k), name="seals-look-ahead",
+                     daemon=True).start()

@@ -41,6 +41,7 @@ from ..events import (
 )
 from ..learner.head import HeadConfig, pool_array
 from ..learner.base import Pool
+from ..learner.candidates import look_ahead
 from ..learner.index import EmbeddingIndex
 from ..learner.registry import STRATEGIES, menu, select
 from ..learner.zeroshot import zero_shot_probs
@@ -324,6 +325,8 @@ class LabelingSession:
                                         page_ms=page_ms, clicks=clicks, request_id=request_id)
             elif tuple(first.labels) != tuple(labels):  # type: ignore[attr-defined]
                 raise RequestIdReused(f"request_id {request_id} was used for other labels")
+        if first is None:  # on a large pool, the next hunt's neighbours are looked up while the head trains
+            look_ahead(self.n_items, self.index, self.embeddings, [i for i, y in labels if y == 1])
         seq = event.seq if first is None else first.seq
         point, warning = self._train_after(seq)
         return Submitted(seq, point, repeated=first is not None, warning=warning)
