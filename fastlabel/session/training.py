@@ -71,27 +71,37 @@ class PendingScores:
     def __init__(self, model: MLPHead, x: torch.Tensor, prior: np.ndarray | None, n_labeled: int,
                  chunk: int) -> None:
         self.model, self.x, self.prior, self.n_labeled, self.chunk = model, x, prior, n_labeled, chunk
+        self._all: np.ndarray | None = None  # the whole pool's head scores, once some caller needed them
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
     def __getitem__(self, ids: Any) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64).ravel()
-        index = torch.as_tensor(ids, device=self.x.device)
-        parts = [probs_of(self.model, self.x[index[i: i + self.chunk]], self.chunk)  # gathered chunk by chunk
-                 for i in range(0, ids.size, self.chunk)]
-        head = np.concatenate(parts) if parts else np.empty(0, np.float32)
+        if self._all is None and ids.size * 4 > len(self):  # most of the pool: one pass in order beats a gather
+            self.score_all(lambda: True)
+        if self._all is not None:
+            head = self._all[ids]
+        else:
+            index = torch.as_tensor(ids, device=self.x.device)
+            parts = [probs_of(self.model, self.x[index[i: i + self.chunk]], self.chunk)  # gathered chunk by chunk
+                     for i in range(0, ids.size, self.chunk)]
+            head = np.concatenate(parts) if parts else np.empty(0, np.float32)
         prior = None if self.prior is None else self.prior[ids]
         return blend(prior, head, self.n_labeled, ids.size)
 
     def score_all(self, still_wanted: Callable[[], bool]) -> np.ndarray | None:
-        """The head's probabilities for the whole pool, chunk by chunk; None once no longer wanted."""
+        """The head's probabilities for the whole pool, chunk by chunk (kept: a second call is free);
+        None once no longer wanted."""
+        if self._all is not None:
+            return self._all
         out = []
         for start in range(0, len(self), self.chunk):
             if not still_wanted():
                 return None
             out.append(probs_of(self.model, self.x[start: start + self.chunk], self.chunk))
-        return np.concatenate(out) if out else np.empty(0, np.float32)
+        self._all = np.concatenate(out) if out else np.empty(0, np.float32)
+        return self._all
 
 
 Done = Callable[[TrainPoint], None]
