@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -56,7 +57,7 @@ def wait_until_ready(base: str, *, token: str | None = None, timeout: float = 90
                 return body
             if status == 200 and body["status"] == "error":
                 raise RuntimeError(f"server could not start: {body['error']}")
-        except OSError:
+        except (OSError, http.client.HTTPException):  # not listening yet, or cut off as it exits
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{base} not ready after {timeout} s")
