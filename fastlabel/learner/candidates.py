@@ -15,7 +15,6 @@ candidates instead: a page never waits for the index, nor scores the whole pool.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,6 +63,4 @@ def look_ahead(pool_size: int, index: EmbeddingIndex, embeddings: np.ndarray, po
     neighbours = index.neighbours if index.ready else None
     if pool_size < seals.min_pool or neighbours is None or not positives:
         return
-    items = np.asarray(positives, dtype=np.int64)
-    threading.Thread(target=neighbours.of_items, args=(items, embeddings, seals.k), name="seals-look-ahead",
-                     daemon=True).start()
+    neighbours.look_ahead(np.asarray(positives, dtype=np.int64), embeddings, seals.k)

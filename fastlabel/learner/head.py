@@ -24,7 +24,7 @@ class HeadConfig:
     lr: float = 1e-2
     weight_decay: float = 1e-3
     warm_start: bool = True
-    score_chunk: int = 65_536  # rows per forward pass when scoring the pool (widened to float32 chunk by chunk)
+    score_chunk: int = 16_384  # rows per forward pass when scoring the pool (widened to float32 chunk by chunk)
     max_rows_per_step: int = 2048  # above this, each step trains on a seeded random sample: flat cost
     train_threads: int = 1  # tiny matmuls: one thread beats two that spin-wait on a busy CPU (set once: use_threads)
     background_above: int = 20_000_000  # pools of more numbers (rows x dim) are scored off the request path

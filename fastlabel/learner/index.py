@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -82,12 +83,19 @@ class Neighbours:
         self.ivf.nprobe = probes(ivf.ntotal, ivf.nlist)
         self._known: dict[int, np.ndarray] = {}  # item -> its neighbours, for SEALS
         self._lock = threading.Lock()
+        self._ahead: ThreadPoolExecutor | None = None  # one thread for look-aheads, created on first use
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, ids), each (len(vectors), k), nearest first; missing slots are id -1."""
         k = int(min(k, self.ivf.ntotal))
         sims, ids = self.ivf.search(unit_rows(np.atleast_2d(vectors)), k)
         return sims, ids
+
+    def look_ahead(self, items: np.ndarray, embeddings: np.ndarray, k: int) -> None:
+        """Remember the neighbours of `items` in the background (a later `of_items` finds them)."""
+        if self._ahead is None:
+            self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-neighbours")
+        self._ahead.submit(self.of_items, items, embeddings, k)
 
     def of_items(self, items: np.ndarray, embeddings: np.ndarray, k: int) -> np.ndarray:
         """The union of the k nearest neighbours of `items` (each item's list is remembered)."""

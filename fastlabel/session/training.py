@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -124,7 +125,8 @@ class Trainer:
         self.scores = Scores(None, None, np.full(n, 0.5, np.float32))
         self.pending: PendingScores | None = None
         self.background = n * self.learner.dim > self.learner.config.background_above
-        self._pass: threading.Thread | None = None
+        self._pass: Future | None = None
+        self._worker: ThreadPoolExecutor | None = None  # one long-lived thread: one malloc arena, not one per pass
         self._swap = threading.Lock()
 
     @property
@@ -142,8 +144,8 @@ class Trainer:
 
     def settle(self) -> None:
         """Wait until the newest retrain's probabilities are published for the whole pool."""
-        while (running := self._pass) is not None and running.is_alive():
-            running.join()
+        while (running := self._pass) is not None and not running.done():
+            running.result()
 
     def set_prior(self, prior: np.ndarray | None, n_labeled: int) -> None:
         self.settle()
@@ -193,8 +195,9 @@ class Trainer:
             except Exception:
                 log.exception("scoring the pool after retrain %d failed", seq)
 
-        self._pass = threading.Thread(target=finish, name=f"score-{seq}", daemon=True)
-        self._pass.start()
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-scores")
+        self._pass = self._worker.submit(finish)
         return TrainPoint(seq, len(state.labels), state.n_positive, train_ms, None)
 
     def weights(self) -> dict[str, torch.Tensor]:
