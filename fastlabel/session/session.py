@@ -303,8 +303,8 @@ class LabelingSession:
 
     def _served_again(self, last: BatchServed, strategy: str) -> Batch:
         """An unanswered page served again: nothing was recorded since, so the pool is as cold as it was."""
-        scores = self.trainer.scores
-        cold = scores.head is None and scores.prior is None
+        trainer = self.trainer
+        cold = not trainer.has_head and trainer.scores.prior is None
         known = STRATEGIES.get(strategy)
         prelabel = page_prelabel(known.prelabel if known is not None else None, cold)
         message = cold_message(self.state.concept) if cold and prelabel == 0 else None
