@@ -17,7 +17,7 @@ from ..threshold import THRESHOLD
 
 EVERYTHING_LABELED = "Every item is labeled: export your labels, or undo to revise."
 AUDIT_PAGE = "audit"  # the page name that asks for audit cards only
-AUDIT_MENU_ENTRY = {"name": AUDIT_PAGE, "title": "Audit (random check of the estimates)", "batch_type": "neutral"}
+AUDIT_MENU_ENTRY = {"name": AUDIT_PAGE, "title": "Audit (random cards)", "batch_type": "neutral"}
 
 
 def cold_message(concept: str) -> str:
