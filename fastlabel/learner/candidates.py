@@ -55,12 +55,12 @@ def candidates(pool: Pool, n: int, seals: Seals | None = None, around: int | Non
     return np.union1d(near, sample_unlabeled(pool.rng, pool.labeled, max(n, seals.sample)))
 
 
-def look_ahead(pool_size: int, index: EmbeddingIndex, embeddings: np.ndarray, positives: list[int],
+def look_ahead(index: EmbeddingIndex, embeddings: np.ndarray, positives: list[int],
                seals: Seals | None = None) -> None:
     """Look up the neighbours of newly labeled positives in a background thread, while the head
     retrains, so the next hunt page finds them remembered (large pools with a ready index only)."""
     seals = seals or SEALS
-    neighbours = index.neighbours if index.ready else None
-    if pool_size < seals.min_pool or neighbours is None or not positives:
+    neighbours = index.neighbours  # None until the index is ready
+    if len(embeddings) < seals.min_pool or neighbours is None or not positives:
         return
     neighbours.look_ahead(np.asarray(positives, dtype=np.int64), embeddings, seals.k)

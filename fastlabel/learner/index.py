@@ -83,7 +83,8 @@ class Neighbours:
         self.ivf.nprobe = probes(ivf.ntotal, ivf.nlist)
         self._known: dict[int, np.ndarray] = {}  # item -> its neighbours, for SEALS
         self._lock = threading.Lock()
-        self._ahead: ThreadPoolExecutor | None = None  # one thread for look-aheads, created on first use
+        # look-aheads run on one thread, started by the first of them
+        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-neighbours")
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, ids), each (len(vectors), k), nearest first; missing slots are id -1."""
@@ -93,8 +94,6 @@ class Neighbours:
 
     def look_ahead(self, items: np.ndarray, embeddings: np.ndarray, k: int) -> None:
         """Remember the neighbours of `items` in the background (a later `of_items` finds them)."""
-        if self._ahead is None:
-            self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-neighbours")
         self._ahead.submit(self.of_items, items, embeddings, k)
 
     def of_items(self, items: np.ndarray, embeddings: np.ndarray, k: int) -> np.ndarray:

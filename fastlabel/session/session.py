@@ -326,7 +326,7 @@ class LabelingSession:
             elif tuple(first.labels) != tuple(labels):  # type: ignore[attr-defined]
                 raise RequestIdReused(f"request_id {request_id} was used for other labels")
         if first is None:  # on a large pool, the next hunt's neighbours are looked up while the head trains
-            look_ahead(self.n_items, self.index, self.embeddings, [i for i, y in labels if y == 1])
+            look_ahead(self.index, self.embeddings, [i for i, y in labels if y == 1])
         seq = event.seq if first is None else first.seq
         point, warning = self._train_after(seq)
         return Submitted(seq, point, repeated=first is not None, warning=warning)

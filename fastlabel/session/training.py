@@ -126,7 +126,9 @@ class Trainer:
         self.pending: PendingScores | None = None
         self.background = n * self.learner.dim > self.learner.config.background_above
         self._pass: Future | None = None
-        self._worker: ThreadPoolExecutor | None = None  # one long-lived thread: one malloc arena, not one per pass
+        # one long-lived thread for every pass (a thread per pass gave each its own malloc arena)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-scores") \
+            if self.background else None
         self._swap = threading.Lock()
 
     @property
@@ -182,21 +184,17 @@ class Trainer:
         def finish() -> None:
             try:
                 head = pending.score_all(lambda: self.pending is pending)
-                with self._swap:
-                    if head is None or self.pending is not pending:
-                        return  # a newer retrain took over
-                    before = self.scores.probs
-                    self.scores = Scores(pending.prior, head, blend(pending.prior, head, pending.n_labeled,
-                                                                    self.n_items))
-                    self.pending = None
-                point = measured(seq, state, train_ms, before, self.scores.probs, True)
+                published = None if head is None else self._publish(
+                    prior=pending.prior, head=head, n_labeled=pending.n_labeled, superseding=pending)
+                if published is None:
+                    return  # a newer retrain took over
+                point = measured(seq, state, train_ms, *published, True)
                 if done is not None:
                     done(point)
             except Exception:
                 log.exception("scoring the pool after retrain %d failed", seq)
 
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-scores")
+        assert self._worker is not None
         self._pass = self._worker.submit(finish)
         return TrainPoint(seq, len(state.labels), state.n_positive, train_ms, None)
 
@@ -225,11 +223,14 @@ class Trainer:
             head = learner.predict()
         self._publish(prior=self.scores.prior, head=head, n_labeled=n_labeled)
 
-    def _publish(self, *, prior: np.ndarray | None, head: np.ndarray | None,
-                 n_labeled: int) -> tuple[np.ndarray, np.ndarray]:
+    def _publish(self, *, prior: np.ndarray | None, head: np.ndarray | None, n_labeled: int,
+                 superseding: PendingScores | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """One assignment, so readers never see a half update; returns (old, new) probabilities.
-        It supersedes any background pass still running."""
+        It supersedes any background pass still running. A background pass publishes its own
+        scores with `superseding=` itself: only while it is still the newest (else None, and only then)."""
         with self._swap:
+            if superseding is not None and self.pending is not superseding:
+                return None
             old = self.scores
             self.scores = Scores(prior, head, blend(prior, head, n_labeled, self.n_items))
             self.pending = None
