@@ -88,13 +88,13 @@ def no_dialogs(page: Page) -> list[str]:
     return seen
 
 
-def open_page(context, server: ServerProcess) -> Page:
+def open_page(context, server: ServerProcess, timeout_ms: int = 30_000) -> Page:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.js_errors = errors  # type: ignore[attr-defined]
     page.goto(server.base + "/")
-    page.wait_for_selector("#grid .card", timeout=30_000)
+    page.wait_for_selector("#grid .card", timeout=timeout_ms)
     expect(page.locator("#confirm")).to_be_enabled()
     return page
 

@@ -13,7 +13,7 @@ from live_server import ServerProcess, call
 
 pytestmark = pytest.mark.browser
 
-from test_browser import CHROMIUM, LAUNCH_ARGS, OUT_DIR, VIEWPORT  # noqa: E402  (skips without Chromium)
+from test_browser import CHROMIUM, LAUNCH_ARGS, OUT_DIR, VIEWPORT, open_page  # noqa: E402  (skips without Chromium)
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
@@ -31,15 +31,9 @@ def server(new_home, tmp_path_factory):
 def page(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        context = browser.new_context(viewport=VIEWPORT)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.js_errors = errors  # type: ignore[attr-defined]
-        page.goto(server.base + "/")
-        page.wait_for_selector("#grid .card", timeout=60_000)
+        page = open_page(browser.new_context(viewport=VIEWPORT), server, timeout_ms=60_000)
         yield page
-        assert not errors, errors
+        assert not page.js_errors, page.js_errors
         browser.close()
 
 
