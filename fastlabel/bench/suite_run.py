@@ -27,7 +27,7 @@ from .report import write_points_csv
 from .runner import make_task
 from .simulate import Point, Run, reference_auc, simulate
 from .split import holdout_split
-from .suite import BASELINE, CELEBA, DEMO, Suite, TaskDef
+from .suite import CELEBA, DEMO, Suite, TaskDef
 
 Progress = Callable[[str], None]
 
@@ -121,8 +121,9 @@ def run_seed(result: SuiteResult, tasks: list[TaskDef], d: SuiteData, seed: int,
         facts = TaskSeed(reference_auc(task), int(task.train_y.sum()), len(split.train), budget)
         result.facts[(t.name, seed)] = facts
         for strategy in suite.strategies:
+            find, train = suite.stops(strategy)
             stop = partial(goals.done, reference_auc=facts.reference_auc, pool_positives=facts.pool_positives,
-                           budget=facts.budget, find=suite.find_goal and strategy != BASELINE)
+                           budget=facts.budget, find=find, train=train)
             t0 = time.perf_counter()
             points = simulate(task, Run(strategy, strategy), budget, suite.batch_size, stop=stop)
             result.points += points
@@ -139,7 +140,7 @@ def save_result(result: SuiteResult, out: Path) -> None:
     write_points_csv(result.points, out / "points.csv")
     body = {"suite": result.suite.name, "part": result.part, "encoders": result.encoders,
             "batch_size": result.suite.batch_size, "strategies": list(result.suite.strategies),
-            "find_goal": result.suite.find_goal,
+            "find_goal": result.suite.find_goal, "find_strategies": list(result.suite.find_strategies),
             "run_seconds": round(result.seconds, 1),
             "facts": [{"task": task, "seed": seed, **facts.__dict__} for (task, seed), facts in result.facts.items()]}
     (out / "facts.json").write_text(json.dumps(body, indent=2) + "\n")
@@ -151,7 +152,8 @@ def load_result(suite: Suite, folder: Path) -> SuiteResult:
 
     body = json.loads((folder / "facts.json").read_text())
     suite = replace(suite, strategies=tuple(body["strategies"]), batch_size=int(body["batch_size"]),
-                    find_goal=bool(body.get("find_goal", True)))
+                    find_goal=bool(body.get("find_goal", True)),
+                    find_strategies=tuple(body.get("find_strategies", ())))
     result = SuiteResult(suite, body["part"], encoders=body["encoders"], seconds=float(body["run_seconds"]))
     for row in body["facts"]:
         result.facts[(row["task"], int(row["seed"]))] = TaskSeed(

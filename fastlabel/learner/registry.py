@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnknownStrategy
+from .active_search import make_active_search
 from .base import Pool, PoolExhausted, Selection, Strategy, sort_by_confidence
 from .confidence import choose_borderline, choose_verify_negatives, choose_verify_positives
 from .diversity import choose_kmeans, choose_random, choose_spread
@@ -29,6 +30,7 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("hybrid", "Hybrid (diverse, fairly sure)", "neutral", make_hybrid()),
         Strategy("hunt_refine", "Hunt rare positives, then refine", "neutral",
                  make_hunt_refine()),
+        Strategy("active_search", "Find every positive (active search)", "positive", make_active_search()),
         Strategy("similar", "More like this (nearest items)", "positive",
                  choose_similar, diverse_when_cold=False, needs_examples=True, prelabel=1),
     )
