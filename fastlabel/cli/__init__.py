@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..config import Config
 from ..errors import FastLabelError
 from .arguments import add_data_args, add_simulation_args, config_from_args, tqdm_progress
