@@ -38,6 +38,12 @@ VARIANTS = {
     "ens_head8": SearchPlan(head_weight=0.8),
     "ens_h3": SearchPlan(horizon_pages=3),
     "ens_h30": SearchPlan(horizon_pages=30),
+    "ens_h1": SearchPlan(horizon_pages=1),
+    "ens_h1_head8": SearchPlan(horizon_pages=1, head_weight=0.8),
+    "ens_h0": SearchPlan(horizon_pages=0),
+    "ens_h3_head8": SearchPlan(horizon_pages=3, head_weight=0.8),
+    "ens_h1_head9": SearchPlan(horizon_pages=1, head_weight=0.9),
+    "ens_h0_head8": SearchPlan(horizon_pages=0, head_weight=0.8),
     "ens_k10": SearchPlan(k=10),
     "ens_k50": SearchPlan(k=50),
 }
