@@ -9,18 +9,14 @@ from ..errors import InvalidInput
 from ..users import ADMIN, LABELER
 from .auth import COOKIE, COOKIE_DAYS, Auth, current_labeler, current_user
 from .bodies import json_body, parse_labels, request_id_arg
-from .routes import item_json
-from .runtime import Runtime
+from .media import item_json
+from .runtime import runtime
 
 team = Blueprint("team", __name__)
 
 
 def auth() -> Auth:
     return current_app.extensions["fastlabel.auth"]
-
-
-def runtime() -> Runtime:
-    return current_app.extensions["fastlabel"]
 
 
 @team.post("/api/signin")
