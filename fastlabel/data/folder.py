@@ -67,6 +67,8 @@ class ImageFolder:
     """Every usable image file under a folder. `len()` is the id space (ids ever given); `available()`
     says which ids are served now."""
 
+    media = "image"
+
     def __init__(self, root: str | os.PathLike[str], thumb_size: int = THUMB_SIZE,
                  registry_dir: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root)
