@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from fastlabel.data.base import check_item_id, png_bytes
 from fastlabel.data.decode import decode_image, header_problem
-from fastlabel.data.sources import check_item_id, png_bytes
 from fastlabel.data.registry import Changes, FoundFile, ItemRecord, ItemRegistry, registry_file
 from fastlabel.errors import DataError
 

@@ -3,14 +3,14 @@ folder.py, and any source whose items are another media (media.py says what each
 
 Every source numbers its items 0..len-1 in a stable order, declares its items' `media`, hands out
 their decoded form for the encoder (RGB images here) and PNG thumbnails for the grid UI, says which
-ids it serves now, and has a fingerprint that keys caches and sessions.
+ids it serves now, and has a fingerprint that keys caches and sessions. What every source shares
+is in base.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
-import io
 import logging
 import os
 import re
@@ -21,8 +21,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from fastlabel.data.base import check_item_id, png_bytes
 from fastlabel.data.decode import no_pixel_limit, to_rgb
-from fastlabel.errors import DataError, UnknownItem
+from fastlabel.data.folder import ImageFolder
+from fastlabel.errors import DataError
 from fastlabel.files import file_sha256
 
 log = logging.getLogger(__name__)
@@ -67,23 +69,6 @@ def parse_grid(grid: str | tuple[int, int]) -> tuple[int, int]:
     if cols < 1 or rows < 1:
         raise DataError(f"grid {cols}x{rows} needs at least one column and one row")
     return cols, rows
-
-
-def check_item_id(item_id: object, length: int) -> int:
-    """Return item_id as an int if it names an item of a source of this length, else UnknownItem."""
-    if isinstance(item_id, bool) or not isinstance(item_id, (int, np.integer)):
-        raise UnknownItem(f"item id must be an integer, got {item_id!r}")
-    index = int(item_id)
-    if not 0 <= index < length:
-        raise UnknownItem(f"no item {index}: ids run from 0 to {length - 1}")
-    return index
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    """Encode an image as PNG."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
@@ -230,8 +215,6 @@ def load_source(
     if images is not None:
         if grid is not None:
             raise DataError("--grid describes a sprite sheet; a folder of images (--images) takes no grid")
-        from fastlabel.data.folder import ImageFolder  # folder.py imports this module's helpers
-
         return ImageFolder(images, registry_dir=registry_dir)
     if grid is None:
         size = image_size(sprite)
