@@ -19,6 +19,12 @@ class Config:
     grid: str | None = None  # "COLSxROWS"
     tile: int = 48
     images: Path | None = None
+    manifest: Path | None = None  # a CSV or Parquet table of image paths
+    path_column: str | None = None  # its path column (default: path, file, image or filepath)
+    id_column: str | None = None  # its id column (default: id, when there is one)
+    hf_dataset: Path | None = None  # a Hugging Face dataset on disk (save_to_disk, Parquet files, imagefolder)
+    image_column: str | None = None  # its image column (default: the first image feature)
+    hf_split: str | None = None  # its split (default: train, or the first)
     audio: Path | None = None  # recordings, cut into windows of `window_s` every `hop_s` seconds
     window_s: float | None = None  # None: the encoder's input length (3 s for birdnet and logmel)
     hop_s: float | None = None  # None: the window (windows end to end)
@@ -50,6 +56,11 @@ class Config:
     def media(self) -> str:
         """What the items are: "audio" for a folder of recordings, else "image"."""
         return "audio" if self.audio is not None else "image"
+
+    @property
+    def has_data(self) -> bool:
+        """Whether any data source is named (none: the generated demo faces)."""
+        return any(v is not None for v in (self.sprite, self.images, self.audio, self.manifest, self.hf_dataset))
 
     @property
     def cache_dir(self) -> Path:

@@ -79,8 +79,9 @@ def embed_on_ray(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     report = tqdm_progress()
     config = config_from_args(args)
-    if not (config.sprite or config.images or config.audio):
-        raise FastLabelError("--engine ray needs the data: --images DIR, --audio DIR or --sprite PATH --grid CxR")
+    if not config.has_data:
+        raise FastLabelError("--engine ray needs the data: --images DIR, --audio DIR, --manifest FILE or "
+                             "--sprite PATH --grid CxR")
     encoder = open_encoder(config, device="cpu") if config.media == "audio" else None  # its input cuts the windows
     source = partial(load_source, **source_options(config, encoder))
     shards = embed_with_ray(config, source, args.out, address=args.ray_address, actors=args.ray_actors,

@@ -14,6 +14,7 @@ import importlib
 import logging
 import os
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -190,6 +191,36 @@ def open_audio_folder(root: str | os.PathLike[str], window_s: float | None, hop_
     return AudioFolder(root, home_dir=home, **options)
 
 
+@dataclass(frozen=True)
+class TableSpec:
+    """A source given as a table of items: a manifest file (CSV or Parquet), or a local Hugging Face dataset."""
+
+    manifest: Path | None = None
+    path_column: str | None = None
+    id_column: str | None = None
+    hf_dataset: Path | None = None
+    image_column: str | None = None
+    split: str | None = None
+    cache_dir: Path | None = None  # where `datasets` may cache a Parquet or imagefolder layout
+
+    @property
+    def given(self) -> bool:
+        return self.manifest is not None or self.hf_dataset is not None
+
+    def open(self, registry_dir: str | os.PathLike[str] | None) -> ImageSource:
+        if self.manifest is not None and self.hf_dataset is not None:
+            raise DataError("give --manifest or --hf-dataset, not both")
+        if self.manifest is not None:
+            from fastlabel.data.manifest import ManifestSource  # both build on folder.py, which imports this module
+
+            return ManifestSource(self.manifest, path_column=self.path_column, id_column=self.id_column,
+                                  registry_dir=registry_dir)
+        from fastlabel.data.hf_dataset import HFDatasetSource
+
+        return HFDatasetSource(self.hf_dataset, image_column_name=self.image_column, split=self.split,  # type: ignore[arg-type]
+                               registry_dir=registry_dir, cache_dir=self.cache_dir)
+
+
 def load_source(
     *,
     sprite: str | os.PathLike[str] | None = None,
@@ -202,10 +233,17 @@ def load_source(
     window_s: float | None = None,
     hop_s: float | None = None,
     sample_rate: int | None = None,
+    table: TableSpec | None = None,
 ) -> ImageSource:
-    """Open the one data source the settings name: a sprite sheet (with its grid), an image folder
-    (whose item ids are kept under `registry_dir`, when given), or a folder of recordings cut into
-    windows of `window_s` every `hop_s` seconds, resampled to `sample_rate`."""
+    """Open the one data source the settings name: a sprite sheet (with its grid), an image folder, a
+    manifest or Hugging Face dataset (`table`), or a folder of recordings cut into windows of `window_s`
+    every `hop_s` seconds, resampled to `sample_rate`; item ids of all but the sprite are kept under
+    `registry_dir`."""
+    if table is not None and table.given:
+        if sprite is not None or images is not None or grid is not None or audio is not None:
+            raise DataError("give exactly one data source: --manifest or --hf-dataset takes no --sprite, --grid, "
+                            "--images or --audio")
+        return table.open(registry_dir)
     if sum(given is not None for given in (sprite, images, audio)) != 1:
         raise DataError("give exactly one data source: a sprite sheet, a folder of images or a folder of recordings")
     if audio is not None:
