@@ -25,6 +25,8 @@ from PIL import Image
 from fastlabel.data.base import check_item_id, png_bytes
 from fastlabel.data.decode import no_pixel_limit, to_rgb
 from fastlabel.data.folder import ImageFolder
+from fastlabel.data.hf_dataset import HFDatasetSource
+from fastlabel.data.manifest import ManifestSource
 from fastlabel.errors import DataError
 from fastlabel.files import file_sha256
 
@@ -211,12 +213,8 @@ class TableSpec:
         if self.manifest is not None and self.hf_dataset is not None:
             raise DataError("give --manifest or --hf-dataset, not both")
         if self.manifest is not None:
-            from fastlabel.data.manifest import ManifestSource  # both build on folder.py, which imports this module
-
             return ManifestSource(self.manifest, path_column=self.path_column, id_column=self.id_column,
                                   registry_dir=registry_dir)
-        from fastlabel.data.hf_dataset import HFDatasetSource
-
         return HFDatasetSource(self.hf_dataset, image_column_name=self.image_column, split=self.split,  # type: ignore[arg-type]
                                registry_dir=registry_dir, cache_dir=self.cache_dir)
 
