@@ -102,15 +102,19 @@ def run_part(suite: Suite, part: str, data: dict[str, SuiteData], progress: Prog
     with threadpool_limits(limits=1):
         for seed in seeds:
             for name, d in data.items():
-                run_seed(result, [t for t in tasks if t.data == name], d, seed, progress)
+                run_seed(result, [t for t in tasks if t.data == name], d, seed, progress,
+                         saved=lambda: save_result(replace(result, seconds=time.perf_counter() - started), out)
+                         if out is not None else None)
             result.seconds = time.perf_counter() - started
             if out is not None:
                 save_result(result, out)
     return result
 
 
-def run_seed(result: SuiteResult, tasks: list[TaskDef], d: SuiteData, seed: int, progress: Progress | None) -> None:
-    """One split of one data set: its index and reference fitted once, then every task x strategy."""
+def run_seed(result: SuiteResult, tasks: list[TaskDef], d: SuiteData, seed: int, progress: Progress | None,
+             saved: Callable[[], None] | None = None) -> None:
+    """One split of one data set: its index and reference fitted once, then every task x strategy
+    (`saved` is called after each task, so a stopped run keeps its finished tasks)."""
     suite = result.suite
     split = holdout_split(len(d.embeddings), d.identities, suite.test_fraction, seed)
     index = None  # the clustering and neighbour index of this split's pool, shared by its tasks
@@ -132,6 +136,8 @@ def run_seed(result: SuiteResult, tasks: list[TaskDef], d: SuiteData, seed: int,
                 progress(f"{t.name} seed {seed} {strategy}: {last.labels} labels, {last.positives}/"
                          f"{facts.pool_positives} positives, AUC {last.auc:.3f} / {facts.reference_auc:.3f} "
                          f"({time.perf_counter() - t0:.1f} s)")
+        if saved is not None:
+            saved()
 
 
 def save_result(result: SuiteResult, out: Path) -> None:

@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="access token (required, and generated if absent, off loopback)")
     p.add_argument("--session", type=Path, help="session journal (JSONL); resumed if it exists")
     p.add_argument("--batch-size", type=int, default=48)
-    p.add_argument("--strategy", default=Config.default_strategy, help="strategy the page starts with")
+    p.add_argument("--goal", choices=("find", "train"), default=Config.goal,
+                   help="find every positive, or train a classifier (default %(default)s); the page can switch it")
+    p.add_argument("--strategy", help="strategy the page starts with (default: the goal's)")
     p.add_argument("--concept", help="the concept to label, opened or created, e.g. smiling "
                    "(default: the one labeled last; 'positive' in a new workspace)")
     p.add_argument("--server", choices=("auto", "gunicorn", "dev"), default="auto",

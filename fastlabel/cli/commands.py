@@ -8,6 +8,7 @@ import sys
 
 from ..config import Config
 from ..errors import FastLabelError
+from ..learner.goals import GOALS
 from .arguments import config_from_args, tqdm_progress
 
 log = logging.getLogger("fastlabel")
@@ -24,7 +25,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     token = args.token or (new_token() if needs_token(args.host) else None)
     cfg = config_from_args(args, host=args.host, port=args.port, token=token, session=args.session,
-                           batch_size=args.batch_size, default_strategy=args.strategy, concept=args.concept)
+                           batch_size=args.batch_size, default_strategy=args.strategy, concept=args.concept,
+                           goal=args.goal)
     url = f"http://{'127.0.0.1' if args.host in ('127.0.0.1', 'localhost') else args.host}:{args.port}/"
     print(f"FastLabel on {url}{'?token=' + token if token else ''}", flush=True)
     if token:
@@ -171,7 +173,7 @@ def bench_suite(args: argparse.Namespace) -> int:
     suite = get_suite(args.suite, strategies=bench_strategies(args), seeds=args.seeds, batch_size=args.batch_size,
                       auc_only=args.auc_only, tasks=tasks, first_seed=args.first_seed)
     parts = ("tune", "report") if args.part == "all" else (args.part,)
-    text = run_suite(config_from_args(args), suite, parts, args.data_root, args.out, Config.default_strategy,
+    text = run_suite(config_from_args(args), suite, parts, args.data_root, args.out, GOALS["train"].strategy,
                      plots=not args.no_plots, from_saved=args.from_saved,
                      progress=line_progress(args))
     print(text)

@@ -36,9 +36,9 @@ from .confidence import choose_verify_positives
 class SearchPlan:
     k: int = 20  # neighbours per item in the model's graph
     gamma: float = 0.1  # prior weight towards positive of an item with no labeled neighbour
-    head_weight: float = 0.5  # share of the head's probability in p (0: the kNN model alone)
-    horizon_pages: int = 10  # look-ahead: the top-T sum counts this many pages of cards
-    shortlist: int = 4  # candidates scored in full per card of the page (at least 100)
+    head_weight: float = 0.8  # share of the head's probability in p (0: the kNN model alone)
+    horizon_pages: int = 1  # look-ahead: the top-T sum counts this many pages of cards
+    shortlist: int = 2  # candidates scored in full per card of the page (at least 64)
     sequential: bool = True  # False: greedy batch (score once, take the top n)
 
 
@@ -139,7 +139,7 @@ def make_active_search(plan: SearchPlan = SearchPlan()) -> Choose:
         taken = np.zeros(len(graph.ids), bool)
         n = min(n, len(graph.ids))
         horizon = plan.horizon_pages * n
-        m = max(100, plan.shortlist * n)
+        m = max(64, plan.shortlist * n)
         picked: list[int] = []
         scored: np.ndarray | None = None
         order: np.ndarray | None = None

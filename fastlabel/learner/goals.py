@@ -32,3 +32,8 @@ def get_goal(name: str) -> Goal:
         return GOALS[name]
     except KeyError:
         raise InvalidInput(f"unknown goal {name!r}; choose one of: {', '.join(GOALS)}") from None
+
+
+def goal_menu() -> list[dict[str, str]]:
+    """The goals as the page's control lists them."""
+    return [{"name": g.name, "title": g.title, "strategy": g.strategy} for g in GOALS.values()]

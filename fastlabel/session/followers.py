@@ -40,12 +40,13 @@ class Retrained:
 
 
 def retrained(state: SessionState, point: TrainPoint, probs: np.ndarray, history: Sequence[TrainPoint],
-              available: np.ndarray | None) -> Retrained:
-    """The message of one retrain, from the values it was measured with (pure)."""
+              available: np.ndarray | None, goal: str = "train") -> Retrained:
+    """The message of one retrain, from the values it was measured with (pure); `goal`: the one in
+    effect (the state's, else the session's default), whose stop signal the panel shows."""
     probs = probs.view()
     probs.flags.writeable = False
     return Retrained(state.concept, point, views.counts(state), bool(state.submissions),
-                     views.insights(state, probs, history, available, quality=point.quality), probs)
+                     views.insights(state, probs, history, available, quality=point.quality, goal=goal), probs)
 
 
 Follower = Callable[[Retrained], None]

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
-from ..events import (BatchServed, Event, EventLog, ItemsAdded, LabelsCorrected, LabelsSubmitted, QuerySet,
-                      SessionStarted, SessionState, SubmissionUndone)
+from ..events import (BatchServed, Event, EventLog, GoalSet, ItemsAdded, LabelsCorrected, LabelsSubmitted,
+                      QuerySet, SessionStarted, SessionState, SubmissionUndone)
 from ..learner.base import Pool
+from ..learner.goals import Goal, get_goal
 from ..learner.candidates import look_ahead
 from ..learner.head import HeadConfig, pool_array
 from ..learner.index import EmbeddingIndex
@@ -47,9 +48,9 @@ class LabelingSession(SessionQueries):
                  head_config: HeadConfig | None = None, seed: int = 0, data_id: str = "", encoder_id: str = "",
                  device: torch.device | None = None, audit_per_page: int = 2, available: np.ndarray | None = None,
                  ids_may_grow: bool = False, concept: str = "positive", index: EmbeddingIndex | None = None,
-                 snapshots: bool | str | Path = True) -> None:
+                 snapshots: bool | str | Path = True, goal: str = "train") -> None:
         """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
-        a folder; or False, replay every retrain."""
+        a folder; or False, replay every retrain. `goal`: the goal in effect until one is stated."""
         self.audit_per_page = audit_per_page
         self.embeddings = pool_array(embeddings)  # float16 or float32, in place
         self.n_items = int(self.embeddings.shape[0])
@@ -62,6 +63,7 @@ class LabelingSession(SessionQueries):
         self.trainer = Trainer(self.embeddings, head_config, device, lock=threading.RLock(), available=self.available)
         self.engine = Engine(self.embeddings, log, self.trainer, snapshot_store(snapshots, log.journal, self.embeddings),
                              self.available)
+        self.engine.default_goal = get_goal(goal).name
         self.engine.replay(log.events)
         if not log.events:
             self.engine.record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
@@ -128,6 +130,15 @@ class LabelingSession(SessionQueries):
                                           logit_scale=float(self.text_encoder.logit_scale))
         self.engine.follow(event, state)
         return text
+
+    def set_goal(self, goal: Any) -> Goal:
+        """State what the labels are for ("find" every positive, or "train" a classifier): the
+        panel's headline and stop signal follow it, and so does the page's default strategy."""
+        chosen = get_goal(goal) if isinstance(goal, str) else get_goal(repr(goal))
+        with self.engine.lock:
+            if self.state.goal != chosen.name:
+                self.engine.record(GoalSet, goal=chosen.name)
+        return chosen
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
                page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None) -> Submitted:
