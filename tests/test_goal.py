@@ -42,9 +42,10 @@ def test_find_progress_adds_the_hidden_estimates_to_the_positives_found():
 
 def test_find_stop_signal_needs_the_estimate_audit_pages_and_a_dry_search():
     done = find_progress(190, quality(Estimate(5.0, 0.0, 40.0, 6)))
-    ready, message = find_stopping_signal(done, [0.05, 0.0])
+    ready, message = find_stopping_signal(done, [0.0, 0.0])
     assert ready and "190 of about 195" in message
-    assert not find_stopping_signal(done, [0.4, 0.02])[0]  # the search still finds positives
+    assert not find_stopping_signal(done, [0.0, 0.02])[0]  # the search still finds positives
+    assert find_stopping_signal(find_progress(190, quality(Estimate(0.0, 0.0, 0.0, 6))), [0.0, 0.3])[0]  # none left
     assert not find_stopping_signal(find_progress(100, quality(Estimate(50.0, 10.0, 90.0, 6))), [0.0, 0.0])[0]
     early = find_progress(20, quality(Estimate(0.0, 0.0, 900.0, 2)))
     assert not find_stopping_signal(early, [0.0, 0.0])[0]  # too few audited pages to say

@@ -204,9 +204,10 @@ def find_progress(found: int, est: QualityEstimates) -> FindProgress:
 
 
 def find_stopping_signal(progress: FindProgress, recent_hits: list[float], *, target: float = 0.95,
-                         min_pages: int = 5, dry: float = 0.1) -> tuple[bool, str]:
+                         min_pages: int = 5, dry: float = 0.0) -> tuple[bool, str]:
     """Stop finding when the estimate says `target` of the positives are labeled, once `min_pages`
-    pages carried audit cards and the last two pages' picks were mostly negative (the search ran dry)."""
+    pages carried audit cards and the search ran dry: the last two pages' picks held no more than
+    `dry` positives (none, by default; two audit cards a page alone say little on a small pool)."""
     total = progress.total
     if total is None or total.n_pages < min_pages:
         return False, f"keep searching: label {min_pages}+ pages with audit cards to estimate what is still hidden"
@@ -215,7 +216,8 @@ def find_stopping_signal(progress: FindProgress, recent_hits: list[float], *, ta
             f"({total.low:,.0f}–{total.high:,.0f} in the pool)")
     if share < target:
         return False, f"keep searching: {said}"
-    if len(recent_hits) < 2 or max(recent_hits[-2:]) > dry:
+    sure = progress.found >= target * total.high  # even the interval's top leaves nothing to find
+    if not sure and (len(recent_hits) < 2 or max(recent_hits[-2:]) > dry):
         return False, f"keep searching: {said}, but the last pages still found positives"
     return True, f"ready to stop: {said}, {share:.0%} by the estimate; export the labels"
 
