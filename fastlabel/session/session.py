@@ -44,7 +44,7 @@ from ..learner.base import Pool
 from ..learner.candidates import look_ahead
 from ..learner.index import EmbeddingIndex
 from ..learner.registry import STRATEGIES, menu, select
-from ..learner.zeroshot import zero_shot_probs
+from ..learner.zeroshot import query_probs
 from . import views
 from .pages import (AUDIT_MENU_ENTRY, AUDIT_PAGE, audit_count, audit_only, cold_message, compose_page,
                     page_prelabel, start_labels)
@@ -177,7 +177,8 @@ class LabelingSession:
     def _follow(self, event: Event, state: SessionState) -> TrainPoint | None:
         """An event's effects, given the state just after it: the same live and in replay."""
         if isinstance(event, QuerySet):
-            prior = zero_shot_probs(self.embeddings, np.asarray(event.embedding, np.float32), event.logit_scale)
+            prior = query_probs(self.embeddings, event.query_type, np.asarray(event.embedding, np.float32),
+                                event.logit_scale, event.bias)
             self.trainer.set_prior(prior, len(state.labels))
         elif isinstance(event, ModelTrained):
             point = self.trainer.retrain(event.seq, state, done=self._scored)
@@ -253,12 +254,14 @@ class LabelingSession:
         if len(text) > MAX_QUERY_CHARS:
             raise InvalidInput(f"query is longer than {MAX_QUERY_CHARS} characters")
         if not self.has_text:
-            raise NoTextSide("this encoder embeds images only, so zero-shot text queries are off; "
+            raise NoTextSide("this encoder has no text or class side, so zero-shot queries are off; "
                              "start with --encoder clip to use them")
         assert self.text_encoder is not None
-        emb = np.asarray(self.text_encoder.encode_text(text), dtype=np.float32)
+        emb = np.asarray(self.text_encoder.encode_text(text), dtype=np.float32)  # a class: InvalidInput when unknown
+        class_bias = getattr(self.text_encoder, "class_bias", None)  # an encoder whose text side is its classes
+        kind = {"query_type": "class", "bias": float(class_bias(text))} if class_bias is not None else {}
         event, state = self._record(QuerySet, query=text, embedding=tuple(float(v) for v in emb),
-                                    logit_scale=float(self.text_encoder.logit_scale))
+                                    logit_scale=float(self.text_encoder.logit_scale), **kind)
         self._follow(event, state)
         return text
 
@@ -408,7 +411,8 @@ class LabelingSession:
             st = self.state
             prior = None
             if st.query_embedding is not None:
-                prior = zero_shot_probs(x, np.asarray(st.query_embedding, np.float32), st.query_logit_scale)
+                prior = query_probs(x, st.query_type, np.asarray(st.query_embedding, np.float32),
+                                    st.query_logit_scale, st.query_bias)
             return self.trainer.score(x, prior, len(st.labels))
 
     def counts(self) -> dict[str, int]:
