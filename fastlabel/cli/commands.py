@@ -94,10 +94,10 @@ def embed_on_ray(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..events import fold, load_events
     from ..files import write_atomic
-    from ..session.views import labels_jsonl
+    from ..session.views import labeler_fields, labels_jsonl
 
     state = fold(load_events(args.session))
-    data = labels_jsonl(state.labels)
+    data = labels_jsonl(state.labels, who=labeler_fields(state))
     if args.out:
         write_atomic(args.out, data)
         print(f"wrote {len(state.labels)} labels to {args.out}")
@@ -111,7 +111,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     if args.against:
         return replay_against(args)
-    print(replay_file(args.session, config_from_args(args), use_snapshots=not args.no_snapshots))
+    print(replay_file(args.session, config_from_args(args), use_snapshots=not args.no_snapshots, labeler=args.labeler))
     return 0
 
 
