@@ -19,6 +19,12 @@ class Config:
     grid: str | None = None  # "COLSxROWS"
     tile: int = 48
     images: Path | None = None
+    manifest: Path | None = None  # a CSV or Parquet table of image paths
+    path_column: str | None = None  # its path column (default: path, file, image or filepath)
+    id_column: str | None = None  # its id column (default: id, when there is one)
+    hf_dataset: Path | None = None  # a Hugging Face dataset on disk (save_to_disk, Parquet files, imagefolder)
+    image_column: str | None = None  # its image column (default: the first image feature)
+    hf_split: str | None = None  # its split (default: train, or the first)
     attributes: Path | None = None
     # embeddings
     encoder: str = "auto"  # auto | clip | imagenet | pixels | precomputed
@@ -42,6 +48,11 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8008
     token: str | None = None
+
+    @property
+    def has_data(self) -> bool:
+        """Whether any data source is named (none: the generated demo faces)."""
+        return any(v is not None for v in (self.sprite, self.images, self.manifest, self.hf_dataset))
 
     @property
     def cache_dir(self) -> Path:

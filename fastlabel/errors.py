@@ -83,3 +83,33 @@ class RequestIdReused(FastLabelError):
     """A request id sent again with a different change than the one it was first recorded with."""
 
     status = 409
+
+
+class Unauthorized(FastLabelError):
+    """No personal token, or one that names nobody (users exist, so every request needs one)."""
+
+    status = 401
+
+
+class Forbidden(FastLabelError):
+    """A signed-in user whose role does not allow the request (a labeler exporting, say)."""
+
+    status = 403
+
+
+class TooManyAttempts(FastLabelError):
+    """Too many wrong tokens in a row from one client: it must wait before trying again."""
+
+    status = 429
+
+
+class UnknownUser(FastLabelError):
+    """A user name that is not in the home's user list."""
+
+    status = 404
+
+
+class UserExists(FastLabelError):
+    """A new user whose name is taken."""
+
+    status = 409

@@ -15,6 +15,7 @@ import orjson
 from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
+from .data.sources import TableSpec
 from .device import pick_device
 from .embeddings import Encoder, embed_source, encoder_from_config
 from .errors import DataError
@@ -56,7 +57,10 @@ class Workspace:
         return None
 
     def item_name(self, item: int) -> str | None:
-        """An item's file path, for a folder of images."""
+        """An item's file path, for a folder of images; with a manifest's id and other columns too."""
+        describe = getattr(self.source, "describe", None)
+        if describe is not None:
+            return describe(item)
         return self.source.paths[item] if isinstance(self.source, ImageFolder) else None
 
     def export_labels_jsonl(self) -> bytes:
@@ -136,7 +140,7 @@ def labels_to_review(source: ImageFolder, session: LabelingSession) -> list[dict
 
 def resolve_data(config: Config) -> Config:
     """With no data given, fall back to the generated demo faces (made once under home)."""
-    if config.sprite or config.images:
+    if config.has_data:
         return config
     folder = config.home / "demo"
     sprite, attributes = folder / "sprite.png", folder / "attributes.csv"
@@ -144,6 +148,13 @@ def resolve_data(config: Config) -> Config:
         make_demo(folder)
     log.info("no data given: serving the generated demo faces in %s", folder)
     return replace(config, sprite=sprite, grid=DEMO_GRID, attributes=config.attributes or attributes)
+
+
+def table_spec(config: Config) -> TableSpec:
+    """The Config's manifest or dataset settings, for load_source."""
+    return TableSpec(manifest=config.manifest, path_column=config.path_column, id_column=config.id_column,
+                     hf_dataset=config.hf_dataset, image_column=config.image_column, split=config.hf_split,
+                     cache_dir=config.cache_dir / "hf")
 
 
 def journal_path(config: Config, data_id: str, encoder_id: str) -> Path:
@@ -168,7 +179,7 @@ def open_pool(config: Config, progress: Progress | None = None) -> EmbeddedData:
     """Load the data and embed it, or hit the cache."""
     config = resolve_data(config)
     source = load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images,
-                         registry_dir=config.home / "folders")
+                         registry_dir=config.home / "folders", table=table_spec(config))
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
     encoder = encoder_from_config(config)
     report = (lambda done, total: progress("embedding", done, total)) if progress else None

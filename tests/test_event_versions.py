@@ -24,7 +24,8 @@ def test_a_record_without_a_version_is_upcast_to_the_current_one():
            "page_ms": None, "clicks": None}
     event = event_from_dict(old)
     assert isinstance(event, LabelsSubmitted) and event.request_id is None
-    assert orjson.loads(orjson.dumps(event.to_dict())) == {**old, "v": LabelsSubmitted.version, "request_id": None}
+    assert orjson.loads(orjson.dumps(event.to_dict())) == {**old, "v": LabelsSubmitted.version, "request_id": None,
+                                                           "labeler": "owner"}
     assert event_from_dict(event.to_dict()) == event  # the current form reads back as itself
 
 

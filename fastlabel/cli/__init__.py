@@ -1,4 +1,4 @@
-"""The `fastlabel` command line: serve, embed, replay, export, predict, bench, demo-data, export-model, classify."""
+"""The `fastlabel` command line: serve, embed, replay, export, predict, bench, demo-data, users, export-model, classify."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..config import Config
 from ..errors import FastLabelError
 from .arguments import add_data_args, add_simulation_args, config_from_args, tqdm_progress
@@ -20,6 +20,7 @@ from .commands import (
     cmd_predict,
     cmd_replay,
     cmd_serve,
+    cmd_users,
 )
 
 
@@ -101,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=600)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("users", help="the people who label together: add, list, remove, rotate a token")
+    p.add_argument("--home", type=Path, default=None, help="cache and sessions folder (default .fastlabel)")
+    users = p.add_subparsers(dest="action", required=True)
+    u = users.add_parser("add", help="add a user and print their personal token (shown once)")
+    u.add_argument("name")
+    u.add_argument("--admin", action="store_true", help="may create concepts, export, manage users, resolve")
+    users.add_parser("list", help="the users and their roles")
+    u = users.add_parser("remove", help="remove a user (their labels stay, under their name)")
+    u.add_argument("name")
+    u = users.add_parser("rotate", help="a new token for a user; the old one stops working")
+    u.add_argument("name")
+    p.set_defaults(func=cmd_users)
 
     from ..model.commands import register as register_model_commands
 

@@ -15,6 +15,13 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--grid", help="sprite grid as COLSxROWS, e.g. 200x150")
     g.add_argument("--tile", type=int, default=None, help="sprite tile size in px (default 48)")
     g.add_argument("--images", type=Path, help="a folder of images (searched recursively)")
+    g.add_argument("--manifest", type=Path, help="a CSV or Parquet table of image paths (relative to its folder)")
+    g.add_argument("--path-column", help="the manifest's path column (default: path, file, image or filepath)")
+    g.add_argument("--id-column", help="the manifest's id column, naming items for good (default: id, if present)")
+    g.add_argument("--hf-dataset", type=Path,
+                   help="a Hugging Face dataset on disk: save_to_disk folder, Parquet files or imagefolder (offline)")
+    g.add_argument("--image-column", help="the dataset's image column (default: its first image feature)")
+    g.add_argument("--split", dest="hf_split", help="the dataset's split (default: train, or its first)")
     g.add_argument("--attributes", type=Path, help="CSV of 0/1 ground-truth columns (benchmarks only)")
     e = p.add_argument_group("embeddings")
     e.add_argument("--encoder", default="auto", help="auto | clip | imagenet | pixels | precomputed (default auto)")
@@ -42,6 +49,14 @@ def add_simulation_args(p, *, seeds: int | None) -> None:
 
 def check_data_args(args: argparse.Namespace) -> None:
     """Refuse flags that contradict each other, and a folder that is not there, before anything starts."""
+    tables = [flag for flag, value in (("--manifest", getattr(args, "manifest", None)),
+                                        ("--hf-dataset", getattr(args, "hf_dataset", None))) if value is not None]
+    if tables:
+        others = [f for f, v in (("--sprite", args.sprite), ("--images", args.images), ("--grid", args.grid))
+                  if v is not None]
+        if len(tables) > 1 or others:
+            raise DataError(f"give one data source, not {' and '.join(tables + others)}")
+        return
     if args.images is None:
         return
     if args.sprite is not None:
@@ -58,11 +73,17 @@ def config_from_args(args: argparse.Namespace, **extra) -> Config:
     pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
     return Config(
         sprite=args.sprite, grid=args.grid, tile=48 if args.tile is None else args.tile, images=args.images,
-        attributes=args.attributes,
+        attributes=args.attributes, **table_args(args),
         encoder=args.encoder, clip_model=args.clip_model, clip_pretrained=pretrained, embeddings=args.embeddings,
         device=args.device, home=args.home or default_home(), seed=args.seed,
         embed_input_size=getattr(args, "input_size", None), **extra,
     )
+
+
+def table_args(args: argparse.Namespace) -> dict:
+    """The manifest and dataset flags as Config fields (absent on commands without the data flags)."""
+    names = ("manifest", "path_column", "id_column", "hf_dataset", "image_column", "hf_split")
+    return {name: getattr(args, name, None) for name in names}
 
 
 def tqdm_progress():

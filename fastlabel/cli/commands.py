@@ -187,3 +187,26 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     demo = make_demo(args.out, n=args.n, seed=args.seed)
     print(f"wrote {demo.n} demo faces: --sprite {demo.sprite} --grid {demo.grid} --attributes {demo.attributes}")
     return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """`fastlabel users add|list|remove|rotate`: a token is printed once, only its hash is kept."""
+    from ..config import default_home
+    from ..users import UserStore
+
+    store = UserStore(args.home or default_home())
+    if args.action == "list":
+        users = store.users()
+        for user in users:
+            print(f"{user.name}\t{user.role}")
+        if not users:
+            print("no users: the app is single-user (no sign-in)")
+        return 0
+    if args.action == "remove":
+        store.remove(args.name)
+        print(f"removed {args.name}; their labels stay in the journals under that name")
+        return 0
+    token = store.add(args.name, admin=args.admin) if args.action == "add" else store.rotate(args.name)
+    role = store.get(args.name).role  # type: ignore[union-attr]
+    print(f"{args.name} ({role}): personal token (shown once, keep it safe):\n{token}")
+    return 0

@@ -36,7 +36,7 @@ from scipy.signal import resample_poly
 
 from fastlabel.data.folder import scan_folder
 from fastlabel.data.registry import Changes, ItemRecord, ItemRegistry, registry_file
-from fastlabel.data.sources import check_item_id
+from fastlabel.data.base import check_item_id
 from fastlabel.data.spectrogram import CARD_SIZE, card_png, wide_png
 from fastlabel.errors import DataError, InvalidInput
 from fastlabel.files import write_atomic

@@ -2,16 +2,16 @@
 
 Every source numbers its items 0..len-1 in a stable order, hands out RGB images for the
 encoder and PNG thumbnails for the grid UI, says which ids it serves now, and has a fingerprint
-that keys caches and sessions. Image folders live in folder.py.
+that keys caches and sessions. Image folders live in folder.py, what every source shares in base.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -19,8 +19,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from fastlabel.data.base import check_item_id, png_bytes
 from fastlabel.data.decode import no_pixel_limit, to_rgb
-from fastlabel.errors import DataError, UnknownItem
+from fastlabel.data.folder import ImageFolder
+from fastlabel.errors import DataError
 from fastlabel.files import file_sha256
 
 log = logging.getLogger(__name__)
@@ -63,23 +65,6 @@ def parse_grid(grid: str | tuple[int, int]) -> tuple[int, int]:
     if cols < 1 or rows < 1:
         raise DataError(f"grid {cols}x{rows} needs at least one column and one row")
     return cols, rows
-
-
-def check_item_id(item_id: object, length: int) -> int:
-    """Return item_id as an int if it names an item of a source of this length, else UnknownItem."""
-    if isinstance(item_id, bool) or not isinstance(item_id, (int, np.integer)):
-        raise UnknownItem(f"item id must be an integer, got {item_id!r}")
-    index = int(item_id)
-    if not 0 <= index < length:
-        raise UnknownItem(f"no item {index}: ids run from 0 to {length - 1}")
-    return index
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    """Encode an image as PNG."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
@@ -187,6 +172,36 @@ class SpriteSheet:
         return np.ones(self.count, dtype=bool)  # a sprite is fixed: every tile, always
 
 
+@dataclass(frozen=True)
+class TableSpec:
+    """A source given as a table of items: a manifest file (CSV or Parquet), or a local Hugging Face dataset."""
+
+    manifest: Path | None = None
+    path_column: str | None = None
+    id_column: str | None = None
+    hf_dataset: Path | None = None
+    image_column: str | None = None
+    split: str | None = None
+    cache_dir: Path | None = None  # where `datasets` may cache a Parquet or imagefolder layout
+
+    @property
+    def given(self) -> bool:
+        return self.manifest is not None or self.hf_dataset is not None
+
+    def open(self, registry_dir: str | os.PathLike[str] | None) -> ImageSource:
+        if self.manifest is not None and self.hf_dataset is not None:
+            raise DataError("give --manifest or --hf-dataset, not both")
+        if self.manifest is not None:
+            from fastlabel.data.manifest import ManifestSource  # both build on folder.py, which imports this module
+
+            return ManifestSource(self.manifest, path_column=self.path_column, id_column=self.id_column,
+                                  registry_dir=registry_dir)
+        from fastlabel.data.hf_dataset import HFDatasetSource
+
+        return HFDatasetSource(self.hf_dataset, image_column_name=self.image_column, split=self.split,  # type: ignore[arg-type]
+                               registry_dir=registry_dir, cache_dir=self.cache_dir)
+
+
 def load_source(
     *,
     sprite: str | os.PathLike[str] | None = None,
@@ -195,16 +210,19 @@ def load_source(
     images: str | os.PathLike[str] | None = None,
     count: int | None = None,
     registry_dir: str | os.PathLike[str] | None = None,
+    table: TableSpec | None = None,
 ) -> ImageSource:
-    """Open the one data source the settings name: a sprite sheet (with its grid) or an image folder
-    (whose item ids are kept under `registry_dir`, when given)."""
+    """Open the one data source the settings name: a sprite sheet (with its grid), an image folder, or a
+    manifest or Hugging Face dataset (`table`); item ids of the last three are kept under `registry_dir`."""
+    if table is not None and table.given:
+        if sprite is not None or images is not None or grid is not None:
+            raise DataError("give exactly one data source: --manifest or --hf-dataset takes no --sprite, --grid or --images")
+        return table.open(registry_dir)
     if (sprite is None) == (images is None):
         raise DataError("give exactly one data source: a sprite sheet or a folder of images")
     if images is not None:
         if grid is not None:
             raise DataError("--grid describes a sprite sheet; a folder of images (--images) takes no grid")
-        from fastlabel.data.folder import ImageFolder  # folder.py imports this module's helpers
-
         return ImageFolder(images, registry_dir=registry_dir)
     if grid is None:
         size = image_size(sprite)

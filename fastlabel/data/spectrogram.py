@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from fastlabel.data.sources import png_bytes
+from fastlabel.data.base import png_bytes
 
 CARD_SIZE = (192, 192)  # width, height in px: twice the 96 px card, as for image thumbnails
 WIDE_HEIGHT = 256  # the closer look: a taller picture, as wide as its duration asks

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
 
 from fastlabel.embeddings.base import Encoder, Progress
+from fastlabel.embeddings.cache import EmbeddingCache
 from fastlabel.errors import DataError
-
-if TYPE_CHECKING:
-    from fastlabel.embeddings.cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
 STAND_IN_SIDE = 64

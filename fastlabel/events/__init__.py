@@ -6,6 +6,7 @@ from .records import (
     BatchServed,
     ItemsAdded,
     Event,
+    LabelResolved,
     LabelsCorrected,
     LabelsSubmitted,
     ModelTrained,
@@ -17,7 +18,7 @@ from .records import (
 from .reducer import Retrain, SessionState, Submission, apply, fold
 
 __all__ = [
-    "EVENT_TYPES", "BatchServed", "ItemsAdded", "Event", "EventLog", "LabelsCorrected", "LabelsSubmitted", "ModelTrained",
+    "EVENT_TYPES", "BatchServed", "ItemsAdded", "Event", "EventLog", "LabelResolved", "LabelsCorrected", "LabelsSubmitted", "ModelTrained",
     "QuerySet", "SessionStarted",
     "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
     "load_events", "parse_jsonl",

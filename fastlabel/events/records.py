@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from ..errors import InvalidInput
+from ..users import OWNER, check_user_name
 
 BATCH_TYPES = ("positive", "negative", "neutral")
 MAX_REQUEST_ID_CHARS = 64
@@ -60,6 +61,13 @@ def _labels(labels: Any) -> None:
         _int(pair[0], f"labels[{k}] id")
         if isinstance(pair[1], bool) or pair[1] not in (0, 1) or not isinstance(pair[1], int):
             raise InvalidInput(f"labels[{k}]: label must be 0 or 1, got {pair[1]!r:.40}")
+
+
+def _labeler(value: Any) -> None:
+    try:
+        check_user_name(value)
+    except InvalidInput as exc:
+        raise InvalidInput(f"labeler: {exc}") from None
 
 
 def check_request_id(value: Any) -> None:
@@ -135,7 +143,11 @@ class QuerySet(Event):
 
 @dataclass(frozen=True, slots=True)
 class BatchServed(Event):
-    """A page shown to the user: which strategy chose which items, and the probabilities shown."""
+    """A page shown to a labeler: which strategy chose which items, and the probabilities shown.
+
+    Version 2 added `labeler` (who was served) and `overlap` (cards already labeled by someone else,
+    served again for the agreement figures); older records were served to "owner", with no overlap.
+    """
 
     strategy: str = ""
     batch_type: str = "neutral"
@@ -143,10 +155,15 @@ class BatchServed(Event):
     probs: tuple[float, ...] = ()
     audit: tuple[int, ...] = ()  # ids drawn uniformly at random for unbiased estimates
     audit_pool: int = 0  # how many items the audit ids were drawn from
+    labeler: str = OWNER
+    overlap: tuple[int, ...] = ()  # ids labeled by someone else before: the agreement sample
     type: ClassVar[str] = "batch_served"
+    version: ClassVar[int] = 2
 
     def check(self) -> None:
         _str(self.strategy, "strategy")
+        _labeler(self.labeler)
+        _ids(self.overlap, "overlap")
         if self.batch_type not in BATCH_TYPES:
             raise InvalidInput(f"batch_type must be one of {', '.join(BATCH_TYPES)}, got {self.batch_type!r:.40}")
         _ids(self.ids, "ids")
@@ -158,7 +175,7 @@ class BatchServed(Event):
         _int(self.audit_pool, "audit_pool")
 
     def item_ids(self) -> tuple[int, ...]:
-        return self.ids + self.audit
+        return self.ids + self.audit + self.overlap
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +183,7 @@ class LabelsSubmitted(Event):
     """A confirmed page of labels, with how long it was on screen and how many clicks it took.
 
     Version 2 added `request_id`: the client's id for the submit, so that a repeat is answered, not re-applied.
+    Version 3 added `labeler`: who gave the labels (older records: "owner").
     """
 
     labels: tuple[tuple[int, int], ...] = ()
@@ -173,11 +191,13 @@ class LabelsSubmitted(Event):
     page_ms: int | None = None
     clicks: int | None = None
     request_id: str | None = None
+    labeler: str = OWNER
     type: ClassVar[str] = "labels_submitted"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     def check(self) -> None:
         _labels(self.labels)
+        _labeler(self.labeler)
         _optional_int(self.batch_id, "batch_id", 1)
         _optional_int(self.page_ms, "page_ms")
         _optional_int(self.clicks, "clicks")
@@ -193,16 +213,22 @@ CORRECTION_ORIGINS = ("review", "gallery")
 @dataclass(frozen=True, slots=True)
 class LabelsCorrected(Event):
     """Labels changed on items already labeled, from the review page (`batch_id`: the review page
-    shown) or the labeled gallery; undone like a submission, counted apart in the effort figures."""
+    shown) or the labeled gallery; undone like a submission, counted apart in the effort figures.
+
+    Version 2 added `labeler` (older records: "owner"): a correction changes that labeler's own labels.
+    """
 
     labels: tuple[tuple[int, int], ...] = ()
     origin: str = "review"
     batch_id: int | None = None
     request_id: str | None = None
+    labeler: str = OWNER
     type: ClassVar[str] = "labels_corrected"
+    version: ClassVar[int] = 2
 
     def check(self) -> None:
         _labels(self.labels)
+        _labeler(self.labeler)
         _optional_int(self.batch_id, "batch_id", 1)
         check_request_id(self.request_id)
         if self.origin not in CORRECTION_ORIGINS:
@@ -217,16 +243,38 @@ class SubmissionUndone(Event):
     """Takes back the submission with sequence number `submission`.
 
     Version 2 added `request_id`, as for LabelsSubmitted: a repeated undo does not take back a second page.
+    Version 3 added `labeler`: who undid it (older records: "owner").
     """
 
     submission: int = 0
     request_id: str | None = None
+    labeler: str = OWNER
     type: ClassVar[str] = "submission_undone"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     def check(self) -> None:
         _int(self.submission, "submission", 1)
         check_request_id(self.request_id)
+        _labeler(self.labeler)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelResolved(Event):
+    """An admin's decision on items the labelers disagree about: it overrides their labels for training
+    and export, and is undone like a submission (by the admin who made it)."""
+
+    labels: tuple[tuple[int, int], ...] = ()
+    labeler: str = OWNER  # the admin who resolved
+    request_id: str | None = None
+    type: ClassVar[str] = "label_resolved"
+
+    def check(self) -> None:
+        _labels(self.labels)
+        _labeler(self.labeler)
+        check_request_id(self.request_id)
+
+    def item_ids(self) -> tuple[int, ...]:
+        return tuple(i for i, _ in self.labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,10 +301,10 @@ class ItemsAdded(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, LabelsCorrected, SubmissionUndone,
-                              ModelTrained, ItemsAdded)
+                              LabelResolved, ModelTrained, ItemsAdded)
 }
 
-_TUPLE_FIELDS = {"embedding", "ids", "probs", "audit"}
+_TUPLE_FIELDS = {"embedding", "ids", "probs", "audit", "overlap"}
 
 
 def event_from_dict(raw: Any) -> Event:

@@ -7,10 +7,13 @@ from functools import reduce
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
+from ..users import OWNER
+from .label_policy import Vote, label_in_effect
 from .records import (
     BatchServed,
     Event,
     ItemsAdded,
+    LabelResolved,
     LabelsCorrected,
     LabelsSubmitted,
     ModelTrained,
@@ -19,10 +22,14 @@ from .records import (
     SubmissionUndone,
 )
 
+RESOLVED = "resolved"  # the `correction` of a Submission made by a LabelResolved
+
 
 @dataclass(frozen=True)
 class Submission:
-    """A submission still in effect, with what it overwrote so that undo can restore it."""
+    """A submission still in effect, with what it overwrote so that undo can restore it: `previous` is
+    the label its labeler had given each item before (for a resolution: the previous resolution), and
+    `restore` the whole vote (label and seq) to put back."""
 
     seq: int
     labels: tuple[tuple[int, int], ...]
@@ -30,7 +37,9 @@ class Submission:
     batch_id: int | None = None
     page_ms: int | None = None
     clicks: int | None = None
-    correction: str | None = None  # a LabelsCorrected's origin ("review", "gallery"); None for a page
+    correction: str | None = None  # a LabelsCorrected's origin ("review", "gallery"), "resolved"; None for a page
+    labeler: str = OWNER
+    restore: Mapping[int, Vote | int | None] = field(default_factory=lambda: MappingProxyType({}))
 
     def changed(self) -> dict[int, int]:
         """The labels this submission changed (a correction may repeat a label already given)."""
@@ -59,11 +68,26 @@ class SessionState:
     query_logit_scale: float = 100.0
     batches: tuple[BatchServed, ...] = ()
     submissions: tuple[Submission, ...] = ()  # in effect, oldest first
-    history: tuple[LabelsSubmitted | LabelsCorrected | SubmissionUndone, ...] = ()  # every label change, in order
+    history: tuple[LabelsSubmitted | LabelsCorrected | LabelResolved | SubmissionUndone, ...] = ()  # every label change, in order
     audit_ids: frozenset[int] = frozenset()  # served as audit cards: held out of training
     retrains: tuple[Retrain, ...] = ()
     last_seq: int = 0
     requests: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # request id -> its event
+    # item -> labeler -> (label, seq): every labeler's own label; `labels` is label_policy's choice among them
+    votes: Mapping[int, Mapping[str, Vote]] = field(default_factory=lambda: MappingProxyType({}))
+    resolved: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))  # an admin's decision
+
+    def submission(self, seq: int) -> Submission | None:
+        """The submission in effect recorded at `seq`, if any."""
+        return next((s for s in reversed(self.submissions) if s.seq == seq), None)
+
+    def latest_submission(self, labeler: str) -> Submission | None:
+        """The labeler's latest submission (page, correction or resolution) still in effect: what their undo takes back."""
+        return next((s for s in reversed(self.submissions) if s.labeler == labeler), None)
+
+    def labelers(self) -> list[str]:
+        """Everyone who has a label in effect, by name."""
+        return sorted({name for votes in self.votes.values() for name in votes})
 
     @property
     def n_positive(self) -> int:
@@ -85,7 +109,7 @@ class SessionState:
         """Items whose label a correction in effect changed -> the seq of the latest such correction."""
         out: dict[int, int] = {}
         for sub in self.submissions:
-            if sub.correction is not None:
+            if sub.correction not in (None, RESOLVED):
                 out.update((item, sub.seq) for item in sub.changed())
         return out
 
@@ -127,34 +151,88 @@ def apply(state: SessionState, event: Event) -> SessionState:
     if isinstance(event, BatchServed):
         return replace(state, batches=state.batches + (event,), audit_ids=state.audit_ids | set(event.audit))
     if isinstance(event, (LabelsSubmitted, LabelsCorrected)):
-        labels = dict(state.labels)
-        previous: dict[int, int | None] = {}
-        for item, label in event.labels:  # last write wins, within a page and across pages
-            previous.setdefault(item, labels.get(item))
-            labels[item] = label
-        if isinstance(event, LabelsSubmitted):
-            sub = Submission(event.seq, event.labels, MappingProxyType(previous), event.batch_id, event.page_ms,
-                             event.clicks)
-        else:
-            sub = Submission(event.seq, event.labels, MappingProxyType(previous), event.batch_id,
-                             correction=event.origin)
-        return _with_labels(state, labels, submissions=state.submissions + (sub,), history=state.history + (event,))
+        return _vote(state, event)
+    if isinstance(event, LabelResolved):
+        return _resolve(state, event)
     if isinstance(event, SubmissionUndone):
-        if not state.submissions or state.submissions[-1].seq != event.submission:
-            return state  # only the latest submission in effect can be undone; anything else is a no-op
-        undone = state.submissions[-1]
-        labels = dict(state.labels)
-        for item, before in undone.previous.items():
-            if before is None:
-                labels.pop(item, None)
-            else:
-                labels[item] = before
-        return _with_labels(state, labels, submissions=state.submissions[:-1], history=state.history + (event,))
+        return _undo(state, event)
     if isinstance(event, ItemsAdded):
         return replace(state, n_items=max(state.n_items, event.n_items))
     if isinstance(event, ModelTrained):
         return replace(state, retrains=state.retrains + (Retrain(event.seq, len(state.labels), state.n_positive),))
     return state
+
+
+def _settle(labels: dict[int, int], item: int, votes: Mapping[str, Vote], resolved: int | None) -> None:
+    label = label_in_effect(votes, resolved)
+    if label is None:
+        labels.pop(item, None)
+    else:
+        labels[item] = label
+
+
+def _vote(state: SessionState, event: LabelsSubmitted | LabelsCorrected) -> SessionState:
+    """A labeler's labels replace their own earlier ones (last write wins, within a page and across pages)."""
+    who = event.labeler
+    labels, votes = dict(state.labels), dict(state.votes)
+    previous: dict[int, int | None] = {}
+    restore: dict[int, Vote | None] = {}
+    for item, label in event.labels:
+        mine = dict(votes.get(item, {}))
+        if item not in restore:
+            restore[item] = mine.get(who)
+            previous[item] = mine[who][0] if who in mine else None
+        mine[who] = (label, event.seq)
+        votes[item] = MappingProxyType(mine)
+        _settle(labels, item, mine, state.resolved.get(item))
+    correction = event.origin if isinstance(event, LabelsCorrected) else None
+    extra = {"page_ms": event.page_ms, "clicks": event.clicks} if isinstance(event, LabelsSubmitted) else {}
+    sub = Submission(event.seq, event.labels, MappingProxyType(previous), event.batch_id, correction=correction,
+                     labeler=who, restore=MappingProxyType(restore), **extra)
+    return _with_labels(state, labels, votes=MappingProxyType(votes), submissions=state.submissions + (sub,),
+                        history=state.history + (event,))
+
+
+def _resolve(state: SessionState, event: LabelResolved) -> SessionState:
+    labels, resolved = dict(state.labels), dict(state.resolved)
+    previous: dict[int, int | None] = {}
+    for item, label in event.labels:
+        previous.setdefault(item, resolved.get(item))
+        resolved[item] = label
+        _settle(labels, item, state.votes.get(item, {}), label)
+    sub = Submission(event.seq, event.labels, MappingProxyType(previous), correction=RESOLVED, labeler=event.labeler,
+                     restore=MappingProxyType(dict(previous)))
+    return _with_labels(state, labels, resolved=MappingProxyType(resolved), submissions=state.submissions + (sub,),
+                        history=state.history + (event,))
+
+
+def _undo(state: SessionState, event: SubmissionUndone) -> SessionState:
+    """Takes back a submission in effect, which must be its labeler's latest (anything else is a no-op):
+    that labeler's earlier labels come back, and nobody else's change."""
+    undone = state.submission(event.submission)
+    if undone is None or state.latest_submission(undone.labeler) is not undone:
+        return state
+    labels, votes, resolved = dict(state.labels), dict(state.votes), dict(state.resolved)
+    for item, before in undone.restore.items():
+        if undone.correction == RESOLVED:
+            if before is None:
+                resolved.pop(item, None)
+            else:
+                resolved[item] = before  # type: ignore[assignment]
+        else:
+            mine = dict(votes.get(item, {}))
+            if before is None:
+                mine.pop(undone.labeler, None)
+            else:
+                mine[undone.labeler] = before  # type: ignore[assignment]
+            if mine:
+                votes[item] = MappingProxyType(mine)
+            else:
+                votes.pop(item, None)
+        _settle(labels, item, votes.get(item, {}), resolved.get(item))
+    return _with_labels(state, labels, votes=MappingProxyType(votes), resolved=MappingProxyType(resolved),
+                        submissions=tuple(s for s in state.submissions if s is not undone),
+                        history=state.history + (event,))
 
 
 def fold(events: Iterable[Event], state: SessionState | None = None) -> SessionState:

@@ -60,3 +60,24 @@ def _labels_submitted_gets_request_id(raw: Record) -> Record:
 @upcaster("submission_undone", 1)
 def _submission_undone_gets_request_id(raw: Record) -> Record:
     return {**raw, "request_id": None}
+
+
+# Labelers: every record written before there were users was made by the one person then, "owner".
+@upcaster("batch_served", 1)
+def _batch_served_gets_labeler(raw: Record) -> Record:
+    return {**raw, "labeler": "owner", "overlap": []}
+
+
+@upcaster("labels_submitted", 2)
+def _labels_submitted_gets_labeler(raw: Record) -> Record:
+    return {**raw, "labeler": "owner"}
+
+
+@upcaster("labels_corrected", 1)
+def _labels_corrected_gets_labeler(raw: Record) -> Record:
+    return {**raw, "labeler": "owner"}
+
+
+@upcaster("submission_undone", 2)
+def _submission_undone_gets_labeler(raw: Record) -> Record:
+    return {**raw, "labeler": "owner"}

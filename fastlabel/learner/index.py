@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 import faiss
 import numpy as np
 
+from .clustering import Clustering
+
 if TYPE_CHECKING:
     from .index_cache import IndexCache
 
@@ -46,22 +48,6 @@ def row_norms(x: np.ndarray) -> np.ndarray:
 def unit_rows(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(row_norms(x), 1e-12)[:, None]
-
-
-@dataclass(frozen=True)
-class Clustering:
-    """Cluster of every item, and each cluster's members nearest the centre first."""
-
-    assignment: np.ndarray  # (N,) int
-    members: tuple[np.ndarray, ...]
-    n_clusters: int
-
-    @classmethod
-    def from_assignment(cls, assignment: np.ndarray, closeness: np.ndarray, n_clusters: int) -> "Clustering":
-        order = np.lexsort((-closeness, assignment))
-        bounds = np.searchsorted(assignment[order], np.arange(n_clusters + 1))
-        members = tuple(order[bounds[c]: bounds[c + 1]] for c in range(n_clusters))
-        return cls(np.asarray(assignment), members, n_clusters)
 
 
 SCAN_PER_QUERY = 16_000  # rows a search reads per query on a large pool: SEALS wants near, not exact

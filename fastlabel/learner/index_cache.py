@@ -16,7 +16,7 @@ import numpy as np
 
 from ..embeddings.cache import EmbeddingCache
 from ..files import write_atomic
-from .index import Clustering
+from .clustering import Clustering
 
 log = logging.getLogger(__name__)
 INDEX_FORMAT_VERSION = 1

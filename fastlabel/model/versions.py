@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import orjson
 
-from .. import __version__
+from ..version import __version__
 from ..embeddings.base import Encoder
 from ..errors import InvalidInput, NotReady
 from ..events import Event, ModelTrained, SessionStarted, SessionState, apply, fold

@@ -17,9 +17,11 @@ from ..config import Config
 from ..errors import FastLabelError
 from ..workspace import Workspace, open_workspace
 from .concepts import concepts
+from .labels import labels
+from .media import media
 from .models import models
 from .routes import api
-from .runtime import Runtime
+from .runtime import EXTENSION, Runtime
 from .security import (
     changes_state,
     host_header_ok,
@@ -50,10 +52,12 @@ def create_app(config: Config | None = None, *, loader: Callable[..., Workspace]
     app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_SOCKET_MESSAGE_BYTES}
     app.json.sort_keys = False  # type: ignore[attr-defined]
     runtime = Runtime(config, loader)
-    app.extensions["fastlabel"] = runtime
+    app.extensions[EXTENSION] = runtime
     app.register_blueprint(api)
     app.register_blueprint(models)
     app.register_blueprint(concepts)
+    app.register_blueprint(labels)
+    app.register_blueprint(media)
     app.register_blueprint(similar_api)
     _register_errors(app)
     _register_access_check(app, config, runtime)

@@ -5,19 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidInput
 from ..model.artifact import to_bytes
 from ..model.versions import export_version, model_versions
-from .runtime import Runtime
+from .runtime import runtime
 
 models = Blueprint("models", __name__, url_prefix="/api")
 MAX_LISTED = 20
-
-
-def runtime() -> Runtime:
-    return current_app.extensions["fastlabel"]
 
 
 def file_name(concept: str, seq: int) -> str:

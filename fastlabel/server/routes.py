@@ -1,51 +1,22 @@
-"""Thin HTTP routes: parse the request, call the session, shape the answer."""
+"""The labeling loop's routes (state, query, next page, submit, undo) and the downloads: parse the
+request, call the session, shape the answer."""
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidInput
-from ..session import Batch
 from ..threshold import THRESHOLD
 from .bodies import exemplar_ids, int_arg, json_body, parse_labels, request_id_arg
-from .runtime import Runtime
+from .media import item_json
+from .pages import batch_json
+from .runtime import runtime
 
 api = Blueprint("api", __name__, url_prefix="/api")
-
-
-def runtime() -> Runtime:
-    return current_app.extensions["fastlabel"]
-
-
-def item_json(ws, item: int, prob: float, **extra: Any) -> dict[str, Any]:
-    image = base64.b64encode(ws.source.thumbnail(item)).decode("ascii")
-    name = ws.item_name(item)  # a photo's path, shown on hover
-    return {"id": item, "image": image, "prob_pos": round(float(prob), 4), **({"name": name} if name else {}), **extra}
-
-
-def batch_json(ws, batch: Batch) -> dict[str, Any]:
-    starts = batch.starts if batch.starts is not None and len(batch.starts) == len(batch.ids) else None
-    items = [item_json(ws, i, p, **({"prelabel": starts[k]} if starts is not None else {}))
-             for k, (i, p) in enumerate(zip(batch.ids, batch.probs))]
-    out: dict[str, Any] = {
-        "items": items,  # each card's "prelabel": the label it starts with (audit cards: the model's guess)
-        "batch_type": batch.batch_type,
-        "strategy": batch.strategy,
-        "batch_id": batch.batch_id,
-        "exhausted": batch.exhausted,
-    }
-    if batch.message:
-        out["message"] = batch.message
-    if batch.prelabel is not None:  # the strategy's cards: 1 on "more like this", 0 before any model
-        out["prelabel"] = batch.prelabel
-    if batch.audit is not None:
-        out["audit"] = batch.audit
-    return out
 
 
 @api.get("/state")

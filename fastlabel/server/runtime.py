@@ -1,4 +1,5 @@
-"""What the server holds: the workspace once it is loaded, the loading progress, and the hub."""
+"""What the server holds: the workspace once it is loaded, the loading progress, and the hub; and
+`runtime()`, the one way a route or the serving code reaches it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-from flask import g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 
 from ..config import Config
 from ..errors import FastLabelError, NotReady
@@ -14,6 +15,7 @@ from ..workspace import Workspace, open_workspace
 from .push import Hub, announce_retrain
 
 log = logging.getLogger(__name__)
+EXTENSION = "fastlabel"  # the key of the app's Runtime in app.extensions
 
 
 class Runtime:
@@ -84,3 +86,8 @@ class Runtime:
         if "workspace" not in g:  # one concept per request: ?concept=NAME, else the current one (checked here,
             g.workspace = self._workspace.for_concept(request.args.get("concept") or None)  # after the access checks)
         return g.workspace
+
+
+def runtime(app: Flask | None = None) -> Runtime:
+    """The app's Runtime: the current app's inside a request, else the given app's."""
+    return (app or current_app).extensions[EXTENSION]

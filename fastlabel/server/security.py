@@ -47,7 +47,7 @@ def same_site(origin: str | None, fetch_site: str | None, host_header: str | Non
     return origin_ok(origin, host_header) and fetch_site not in ("cross-site", "same-site")
 
 
-STATE_CHANGING_GETS = {"api.next_batch", "concepts.review"}  # serving a page is recorded (a batch_served event)
+STATE_CHANGING_GETS = {"api.next_batch", "labels.review"}  # serving a page is recorded (a batch_served event)
 
 
 def changes_state(method: str, endpoint: str | None) -> bool:

@@ -25,17 +25,13 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from ..config import Config
 from .app import create_app
 from .push import MAX_SOCKETS
-from .runtime import Runtime
+from .runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
 THREADS = MAX_SOCKETS + 32  # every socket holds a thread; the rest serve requests
 MAX_CONNECTIONS = 256  # per worker; connections beyond wait in the listen backlog
 GRACEFUL_TIMEOUT_S = 10
 JSON_ERROR = '{"error": "%(code)d %(message)s"}'
-
-
-def runtime_of(app: Flask) -> Runtime:
-    return app.extensions["fastlabel"]
 
 
 def gunicorn_available() -> bool:
@@ -61,13 +57,13 @@ def serve(config: Config, server: str = "auto") -> int:
     raise ValueError(f"unknown server {server!r}; use auto, gunicorn or dev")
 
 
-def exit_when_start_fails(runtime: Runtime, stop: Any) -> threading.Thread:
+def exit_when_start_fails(rt: Runtime, stop: Any) -> threading.Thread:
     """Watch the start-up; on failure print the reason and call `stop()`."""
 
     def watch() -> None:
-        runtime.wait_started()
-        if runtime.failed:
-            print(f"fastlabel: error: could not start: {runtime.error}", file=sys.stderr, flush=True)
+        rt.wait_started()
+        if rt.failed:
+            print(f"fastlabel: error: could not start: {rt.error}", file=sys.stderr, flush=True)
             stop()
 
     thread = threading.Thread(target=watch, name="fastlabel-start-watch", daemon=True)
@@ -100,19 +96,19 @@ def _worker_class():
         def load_wsgi(self) -> None:
             util.write_error = write_json_error  # this worker process only
             super().load_wsgi()
-            exit_when_start_fails(runtime_of(self.wsgi), lambda: os._exit(Arbiter.WORKER_BOOT_ERROR))
+            exit_when_start_fails(runtime(self.wsgi), lambda: os._exit(Arbiter.WORKER_BOOT_ERROR))
 
         def handle_exit(self, sig, frame) -> None:
             super().handle_exit(sig, frame)
             if self.wsgi is not None:  # sockets would hold the graceful stop until its timeout
-                runtime_of(self.wsgi).hub.close_all()
+                runtime(self.wsgi).hub.close_all()
 
     return FastLabelWorker
 
 
 def _close_runtime(server, worker) -> None:
     if getattr(worker, "wsgi", None) is not None:
-        runtime_of(worker.wsgi).close()
+        runtime(worker.wsgi).close()
         worker.log.info("journal closed")
 
 
@@ -171,7 +167,7 @@ class CappedServer(ThreadedWSGIServer):
 
 def serve_dev(config: Config) -> int:
     app = create_app(config)
-    runtime = runtime_of(app)
+    rt = runtime(app)
     server = CappedServer(config.host, config.port, app, handler=JsonErrorRequestHandler)
     log.info("development server on %s:%s", config.host, config.port)
     failed = threading.Event()
@@ -180,12 +176,12 @@ def serve_dev(config: Config) -> int:
         failed.set()
         server.shutdown()
 
-    exit_when_start_fails(runtime, stop_failed)
+    exit_when_start_fails(rt, stop_failed)
     previous = signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     try:
         server.serve_forever()
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.server_close()
-        runtime.close()
+        rt.close()
     return 2 if failed.is_set() else 0

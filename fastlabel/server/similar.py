@@ -19,7 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..data.decode import to_rgb
 from ..errors import FastLabelError, InvalidInput
 from .bodies import int_arg
-from .routes import batch_json, runtime
+from .pages import batch_json
+from .runtime import runtime
 
 similar_api = Blueprint("similar", __name__, url_prefix="/api")
 

@@ -41,7 +41,7 @@ def corrections(state: SessionState) -> dict[str, int]:
     """Labels changed by corrections in effect (review page, labeled gallery), apart from the pages' figures."""
     by_origin = {"review": 0, "gallery": 0}
     for sub in state.submissions:
-        if sub.correction is not None:
+        if sub.correction in by_origin:
             by_origin[sub.correction] = by_origin.get(sub.correction, 0) + len(sub.changed())
     return {"total": sum(by_origin.values()), **by_origin}
 
