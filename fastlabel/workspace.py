@@ -15,6 +15,7 @@ import orjson
 from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
+from .data.media import check_encoder_fits, media_of
 from .data.sources import TableSpec
 from .device import pick_device
 from .embeddings import Encoder, embed_source, encoder_from_config
@@ -175,18 +176,38 @@ class EmbeddedData:
     attributes: Attributes | None
 
 
+def source_options(config: Config, encoder: Encoder | None = None) -> dict[str, Any]:
+    """load_source's arguments for the config's data. Recordings are cut to the encoder's input (its
+    window length and sample rate) unless the config gives a window."""
+    return {"sprite": config.sprite, "grid": config.grid, "tile": config.tile, "images": config.images,
+            "registry_dir": config.home / "folders", "audio": config.audio,
+            "window_s": config.window_s or getattr(encoder, "window_s", None), "hop_s": config.hop_s,
+            "sample_rate": getattr(encoder, "sample_rate", None), "table": table_spec(config)}
+
+
+def open_source_and_encoder(config: Config) -> tuple[ImageSource, Encoder]:
+    """The config's data source and an encoder that accepts its media. Recordings need the encoder
+    first (its input decides the windows); images open first, so a bad folder fails before a model loads."""
+    if config.media == "image":
+        source = load_source(**source_options(config))
+        encoder = encoder_from_config(config)
+    else:
+        encoder = encoder_from_config(config)
+        source = load_source(**source_options(config, encoder))
+    check_encoder_fits(encoder, source)
+    return source, encoder
+
+
 def open_pool(config: Config, progress: Progress | None = None) -> EmbeddedData:
     """Load the data and embed it, or hit the cache."""
     config = resolve_data(config)
-    source = load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images,
-                         registry_dir=config.home / "folders", table=table_spec(config))
+    source, encoder = open_source_and_encoder(config)
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
-    encoder = encoder_from_config(config)
     report = (lambda done, total: progress("embedding", done, total)) if progress else None
     embeddings = embed_source(source, encoder, config.cache_dir, progress=report)
     if not source.available().any():  # every file failed to decode
         reasons = "; ".join(f"{path} ({why})" for path, why in getattr(source, "skipped", []))
-        raise DataError(f"none of the images of {source.name} could be decoded: {reasons}")
+        raise DataError(f"none of the {media_of(source).noun}s of {source.name} could be decoded: {reasons}")
     return EmbeddedData(config, source, encoder, embeddings, attributes)
 
 

@@ -49,7 +49,7 @@ def test_logmel_features_are_fixed_width_unit_and_deterministic() -> None:
 
 
 def test_logmel_through_the_embedding_cache(tmp_path: Path) -> None:
-    encoder = make_encoder("logmel")
+    encoder = make_encoder("logmel", media="audio")
     assert isinstance(encoder, LogMelEncoder) and encoder.media == "audio"
     folder = AudioFolder(write_folder(tmp_path / "rec", 22_050), window_s=encoder.window_s,
                          sample_rate=encoder.sample_rate, home_dir=tmp_path / "home")

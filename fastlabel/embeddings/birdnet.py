@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 
 from fastlabel.embeddings.base import Progress
 from fastlabel.embeddings.windows import window_batches
@@ -158,6 +157,7 @@ class BirdnetModel:
     def __init__(self, path: Path, threads: int | None = None, batch_size: int = BATCH_SIZE) -> None:
         try:
             from ai_edge_litert.interpreter import Interpreter
+            from scipy.linalg import cho_factor
         except ImportError as exc:
             raise EncoderUnavailable(f"The birdnet encoder needs ai-edge-litert ({exc}): {INSTALL_HINT}") from None
         self.threads = threads or max(1, min(4, os.cpu_count() or 1))
@@ -194,6 +194,8 @@ class BirdnetModel:
 
     def features(self, windows: np.ndarray) -> np.ndarray:
         """(B, 1024) pooled features (before the classifier), recovered from the logits."""
+        from scipy.linalg import cho_solve  # with the runtime, in the audio extra
+
         centred = (self.logits(windows) - self.bias).astype(np.float64)
         pooled = cho_solve(self._gram, self.weights.T.astype(np.float64) @ centred.T).T.astype(np.float32)
         return np.maximum(pooled, 0.0, out=pooled)  # the pool averages ReLU outputs: never below 0
