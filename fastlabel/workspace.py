@@ -19,10 +19,11 @@ from .data.sources import TableSpec
 from .device import pick_device
 from .embeddings import Encoder, embed_source, encoder_from_config
 from .errors import DataError
-from .events import EventLog, LabelsSubmitted
+from .events import DataSource, EncoderConfig, EventLog, LabelsSubmitted
 from .learner.head import use_threads, warm_up
 from .learner.index import EmbeddingIndex
 from .learner.index_cache import IndexCache
+from .provenance import Recording, describe_encoder, describe_source
 from .session import LabelingSession
 from .session.views import last_trained
 
@@ -173,21 +174,35 @@ class EmbeddedData:
     encoder: Encoder
     embeddings: np.ndarray
     attributes: Attributes | None
+    data_source: DataSource  # the data as given, for the journal
+    encoder_config: EncoderConfig  # what builds the encoder again, for the journal
 
 
-def open_pool(config: Config, progress: Progress | None = None) -> EmbeddedData:
-    """Load the data and embed it, or hit the cache."""
+def open_pool(config: Config, progress: Progress | None = None, recording: Recording | None = None) -> EmbeddedData:
+    """Load the data and embed it, or hit the cache. With the `recording` of a journal, the data and
+    the encoder must be the ones it was recorded on (checked before anything is embedded)."""
+    given = config
+    if recording is not None:
+        recording.check_can_build_encoder()
     config = resolve_data(config)
-    source = load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images,
-                         registry_dir=config.home / "folders", table=table_spec(config))
+    try:
+        source = load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images,
+                             registry_dir=config.home / "folders", table=table_spec(config))
+    except DataError as error:
+        raise (recording.open_failed(error) if recording is not None else error) from None
+    if recording is not None:
+        recording.check_source(source)
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
     encoder = encoder_from_config(config)
+    if recording is not None:
+        recording.check_encoder(encoder)
     report = (lambda done, total: progress("embedding", done, total)) if progress else None
     embeddings = embed_source(source, encoder, config.cache_dir, progress=report)
     if not source.available().any():  # every file failed to decode
         reasons = "; ".join(f"{path} ({why})" for path, why in getattr(source, "skipped", []))
         raise DataError(f"none of the images of {source.name} could be decoded: {reasons}")
-    return EmbeddedData(config, source, encoder, embeddings, attributes)
+    return EmbeddedData(config, source, encoder, embeddings, attributes, describe_source(given, source),
+                        describe_encoder(config, encoder))
 
 
 def item_space(source: ImageSource) -> dict[str, Any]:
@@ -215,6 +230,7 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
             pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
             seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=device,
             **item_space(pool.source), concept=concept, index=index,
+            data_source=pool.data_source, encoder_config=pool.encoder_config,
         )
 
     started: list[bool] = []

@@ -26,6 +26,8 @@ import torch
 from ..errors import FastLabelError, InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
 from ..events import (
     BatchServed,
+    DataSource,
+    EncoderConfig,
     Event,
     EventLog,
     ItemsAdded,
@@ -78,9 +80,12 @@ class LabelingSession:
         concept: str = "positive",
         index: EmbeddingIndex | None = None,
         snapshots: bool | str | Path = True,
+        data_source: DataSource | None = None,
+        encoder_config: EncoderConfig | None = None,
     ) -> None:
         """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
-        a folder; or False, replay every retrain."""
+        a folder; or False, replay every retrain. `data_source` and `encoder_config` are recorded in a
+        new journal's first event, so commands given the journal alone open the same pool."""
         self.audit_per_page = audit_per_page
         self.embeddings = pool_array(embeddings)  # float16 or float32, in place
         self.n_items = int(self.embeddings.shape[0])
@@ -103,7 +108,7 @@ class LabelingSession:
         self._replay(self.log.events)
         if not self.log.events:
             self._record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
-                         concept=concept)
+                         concept=concept, source=data_source, encoder_config=encoder_config)
         self._check_matches(data_id)
         if self.state.n_items < self.n_items:  # the folder grew since the last start: its new ids exist now
             self._record(ItemsAdded, n_items=self.n_items)
