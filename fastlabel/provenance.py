@@ -24,12 +24,14 @@ from .events import DataSource, EncoderConfig, SessionStarted
 log = logging.getLogger(__name__)
 
 # a source's kind, the Config field holding its location, and the fields recorded beside it
-LOCATIONS = {"sprite": "sprite", "folder": "images", "manifest": "manifest", "hf_dataset": "hf_dataset"}
+LOCATIONS = {"sprite": "sprite", "folder": "images", "manifest": "manifest", "hf_dataset": "hf_dataset",
+             "audio": "audio"}
 EXTRAS = {"sprite": {"grid": "grid", "tile": "tile"},
           "manifest": {"path_column": "path_column", "id_column": "id_column"},
-          "hf_dataset": {"image_column": "image_column", "split": "hf_split"}}
+          "hf_dataset": {"image_column": "image_column", "split": "hf_split"},
+          "audio": {"window": "window_s", "hop": "hop_s"}}
 FLAGS = {"sprite": "--sprite SPRITE.png", "folder": "--images FOLDER", "manifest": "--manifest TABLE",
-         "hf_dataset": "--hf-dataset DATASET"}
+         "hf_dataset": "--hf-dataset DATASET", "audio": "--audio FOLDER"}
 FINGERPRINT_KINDS = {"folder": "folder", "manifest": "manifest", "hf-dataset": "hf_dataset"}  # prefix: kind
 PREDATES = "this journal predates recorded data sources"
 
@@ -38,6 +40,8 @@ def describe_source(config: Config, source: ImageSource) -> DataSource:
     """The data as the user gave it (`config` before the demo fallback fills it in)."""
     kind = next((k for k, field in LOCATIONS.items() if getattr(config, field) is not None), "demo")
     extras = {name: getattr(config, field) for name, field in EXTRAS.get(kind, {}).items()}
+    if kind == "audio":  # the windows the recordings were cut into (the encoder's input, unless given)
+        extras.update(window=getattr(source, "window_s", config.window_s), hop=getattr(source, "hop_s", config.hop_s))
     if isinstance(source, SpriteSheet):
         extras = {"grid": f"{source.cols}x{source.rows}", "tile": source.tile}  # the grid it was read with
     if isinstance(source, ImageFolder):  # manifests and datasets too: their ids live in a registry

@@ -15,6 +15,7 @@ import orjson
 from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
+from .data.media import check_encoder_fits, media_of
 from .data.sources import TableSpec
 from .device import pick_device
 from .embeddings import Encoder, embed_source, encoder_from_config
@@ -178,29 +179,59 @@ class EmbeddedData:
     encoder_config: EncoderConfig  # what builds the encoder again, for the journal
 
 
+def source_options(config: Config, encoder: Encoder | None = None) -> dict[str, Any]:
+    """load_source's arguments for the config's data. Recordings are cut to the encoder's input (its
+    window length and sample rate) unless the config gives a window."""
+    return {"sprite": config.sprite, "grid": config.grid, "tile": config.tile, "images": config.images,
+            "registry_dir": config.home / "folders", "audio": config.audio,
+            "window_s": config.window_s or getattr(encoder, "window_s", None), "hop_s": config.hop_s,
+            "sample_rate": getattr(encoder, "sample_rate", None), "table": table_spec(config)}
+
+
+def open_source_and_encoder(config: Config, recording: Recording | None = None) -> tuple[ImageSource, Encoder]:
+    """The config's data source and an encoder that accepts its media. Recordings need the encoder
+    first (its input decides the windows); images open first, so a bad folder fails before a model loads.
+    With the `recording` of a journal, each must be the one it was recorded on."""
+
+    def source(encoder: Encoder | None = None) -> ImageSource:
+        try:
+            opened = load_source(**source_options(config, encoder))
+        except DataError as error:
+            raise (recording.open_failed(error) if recording is not None else error) from None
+        if recording is not None:
+            recording.check_source(opened)
+        return opened
+
+    def encoder() -> Encoder:
+        built = encoder_from_config(config)
+        if recording is not None:
+            recording.check_encoder(built)
+        return built
+
+    if recording is not None:
+        recording.check_can_build_encoder()
+    if config.media == "image":
+        opened = source()
+        built = encoder()
+    else:
+        built = encoder()
+        opened = source(built)
+    check_encoder_fits(built, opened)
+    return opened, built
+
+
 def open_pool(config: Config, progress: Progress | None = None, recording: Recording | None = None) -> EmbeddedData:
     """Load the data and embed it, or hit the cache. With the `recording` of a journal, the data and
     the encoder must be the ones it was recorded on (checked before anything is embedded)."""
     given = config
-    if recording is not None:
-        recording.check_can_build_encoder()
     config = resolve_data(config)
-    try:
-        source = load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images,
-                             registry_dir=config.home / "folders", table=table_spec(config))
-    except DataError as error:
-        raise (recording.open_failed(error) if recording is not None else error) from None
-    if recording is not None:
-        recording.check_source(source)
+    source, encoder = open_source_and_encoder(config, recording)
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
-    encoder = encoder_from_config(config)
-    if recording is not None:
-        recording.check_encoder(encoder)
     report = (lambda done, total: progress("embedding", done, total)) if progress else None
     embeddings = embed_source(source, encoder, config.cache_dir, progress=report)
     if not source.available().any():  # every file failed to decode
         reasons = "; ".join(f"{path} ({why})" for path, why in getattr(source, "skipped", []))
-        raise DataError(f"none of the images of {source.name} could be decoded: {reasons}")
+        raise DataError(f"none of the {media_of(source).noun}s of {source.name} could be decoded: {reasons}")
     return EmbeddedData(config, source, encoder, embeddings, attributes, describe_source(given, source),
                         describe_encoder(config, encoder))
 

@@ -18,6 +18,12 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--grid", help="sprite grid as COLSxROWS, e.g. 200x150")
     g.add_argument("--tile", type=int, default=None, help="sprite tile size in px (default 48)")
     g.add_argument("--images", type=Path, help="a folder of images (searched recursively)")
+    g.add_argument("--audio", type=Path, help="a folder of recordings (searched recursively; wav, flac, ogg, mp3), "
+                   "labeled in windows")
+    g.add_argument("--window", type=float, default=None, metavar="SECONDS",
+                   help="with --audio: window length in seconds (default: the encoder's input, 3 s)")
+    g.add_argument("--hop", type=float, default=None, metavar="SECONDS",
+                   help="with --audio: seconds from one window's start to the next (default: the window)")
     g.add_argument("--manifest", type=Path, help="a CSV or Parquet table of image paths (relative to its folder)")
     g.add_argument("--path-column", help="the manifest's path column (default: path, file, image or filepath)")
     g.add_argument("--id-column", help="the manifest's id column, naming items for good (default: id, if present)")
@@ -27,7 +33,8 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--split", dest="hf_split", help="the dataset's split (default: train, or its first)")
     g.add_argument("--attributes", type=Path, help="CSV of 0/1 ground-truth columns (benchmarks only)")
     e = p.add_argument_group("embeddings")
-    e.add_argument("--encoder", help=f"auto | clip | imagenet | pixels | precomputed (default {Config.encoder})")
+    e.add_argument("--encoder", help="images: auto | clip | imagenet | pixels | precomputed; "
+                   f"audio: auto | birdnet | logmel | precomputed (default {Config.encoder})")
     e.add_argument("--clip-model", help=f"open_clip model name or a model config JSON (default {Config.clip_model})")
     e.add_argument("--clip-pretrained",
                    help="open_clip pretrained tag, a local checkpoint path, or 'none' for random weights "
@@ -56,27 +63,41 @@ def check_data_args(args: argparse.Namespace) -> None:
     tables = [flag for flag, value in (("--manifest", getattr(args, "manifest", None)),
                                         ("--hf-dataset", getattr(args, "hf_dataset", None))) if value is not None]
     if tables:
-        others = [f for f, v in (("--sprite", args.sprite), ("--images", args.images), ("--grid", args.grid))
-                  if v is not None]
+        others = [f for f, v in (("--sprite", args.sprite), ("--images", args.images), ("--grid", args.grid),
+                                 ("--audio", getattr(args, "audio", None))) if v is not None]
         if len(tables) > 1 or others:
             raise DataError(f"give one data source, not {' and '.join(tables + others)}")
         return
-    if args.images is None:
+    audio = getattr(args, "audio", None)
+    sources = [flag for flag, value in (("--sprite", args.sprite), ("--images", args.images), ("--audio", audio))
+               if value is not None]
+    if len(sources) > 1:
+        raise DataError(f"give {' or '.join(sources)}, not both" if len(sources) == 2
+                        else f"give one of {', '.join(sources)}, not all three")
+    timing = [flag for flag, value in (("--window", getattr(args, "window", None)), ("--hop", getattr(args, "hop", None)))
+              if value is not None]
+    if timing and audio is None:
+        raise DataError(f"{' and '.join(timing)} cut recordings into windows; give the folder with --audio DIR")
+    for flag in timing:
+        if not getattr(args, flag.lstrip("-")) > 0:
+            raise DataError(f"{flag} must be a positive number of seconds")
+    folder, what = (args.images, "image") if args.images is not None else (audio, "recordings")
+    if folder is None:
         return
-    if args.sprite is not None:
-        raise DataError("give --sprite or --images, not both")
     given = [flag for flag, value in (("--grid", args.grid), ("--tile", args.tile)) if value is not None]
     if given:
-        raise DataError(f"{' and '.join(given)} describe a sprite sheet; a folder of images (--images) takes neither")
-    if not args.images.is_dir():
-        raise DataError(f"image folder {args.images} does not exist or is not a folder")
+        raise DataError(f"{' and '.join(given)} describe a sprite sheet; a folder ({sources[0]}) takes neither")
+    if not folder.is_dir():
+        raise DataError(f"{what} folder {folder} does not exist or is not a folder")
 
 
 def data_flags(args: argparse.Namespace) -> dict[str, Any]:
     """The data flags as Config fields, None where not given (absent on commands without them)."""
-    names = ("sprite", "grid", "tile", "images", "manifest", "path_column", "id_column", "hf_dataset",
-             "image_column", "hf_split")
-    return {name: getattr(args, name, None) for name in names}
+    fields = {"sprite": "sprite", "grid": "grid", "tile": "tile", "images": "images", "audio": "audio",
+              "window_s": "window", "hop_s": "hop", "manifest": "manifest", "path_column": "path_column",
+              "id_column": "id_column", "hf_dataset": "hf_dataset", "image_column": "image_column",
+              "hf_split": "hf_split"}
+    return {field: getattr(args, name, None) for field, name in fields.items()}
 
 
 def encoder_flags(args: argparse.Namespace) -> dict[str, Any]:
