@@ -15,7 +15,7 @@ import orjson
 from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
-from .data.media import check_encoder_fits, media_of
+from .data.media import AUDIO, check_encoder_fits, media_of
 from .data.sources import TableSpec
 from .device import pick_device
 from .embeddings import Encoder, embed_source, encoder_from_config
@@ -65,6 +65,14 @@ class Workspace:
             return describe(item)
         return self.source.paths[item] if isinstance(self.source, ImageFolder) else None
 
+    def card_fields(self, item: int) -> dict[str, Any]:
+        """What a card shows beside its picture: its name on hover; for a window of a recording, its media,
+        file and start and end seconds."""
+        if media_of(self.source) is AUDIO:
+            return {"media": AUDIO.name, **self.source.describe(item)}  # type: ignore[attr-defined]
+        name = self.item_name(item)
+        return {"name": name} if name else {}
+
     def export_labels_jsonl(self) -> bytes:
         """The labels as JSONL; for a folder each row has its path, and "missing" when the file is gone."""
         body = self.session.export_labels_jsonl(self.item_names())
@@ -95,7 +103,7 @@ class Workspace:
         last = last_trained(history)
         return {
             "data": {"name": self.source.name, "n_items": s.n_items,
-                     "available": int(self.source.available().sum())},
+                     "available": int(self.source.available().sum()), **media_summary(self.source)},
             **folder_summary(self.source, s),
             "encoder": {"id": self.encoder.id, "has_text": s.has_text},
             "session": str(s.log.journal) if s.log.journal else None,
@@ -108,6 +116,15 @@ class Workspace:
             "can_undo": bool(s.state.submissions),
             **s.insights(),
         }
+
+
+def media_summary(source: ImageSource) -> dict[str, Any]:
+    """What the page needs to know of the items: their media, and for recordings how they are cut."""
+    kind = media_of(source)
+    if kind is not AUDIO:
+        return {"media": kind.name}
+    return {"media": kind.name, "window_s": source.window_s, "hop_s": source.hop_s,  # type: ignore[attr-defined]
+            "sample_rate": source.sample_rate}  # type: ignore[attr-defined]
 
 
 def folder_summary(source: ImageSource, session: LabelingSession) -> dict[str, Any]:

@@ -122,12 +122,14 @@ class LabelingSession(SessionQueries):
         if len(text) > MAX_QUERY_CHARS:
             raise InvalidInput(f"query is longer than {MAX_QUERY_CHARS} characters")
         if not self.has_text:
-            raise NoTextSide("this encoder embeds images only, so zero-shot text queries are off; "
-                             "start with --encoder clip to use them")
+            raise NoTextSide("this encoder has no text or class side, so zero-shot queries are off; "
+                             "start with --encoder clip (images) or birdnet (audio) to use them")
         assert self.text_encoder is not None
-        emb = np.asarray(self.text_encoder.encode_text(text), dtype=np.float32)
+        emb = np.asarray(self.text_encoder.encode_text(text), dtype=np.float32)  # a class: InvalidInput when unknown
+        class_bias = getattr(self.text_encoder, "class_bias", None)  # an encoder whose text side is its classes
+        kind = {"query_type": "class", "bias": float(class_bias(text))} if class_bias is not None else {}
         event, state = self.engine.record(QuerySet, query=text, embedding=tuple(float(v) for v in emb),
-                                          logit_scale=float(self.text_encoder.logit_scale))
+                                          logit_scale=float(self.text_encoder.logit_scale), **kind)
         self.engine.follow(event, state)
         return text
 
