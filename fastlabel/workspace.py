@@ -220,13 +220,13 @@ def open_source_and_encoder(config: Config, recording: Recording | None = None) 
         return opened
 
     def encoder() -> Encoder:
+        if recording is not None:
+            recording.check_can_build_encoder()
         built = encoder_from_config(config)
         if recording is not None:
             recording.check_encoder(built)
         return built
 
-    if recording is not None:
-        recording.check_can_build_encoder()
     if config.media == "image":
         opened = source()
         built = encoder()
