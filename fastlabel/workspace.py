@@ -15,15 +15,16 @@ import orjson
 from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
-from .data.media import check_encoder_fits, media_of
+from .data.media import AUDIO, check_encoder_fits, media_of
 from .data.sources import TableSpec
 from .device import pick_device
 from .embeddings import Encoder, embed_source, encoder_from_config
 from .errors import DataError
-from .events import EventLog, LabelsSubmitted
+from .events import DataSource, EncoderConfig, EventLog, LabelsSubmitted
 from .learner.head import use_threads, warm_up
 from .learner.index import EmbeddingIndex
 from .learner.index_cache import IndexCache
+from .provenance import Recording, describe_encoder, describe_source
 from .session import LabelingSession
 from .session.views import last_trained
 
@@ -64,6 +65,14 @@ class Workspace:
             return describe(item)
         return self.source.paths[item] if isinstance(self.source, ImageFolder) else None
 
+    def card_fields(self, item: int) -> dict[str, Any]:
+        """What a card shows beside its picture: its name on hover; for a window of a recording, its media,
+        file and start and end seconds."""
+        if media_of(self.source) is AUDIO:
+            return {"media": AUDIO.name, **self.source.describe(item)}  # type: ignore[attr-defined]
+        name = self.item_name(item)
+        return {"name": name} if name else {}
+
     def export_labels_jsonl(self) -> bytes:
         """The labels as JSONL; for a folder each row has its path, and "missing" when the file is gone."""
         body = self.session.export_labels_jsonl(self.item_names())
@@ -94,7 +103,7 @@ class Workspace:
         last = last_trained(history)
         return {
             "data": {"name": self.source.name, "n_items": s.n_items,
-                     "available": int(self.source.available().sum())},
+                     "available": int(self.source.available().sum()), **media_summary(self.source)},
             **folder_summary(self.source, s),
             "encoder": {"id": self.encoder.id, "has_text": s.has_text},
             "session": str(s.log.journal) if s.log.journal else None,
@@ -107,6 +116,15 @@ class Workspace:
             "can_undo": bool(s.state.submissions),
             **s.insights(),
         }
+
+
+def media_summary(source: ImageSource) -> dict[str, Any]:
+    """What the page needs to know of the items: their media, and for recordings how they are cut."""
+    kind = media_of(source)
+    if kind is not AUDIO:
+        return {"media": kind.name}
+    return {"media": kind.name, "window_s": source.window_s, "hop_s": source.hop_s,  # type: ignore[attr-defined]
+            "sample_rate": source.sample_rate}  # type: ignore[attr-defined]
 
 
 def folder_summary(source: ImageSource, session: LabelingSession) -> dict[str, Any]:
@@ -174,6 +192,8 @@ class EmbeddedData:
     encoder: Encoder
     embeddings: np.ndarray
     attributes: Attributes | None
+    data_source: DataSource  # the data as given, for the journal
+    encoder_config: EncoderConfig  # what builds the encoder again, for the journal
 
 
 def source_options(config: Config, encoder: Encoder | None = None) -> dict[str, Any]:
@@ -185,30 +205,52 @@ def source_options(config: Config, encoder: Encoder | None = None) -> dict[str, 
             "sample_rate": getattr(encoder, "sample_rate", None), "table": table_spec(config)}
 
 
-def open_source_and_encoder(config: Config) -> tuple[ImageSource, Encoder]:
+def open_source_and_encoder(config: Config, recording: Recording | None = None) -> tuple[ImageSource, Encoder]:
     """The config's data source and an encoder that accepts its media. Recordings need the encoder
-    first (its input decides the windows); images open first, so a bad folder fails before a model loads."""
+    first (its input decides the windows); images open first, so a bad folder fails before a model loads.
+    With the `recording` of a journal, each must be the one it was recorded on."""
+
+    def source(encoder: Encoder | None = None) -> ImageSource:
+        try:
+            opened = load_source(**source_options(config, encoder))
+        except DataError as error:
+            raise (recording.open_failed(error) if recording is not None else error) from None
+        if recording is not None:
+            recording.check_source(opened)
+        return opened
+
+    def encoder() -> Encoder:
+        built = encoder_from_config(config)
+        if recording is not None:
+            recording.check_encoder(built)
+        return built
+
+    if recording is not None:
+        recording.check_can_build_encoder()
     if config.media == "image":
-        source = load_source(**source_options(config))
-        encoder = encoder_from_config(config)
+        opened = source()
+        built = encoder()
     else:
-        encoder = encoder_from_config(config)
-        source = load_source(**source_options(config, encoder))
-    check_encoder_fits(encoder, source)
-    return source, encoder
+        built = encoder()
+        opened = source(built)
+    check_encoder_fits(built, opened)
+    return opened, built
 
 
-def open_pool(config: Config, progress: Progress | None = None) -> EmbeddedData:
-    """Load the data and embed it, or hit the cache."""
+def open_pool(config: Config, progress: Progress | None = None, recording: Recording | None = None) -> EmbeddedData:
+    """Load the data and embed it, or hit the cache. With the `recording` of a journal, the data and
+    the encoder must be the ones it was recorded on (checked before anything is embedded)."""
+    given = config
     config = resolve_data(config)
-    source, encoder = open_source_and_encoder(config)
+    source, encoder = open_source_and_encoder(config, recording)
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
     report = (lambda done, total: progress("embedding", done, total)) if progress else None
     embeddings = embed_source(source, encoder, config.cache_dir, progress=report)
     if not source.available().any():  # every file failed to decode
         reasons = "; ".join(f"{path} ({why})" for path, why in getattr(source, "skipped", []))
         raise DataError(f"none of the {media_of(source).noun}s of {source.name} could be decoded: {reasons}")
-    return EmbeddedData(config, source, encoder, embeddings, attributes)
+    return EmbeddedData(config, source, encoder, embeddings, attributes, describe_source(given, source),
+                        describe_encoder(config, encoder))
 
 
 def item_space(source: ImageSource) -> dict[str, Any]:
@@ -237,6 +279,7 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
             pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
             seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=device,
             **item_space(pool.source), concept=concept, index=index,
+            data_source=pool.data_source, encoder_config=pool.encoder_config,
         )
 
     started: list[bool] = []
