@@ -260,9 +260,10 @@ def item_space(source: ImageSource) -> dict[str, Any]:
 
 def open_workspace(config: Config, progress: Progress | None = None) -> Workspace:
     """Open the pool, then resume the session journal (or start one)."""
-    # torch's optimizer start-up runs while the data loads, not after
-    threading.Thread(target=warm_up, name="fastlabel-warm-up", daemon=True).start()
     pool = open_pool(config, progress)
+    # torch's optimizer start-up runs while the journal replays; not while embedding, whose forward pass
+    # wants every core
+    threading.Thread(target=warm_up, name="fastlabel-warm-up", daemon=True).start()
     use_threads()  # the embeddings exist: from here on torch runs small training fits
     data_id = pool.source.fingerprint()
     # the clustering and neighbour index: loaded from beside the embeddings, or fitted in the background;
