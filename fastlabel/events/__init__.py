@@ -4,6 +4,8 @@ from .log import EventLog, events_to_jsonl, load_events, parse_jsonl
 from .records import (
     EVENT_TYPES,
     BatchServed,
+    DataSource,
+    EncoderConfig,
     GoalSet,
     ItemsAdded,
     Event,
@@ -19,7 +21,8 @@ from .records import (
 from .reducer import Retrain, SessionState, Submission, apply, fold
 
 __all__ = [
-    "EVENT_TYPES", "BatchServed", "GoalSet", "ItemsAdded", "Event", "EventLog", "LabelResolved", "LabelsCorrected", "LabelsSubmitted", "ModelTrained",
+    "EVENT_TYPES", "BatchServed", "DataSource", "EncoderConfig", "GoalSet", "ItemsAdded", "Event", "EventLog",
+    "LabelResolved", "LabelsCorrected", "LabelsSubmitted", "ModelTrained",
     "QuerySet", "SessionStarted",
     "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
     "load_events", "parse_jsonl",
