@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
-from ..events import (BatchServed, Event, EventLog, ItemsAdded, LabelsCorrected, LabelsSubmitted, QuerySet,
-                      SessionStarted, SessionState, SubmissionUndone)
+from ..events import (BatchServed, DataSource, EncoderConfig, Event, EventLog, ItemsAdded, LabelsCorrected,
+                      LabelsSubmitted, QuerySet, SessionStarted, SessionState, SubmissionUndone)
 from ..learner.base import Pool
 from ..learner.candidates import look_ahead
 from ..learner.head import HeadConfig, pool_array
@@ -43,9 +43,11 @@ class LabelingSession(SessionQueries):
                  head_config: HeadConfig | None = None, seed: int = 0, data_id: str = "", encoder_id: str = "",
                  device: torch.device | None = None, audit_per_page: int = 2, available: np.ndarray | None = None,
                  ids_may_grow: bool = False, concept: str = "positive", index: EmbeddingIndex | None = None,
-                 snapshots: bool | str | Path = True) -> None:
+                 snapshots: bool | str | Path = True, data_source: DataSource | None = None,
+                 encoder_config: EncoderConfig | None = None) -> None:
         """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
-        a folder; or False, replay every retrain."""
+        a folder; or False, replay every retrain. `data_source` and `encoder_config` are recorded in a
+        new journal's first event, so commands given the journal alone open the same pool."""
         self.audit_per_page = audit_per_page
         self.embeddings = pool_array(embeddings)  # float16 or float32, in place
         self.n_items = int(self.embeddings.shape[0])
@@ -61,7 +63,7 @@ class LabelingSession(SessionQueries):
         self.engine.replay(log.events)
         if not log.events:
             self.engine.record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
-                               concept=concept)
+                               concept=concept, source=data_source, encoder_config=encoder_config)
         check_recorded_on(self.state, self.n_items, self.ids_may_grow, data_id)
         if self.state.n_items < self.n_items:  # the folder grew since the last start: its new ids exist now
             self.engine.record(ItemsAdded, n_items=self.n_items)
@@ -108,12 +110,14 @@ class LabelingSession(SessionQueries):
         if len(text) > MAX_QUERY_CHARS:
             raise InvalidInput(f"query is longer than {MAX_QUERY_CHARS} characters")
         if not self.has_text:
-            raise NoTextSide("this encoder embeds images only, so zero-shot text queries are off; "
-                             "start with --encoder clip to use them")
+            raise NoTextSide("this encoder has no text or class side, so zero-shot queries are off; "
+                             "start with --encoder clip (images) or birdnet (audio) to use them")
         assert self.text_encoder is not None
-        emb = np.asarray(self.text_encoder.encode_text(text), dtype=np.float32)
+        emb = np.asarray(self.text_encoder.encode_text(text), dtype=np.float32)  # a class: InvalidInput when unknown
+        class_bias = getattr(self.text_encoder, "class_bias", None)  # an encoder whose text side is its classes
+        kind = {"query_type": "class", "bias": float(class_bias(text))} if class_bias is not None else {}
         event, state = self.engine.record(QuerySet, query=text, embedding=tuple(float(v) for v in emb),
-                                          logit_scale=float(self.text_encoder.logit_scale))
+                                          logit_scale=float(self.text_encoder.logit_scale), **kind)
         self.engine.follow(event, state)
         return text
 
