@@ -28,8 +28,8 @@ from fastlabel.bench.suite import FULL
 from fastlabel.bench.suite_run import open_suite_data
 from fastlabel.config import Config
 from fastlabel.learner.active_search import SearchPlan, make_active_search
-from fastlabel.learner.base import Strategy
-from fastlabel.learner.registry import STRATEGIES
+from fastlabel.learner.base import PageKind
+from fastlabel.learner.registry import CATALOG, HUNTING, STRATEGIES
 
 VARIANTS = {
     "ens": SearchPlan(),
@@ -53,8 +53,8 @@ FRACTIONS = (0.5, 0.8, 0.95)
 def register(names: list[str]) -> None:
     for name in names:
         if name in VARIANTS:
-            STRATEGIES[name] = Strategy(name, f"active search {VARIANTS[name]}", "positive",
-                                        make_active_search(VARIANTS[name]))
+            CATALOG[name] = STRATEGIES[name] = PageKind(name, f"active search {VARIANTS[name]}", "positive",
+                                                        make_active_search(VARIANTS[name]), needs=HUNTING)
 
 
 def main(argv: list[str] | None = None) -> int:
