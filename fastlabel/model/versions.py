@@ -161,7 +161,7 @@ def export_version(session: LabelingSession, encoder: Encoder, seq: int | None =
     one is copied from the session while no retrain can swap it, an earlier one is rebuilt by replay."""
     if seq is None:
         seq = latest_version(session.log.events)
-    with session._train_lock:  # noqa: SLF001 - the head must not change while it is copied
+    with session.head_lock:  # the head must not change while it is copied
         latest = session.state.retrains[-1].seq if session.state.retrains else None
         if seq == latest:
             return snapshot(session, encoder, events=session.log.events)

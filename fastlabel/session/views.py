@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 
 from .effort import effort_stats
-from .estimates import quality_estimates, stopping_signal
+from .estimates import QualityEstimates, quality_estimates, stopping_signal
 from ..events import SessionState
 from ..users import OWNER
 from .training import TrainPoint
@@ -50,9 +50,11 @@ def labels_jsonl(labels: Mapping[int, int], names: Sequence[str] | None = None, 
 
 
 def insights(state: SessionState, probs: np.ndarray, history: Sequence[TrainPoint],
-             available: np.ndarray | None = None) -> dict[str, Any]:
-    """Effort figures, quality estimates (over the items `available`, default all) and the stopping signal."""
-    quality = quality_estimates(state, probs, available=available)
+             available: np.ndarray | None = None, quality: QualityEstimates | None = None) -> dict[str, Any]:
+    """Effort figures, quality estimates (over the items `available`, default all; `quality` when
+    they were measured already, at the retrain that made `probs`) and the stopping signal."""
+    if quality is None:
+        quality = quality_estimates(state, probs, available=available)
     ready, message = stopping_signal([p.flip_rate for p in history], quality)
     return {"effort": effort_stats(state), "estimates": quality.to_dict(),
             "stop": {"ready": ready, "message": message}}
