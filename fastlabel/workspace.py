@@ -15,15 +15,16 @@ import orjson
 from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
-from .data.media import check_encoder_fits, media_of
+from .data.media import AUDIO, check_encoder_fits, media_of
 from .data.sources import TableSpec
 from .device import pick_device
 from .embeddings import Encoder, embed_source, encoder_from_config
 from .errors import DataError
-from .events import EventLog, LabelsSubmitted
+from .events import DataSource, EncoderConfig, EventLog, LabelsSubmitted
 from .learner.head import use_threads, warm_up
 from .learner.index import EmbeddingIndex
 from .learner.index_cache import IndexCache
+from .provenance import Recording, describe_encoder, describe_source
 from .session import LabelingSession
 from .session.views import last_trained
 
@@ -58,32 +59,54 @@ class Workspace:
         return None
 
     def item_name(self, item: int) -> str | None:
-        """An item's file path, for a folder of images; with a manifest's id and other columns too."""
+        """An item's file path, for a folder of images; with a manifest's id and other columns too; for a
+        window of a recording, its file and times."""
+        if media_of(self.source) is AUDIO:
+            w = window_fields(self.source, item)
+            return f"{w['file']} {w['start_s']:g}-{w['end_s']:g} s"
         describe = getattr(self.source, "describe", None)
         if describe is not None:
             return describe(item)
         return self.source.paths[item] if isinstance(self.source, ImageFolder) else None
 
+    def card_fields(self, item: int) -> dict[str, Any]:
+        """What a card shows beside its picture: its name on hover; for a window of a recording, its media,
+        file and start and end seconds."""
+        if media_of(self.source) is AUDIO:
+            return {"media": AUDIO.name, **self.source.describe(item)}  # type: ignore[attr-defined]
+        name = self.item_name(item)
+        return {"name": name} if name else {}
+
     def export_labels_jsonl(self) -> bytes:
-        """The labels as JSONL; for a folder each row has its path, and "missing" when the file is gone."""
-        body = self.session.export_labels_jsonl(self.item_names())
-        if not isinstance(self.source, ImageFolder):
+        """The labels as JSONL; for a folder each row has its path (a window: its file, start_s and end_s),
+        and "missing" when the file is gone."""
+        audio = media_of(self.source) is AUDIO
+        body = self.session.export_labels_jsonl(None if audio else self.item_names())
+        if not audio and not isinstance(self.source, ImageFolder):
             return body
         rows = [orjson.loads(line) for line in body.splitlines()]
-        return b"".join(orjson.dumps(self._mark_missing(row)) + b"\n" for row in rows)
+        return b"".join(orjson.dumps(self._placed(row)) + b"\n" for row in rows)
 
     def predictions(self) -> dict[str, Any]:
-        """A label for every served item (and every labeled one), with paths for a folder of images."""
+        """A label for every served item (and every labeled one), with paths for a folder of images and
+        file, start_s and end_s for windows of recordings."""
         body = self.session.predictions()
-        if isinstance(self.source, ImageFolder):
+        if isinstance(self.source, ImageFolder) or media_of(self.source) is AUDIO:
             available = self.source.available()
-            body["items"] = [self._mark_missing({**item, "path": self.source.paths[item["id"]]})
-                             for item in body["items"] if available[item["id"]] or item["source"] == "human"]
+            body["items"] = [self._placed(item) for item in body["items"]
+                             if available[item["id"]] or item["source"] == "human"]
         return body
 
-    def _mark_missing(self, row: dict[str, Any]) -> dict[str, Any]:
-        assert isinstance(self.source, ImageFolder)
-        if not self.source.record(row["id"]).present:
+    def _placed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A row with where its item is (a path; a window's file and times), marked when the file is gone."""
+        if media_of(self.source) is AUDIO:
+            row = {**row, **window_fields(self.source, row["id"])}
+            present = self.source.file_record(row["id"]).present  # type: ignore[attr-defined]
+        else:
+            assert isinstance(self.source, ImageFolder)
+            row = {**row, "path": self.source.paths[row["id"]]}
+            present = self.source.record(row["id"]).present
+        if not present:
             row["missing"] = True
         return row
 
@@ -94,7 +117,7 @@ class Workspace:
         last = last_trained(history)
         return {
             "data": {"name": self.source.name, "n_items": s.n_items,
-                     "available": int(self.source.available().sum())},
+                     "available": int(self.source.available().sum()), **media_summary(self.source)},
             **folder_summary(self.source, s),
             "encoder": {"id": self.encoder.id, "has_text": s.has_text},
             "session": str(s.log.journal) if s.log.journal else None,
@@ -109,34 +132,52 @@ class Workspace:
         }
 
 
+def window_fields(source: Any, item: int) -> dict[str, Any]:
+    """Where a window of a recording is: its file (relative to the folder), start_s and end_s."""
+    where = source.describe(item)
+    return {"file": where["name"], "start_s": where["start_s"], "end_s": where["end_s"]}
+
+
+def media_summary(source: ImageSource) -> dict[str, Any]:
+    """What the page needs to know of the items: their media, and for recordings how they are cut."""
+    kind = media_of(source)
+    if kind is not AUDIO:
+        return {"media": kind.name}
+    return {"media": kind.name, "window_s": source.window_s, "hop_s": source.hop_s,  # type: ignore[attr-defined]
+            "sample_rate": source.sample_rate}  # type: ignore[attr-defined]
+
+
 def folder_summary(source: ImageSource, session: LabelingSession) -> dict[str, Any]:
     """Files left out (with why), what changed in the folder since the last start, and labels given
-    to files whose content has changed since (to look at again)."""
-    if not isinstance(source, ImageFolder):
+    to files whose content has changed since (to look at again). For a folder of images or recordings."""
+    changes = getattr(source, "changes", None)
+    if changes is None:
         return {"skipped": []}
-    changes = source.changes
     return {
-        "skipped": [{"path": path, "reason": reason} for path, reason in source.skipped],
+        "skipped": [{"path": path, "reason": reason} for path, reason in source.skipped],  # type: ignore[attr-defined]
         "folder_changes": {"new": len(changes.new), "changed": len(changes.changed),
                            "removed": len(changes.removed), "summary": changes.summary(),
-                           "first_start": len(changes.new) == len(source)},
+                           "first_start": len(changes.new) == len(source.registry)},  # type: ignore[attr-defined]
         "review": labels_to_review(source, session),
     }
 
 
-def labels_to_review(source: ImageFolder, session: LabelingSession) -> list[dict[str, Any]]:
-    """Labeled items whose file changed after the label was given: the label may no longer fit."""
-    changed = {r.id: r.changed_at for r in source.registry.by_id if r.changed_at is not None}
+def labels_to_review(source: Any, session: LabelingSession) -> list[dict[str, Any]]:
+    """Labeled items whose file changed after the label was given: the label may no longer fit
+    (every labeled window of a recording that changed)."""
     labels = session.state.labels
-    if not changed or not labels:
+    audio = media_of(source) is AUDIO
+    record = source.file_record if audio else source.record
+    changed = {i: record(i).changed_at for i in labels if record(i).changed_at is not None}
+    if not changed:
         return []
     when = {e.seq: e.ts for e in session.log.events if isinstance(e, LabelsSubmitted)}
     given: dict[int, float] = {}
     for sub in session.state.submissions:
         for item, _ in sub.labels:
             given[item] = when.get(sub.seq, 0.0)
-    return [{"id": i, "path": source.paths[i], "label": labels[i]}
-            for i in sorted(changed) if i in labels and given.get(i, 0.0) < changed[i]]
+    place = (lambda i: window_fields(source, i)) if audio else (lambda i: {"path": source.paths[i]})
+    return [{"id": i, **place(i), "label": labels[i]} for i in sorted(changed) if given.get(i, 0.0) < changed[i]]
 
 
 def resolve_data(config: Config) -> Config:
@@ -174,6 +215,8 @@ class EmbeddedData:
     encoder: Encoder
     embeddings: np.ndarray
     attributes: Attributes | None
+    data_source: DataSource  # the data as given, for the journal
+    encoder_config: EncoderConfig  # what builds the encoder again, for the journal
 
 
 def source_options(config: Config, encoder: Encoder | None = None) -> dict[str, Any]:
@@ -185,30 +228,52 @@ def source_options(config: Config, encoder: Encoder | None = None) -> dict[str, 
             "sample_rate": getattr(encoder, "sample_rate", None), "table": table_spec(config)}
 
 
-def open_source_and_encoder(config: Config) -> tuple[ImageSource, Encoder]:
+def open_source_and_encoder(config: Config, recording: Recording | None = None) -> tuple[ImageSource, Encoder]:
     """The config's data source and an encoder that accepts its media. Recordings need the encoder
-    first (its input decides the windows); images open first, so a bad folder fails before a model loads."""
+    first (its input decides the windows); images open first, so a bad folder fails before a model loads.
+    With the `recording` of a journal, each must be the one it was recorded on."""
+
+    def source(encoder: Encoder | None = None) -> ImageSource:
+        try:
+            opened = load_source(**source_options(config, encoder))
+        except DataError as error:
+            raise (recording.open_failed(error) if recording is not None else error) from None
+        if recording is not None:
+            recording.check_source(opened)
+        return opened
+
+    def encoder() -> Encoder:
+        if recording is not None:
+            recording.check_can_build_encoder()
+        built = encoder_from_config(config)
+        if recording is not None:
+            recording.check_encoder(built)
+        return built
+
     if config.media == "image":
-        source = load_source(**source_options(config))
-        encoder = encoder_from_config(config)
+        opened = source()
+        built = encoder()
     else:
-        encoder = encoder_from_config(config)
-        source = load_source(**source_options(config, encoder))
-    check_encoder_fits(encoder, source)
-    return source, encoder
+        built = encoder()
+        opened = source(built)
+    check_encoder_fits(built, opened)
+    return opened, built
 
 
-def open_pool(config: Config, progress: Progress | None = None) -> EmbeddedData:
-    """Load the data and embed it, or hit the cache."""
+def open_pool(config: Config, progress: Progress | None = None, recording: Recording | None = None) -> EmbeddedData:
+    """Load the data and embed it, or hit the cache. With the `recording` of a journal, the data and
+    the encoder must be the ones it was recorded on (checked before anything is embedded)."""
+    given = config
     config = resolve_data(config)
-    source, encoder = open_source_and_encoder(config)
+    source, encoder = open_source_and_encoder(config, recording)
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
     report = (lambda done, total: progress("embedding", done, total)) if progress else None
     embeddings = embed_source(source, encoder, config.cache_dir, progress=report)
     if not source.available().any():  # every file failed to decode
         reasons = "; ".join(f"{path} ({why})" for path, why in getattr(source, "skipped", []))
         raise DataError(f"none of the {media_of(source).noun}s of {source.name} could be decoded: {reasons}")
-    return EmbeddedData(config, source, encoder, embeddings, attributes)
+    return EmbeddedData(config, source, encoder, embeddings, attributes, describe_source(given, source),
+                        describe_encoder(config, encoder))
 
 
 def item_space(source: ImageSource) -> dict[str, Any]:
@@ -218,9 +283,10 @@ def item_space(source: ImageSource) -> dict[str, Any]:
 
 def open_workspace(config: Config, progress: Progress | None = None) -> Workspace:
     """Open the pool, then resume the session journal (or start one)."""
-    # torch's optimizer start-up runs while the data loads, not after
-    threading.Thread(target=warm_up, name="fastlabel-warm-up", daemon=True).start()
     pool = open_pool(config, progress)
+    # torch's optimizer start-up runs while the journal replays; not while embedding, whose forward pass
+    # wants every core
+    threading.Thread(target=warm_up, name="fastlabel-warm-up", daemon=True).start()
     use_threads()  # the embeddings exist: from here on torch runs small training fits
     data_id = pool.source.fingerprint()
     # the clustering and neighbour index: loaded from beside the embeddings, or fitted in the background;
@@ -235,7 +301,8 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
         return LabelingSession(
             pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
             seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=device,
-            **item_space(pool.source), concept=concept, index=index, overlap_per_page=config.overlap_per_page,
+            **item_space(pool.source), concept=concept, index=index,
+            data_source=pool.data_source, encoder_config=pool.encoder_config, overlap_per_page=config.overlap_per_page,
             lease_s=config.lease_minutes * 60, flag_below_kappa=config.flag_below_kappa,
         )
 

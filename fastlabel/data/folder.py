@@ -33,8 +33,10 @@ THUMBNAIL_CACHE_SIZE = 4096
 PLACEHOLDER_GREY = (200, 200, 200)
 
 
-def scan_folder(root: Path) -> tuple[list[FoundFile], list[tuple[str, str]]]:
-    """Image files under root as sorted relative paths with their stat, and the broken links found."""
+def scan_folder(root: Path, extensions: frozenset[str] = IMAGE_EXTENSIONS,
+                others: list[str] | None = None) -> tuple[list[FoundFile], list[tuple[str, str]]]:
+    """Files with one of `extensions` under root as sorted relative paths with their stat, and the
+    broken links found; `others`, when given, collects the relative paths of every other (non-hidden) file."""
     found: list[FoundFile] = []
     broken: list[tuple[str, str]] = []
     visited: set[str] = set()
@@ -46,7 +48,11 @@ def scan_folder(root: Path) -> tuple[list[FoundFile], list[tuple[str, str]]]:
         visited.add(real)
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+            if name.startswith("."):
+                continue
+            if Path(name).suffix.lower() not in extensions:
+                if others is not None:
+                    others.append((Path(folder) / name).relative_to(root).as_posix())
                 continue
             path = Path(folder) / name
             relative = path.relative_to(root).as_posix()

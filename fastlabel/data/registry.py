@@ -171,7 +171,8 @@ def record_json(record: ItemRecord) -> dict:
     return body
 
 
-def registry_file(home_dir: Path, root: Path) -> Path:
-    """Where the registry of a folder root lives: one file per resolved root."""
+def registry_file(home_dir: Path, root: Path, kind: str = "folder") -> Path:
+    """Where the registry of a folder root lives: one file per resolved root and kind of scan
+    ("folder" for images, "audio" for recordings)."""
     key = hashlib.sha256(os.fsencode(str(root.resolve()))).hexdigest()[:16]
-    return home_dir / f"folder-{key}.json"
+    return home_dir / f"{kind}-{key}.json"

@@ -13,6 +13,7 @@ from fastlabel.data.media import IMAGE, MEDIA, media_kind
 from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Encoder
 from fastlabel.embeddings.clip import DEFAULT_MODEL, DEFAULT_PRETRAINED, ClipEncoder
 from fastlabel.embeddings.imagenet import INPUT_SIZE, ImagenetEncoder
+from fastlabel.embeddings.logmel import LogMelEncoder
 from fastlabel.embeddings.pixels import PixelEncoder
 from fastlabel.embeddings.precomputed import PrecomputedEncoder, ShardEncoder
 from fastlabel.embeddings.shards import is_shard_folder
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ENCODER_NAMES: tuple[str, ...] = ("auto", "clip", "imagenet", "pixels", "precomputed")
+ENCODER_NAMES: tuple[str, ...] = ("auto", "clip", "imagenet", "pixels", "precomputed", "logmel", "birdnet")
 
 
 def _precomputed(embeddings_path: str | Path | None) -> Encoder:
@@ -116,6 +117,12 @@ def make_encoder(
         return _imagenet(device, batch_size, input_size, cache_dir)
     if name == "pixels":
         return PixelEncoder()
+    if name == "logmel":
+        return LogMelEncoder(batch_size=batch_size)
+    if name == "birdnet":
+        from fastlabel.embeddings.birdnet import BirdnetEncoder  # its runtime is the optional audio extra
+
+        return BirdnetEncoder(batch_size=batch_size)
     if name == "precomputed":
         return _precomputed(embeddings_path)
     if name == "auto":

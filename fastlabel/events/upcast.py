@@ -52,6 +52,11 @@ def _session_started_gets_concept(raw: Record) -> Record:
     return {"concept": "positive", **raw}  # a few unversioned records already name one: kept
 
 
+@upcaster("session_started", 2)
+def _session_started_gets_source(raw: Record) -> Record:
+    return {**raw, "source": None, "encoder_config": None}  # not recorded: commands ask for data flags
+
+
 @upcaster("labels_submitted", 1)
 def _labels_submitted_gets_request_id(raw: Record) -> Record:
     return {**raw, "request_id": None}
@@ -80,4 +85,14 @@ def _labels_corrected_gets_labeler(raw: Record) -> Record:
 
 @upcaster("submission_undone", 2)
 def _submission_undone_gets_labeler(raw: Record) -> Record:
+    return {**raw, "labeler": "owner"}
+
+
+@upcaster("query_set", 1)
+def _query_set_gets_type(raw: Record) -> Record:
+    return {**raw, "query_type": "text", "bias": 0.0}  # every query before class queries was a text query
+
+
+@upcaster("query_set", 2)
+def _query_set_gets_labeler(raw: Record) -> Record:
     return {**raw, "labeler": "owner"}

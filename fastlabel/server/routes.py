@@ -39,7 +39,7 @@ def set_query() -> Response:
     if not isinstance(raw, dict) or set(raw) != {"query"}:
         raise InvalidInput('body must be {"query": "..."}')
     session = runtime().workspace.session
-    query = session.set_query(raw["query"])
+    query = session.set_query(raw["query"], labeler=current_labeler())
     return jsonify({"query": query, "counts": session.counts()})
 
 

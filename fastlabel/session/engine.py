@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import FastLabelError
 from ..events import Event, EventLog, ModelTrained, QuerySet, Retrain, SessionState, SubmissionUndone, apply
 from ..events import LabelResolved, LabelsSubmitted
-from ..learner.zeroshot import zero_shot_probs
+from ..learner.zeroshot import query_probs
 from .followers import Follower, Followers, retrained
 from .retrain_policy import CoalescedRetrains
 from .snapshots import EventDigest, HeadSnapshots, snapshot_dir
@@ -102,7 +102,8 @@ class Engine:
     def follow(self, event: Event, state: SessionState) -> TrainPoint | None:
         """An event's effects, given the state just after it: the same live and in replay."""
         if isinstance(event, QuerySet):
-            prior = zero_shot_probs(self.embeddings, np.asarray(event.embedding, np.float32), event.logit_scale)
+            prior = query_probs(self.embeddings, event.query_type, np.asarray(event.embedding, np.float32),
+                                event.logit_scale, event.bias)
             self.trainer.set_prior(prior, len(state.labels))
         elif isinstance(event, ModelTrained):
             point = self.trainer.retrain(event.seq, state, done=lambda p, probs: self._scored(p, probs, state))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..learner.registry import menu
-from ..learner.zeroshot import zero_shot_probs
+from ..learner.zeroshot import query_probs
 from . import views
 from .agreement import agreement_report
 from .effort import team_activity
@@ -68,7 +68,8 @@ class SessionQueries:
             st = self.state
             prior = None
             if st.query_embedding is not None:
-                prior = zero_shot_probs(x, np.asarray(st.query_embedding, np.float32), st.query_logit_scale)
+                prior = query_probs(x, st.query_type, np.asarray(st.query_embedding, np.float32),
+                                    st.query_logit_scale, st.query_bias)
             return self.trainer.score(x, prior, len(st.labels))
 
     def counts(self) -> dict[str, int]:

@@ -18,9 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
-from ..events import (BatchServed, Event, EventLog, ItemsAdded, LabelResolved, LabelsCorrected, LabelsSubmitted,
-                      QuerySet,
-                      SessionStarted, SessionState, SubmissionUndone)
+from ..events import (BatchServed, DataSource, EncoderConfig, Event, EventLog, ItemsAdded, LabelResolved,
+                      LabelsCorrected, LabelsSubmitted, QuerySet, SessionStarted, SessionState, SubmissionUndone)
 from ..learner.base import Pool
 from ..learner.candidates import look_ahead
 from ..learner.head import HeadConfig, pool_array
@@ -53,12 +52,15 @@ class LabelingSession(SessionQueries):
                  head_config: HeadConfig | None = None, seed: int = 0, data_id: str = "", encoder_id: str = "",
                  device: torch.device | None = None, audit_per_page: int = 2, available: np.ndarray | None = None,
                  ids_may_grow: bool = False, concept: str = "positive", index: EmbeddingIndex | None = None,
-                 snapshots: bool | str | Path = True, overlap_per_page: int = 2, lease_s: float = LEASE_S,
+                 snapshots: bool | str | Path = True, data_source: DataSource | None = None,
+                 encoder_config: EncoderConfig | None = None, overlap_per_page: int = 2, lease_s: float = LEASE_S,
                  flag_below_kappa: float = FLAG_BELOW_KAPPA) -> None:
         """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
-        a folder; or False, replay every retrain. `overlap_per_page`: cards of each page already
-        labeled by someone else (the agreement sample); `lease_s`: how long a served card stays its
-        labeler's; `flag_below_kappa`: the agreement under which a labeler is flagged."""
+        a folder; or False, replay every retrain. `data_source` and `encoder_config` are recorded in a
+        new journal's first event, so commands given the journal alone open the same pool.
+        `overlap_per_page`: cards of each page already labeled by someone else (the agreement sample);
+        `lease_s`: how long a served card stays its labeler's; `flag_below_kappa`: the agreement under
+        which a labeler is flagged."""
         self.audit_per_page = audit_per_page
         self.overlap_per_page = overlap_per_page
         self.leases = Leases(lease_s)
@@ -77,7 +79,7 @@ class LabelingSession(SessionQueries):
         self.engine.replay(log.events)
         if not log.events:
             self.engine.record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
-                               concept=concept)
+                               concept=concept, source=data_source, encoder_config=encoder_config)
         self._check_matches(data_id)
         if self.state.n_items < self.n_items:  # the folder grew since the last start: its new ids exist now
             self.engine.record(ItemsAdded, n_items=self.n_items)
@@ -125,19 +127,21 @@ class LabelingSession(SessionQueries):
     def has_text(self) -> bool:
         return bool(self.text_encoder is not None and self.text_encoder.has_text)
 
-    def set_query(self, text: Any) -> str:
+    def set_query(self, text: Any, labeler: str = OWNER) -> str:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("query must be a non-empty string")
         text = text.strip()
         if len(text) > MAX_QUERY_CHARS:
             raise InvalidInput(f"query is longer than {MAX_QUERY_CHARS} characters")
         if not self.has_text:
-            raise NoTextSide("this encoder embeds images only, so zero-shot text queries are off; "
-                             "start with --encoder clip to use them")
+            raise NoTextSide("this encoder has no text or class side, so zero-shot queries are off; "
+                             "start with --encoder clip (images) or birdnet (audio) to use them")
         assert self.text_encoder is not None
-        emb = np.asarray(self.text_encoder.encode_text(text), dtype=np.float32)
+        emb = np.asarray(self.text_encoder.encode_text(text), dtype=np.float32)  # a class: InvalidInput when unknown
+        class_bias = getattr(self.text_encoder, "class_bias", None)  # an encoder whose text side is its classes
+        kind = {"query_type": "class", "bias": float(class_bias(text))} if class_bias is not None else {}
         event, state = self.engine.record(QuerySet, query=text, embedding=tuple(float(v) for v in emb),
-                                          logit_scale=float(self.text_encoder.logit_scale))
+                                          logit_scale=float(self.text_encoder.logit_scale), labeler=labeler, **kind)
         self.engine.follow(event, state)
         return text
 
