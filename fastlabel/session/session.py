@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
-from ..events import (BatchServed, DataSource, EncoderConfig, Event, EventLog, GoalSet, ItemsAdded,
-                      LabelResolved,
+from ..events import (BatchServed, DataSource, EncoderConfig, Event, EventLog, GoalSet, ItemsAdded, LabelResolved,
                       LabelsCorrected, LabelsSubmitted, QuerySet, SessionStarted, SessionState, SubmissionUndone)
 from ..learner.base import Pool
 from ..learner.goals import Goal, get_goal
