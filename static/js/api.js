@@ -92,6 +92,7 @@ async function request(method, path, { query, body } = {}) {
 export const api = {
   state: () => request("GET", "/api/state"),
   setQuery: (query) => request("POST", "/api/set_query", { body: { query } }),
+  setGoal: (goal) => request("POST", "/api/set_goal", { body: { goal } }),
   nextBatch: (strategy, batchSize) =>
     request("GET", "/api/next_batch", { query: { strategy, batch_size: batchSize } }),
   submitLabels: (labels, { batchId, pageMs, clicks }) =>
