@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import default_home
+from ..errors import InvalidInput
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
@@ -46,25 +47,23 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def classify_data(args: argparse.Namespace, clf: Any) -> Any:
-    """The source `classify` reads: images as given, or recordings cut as the model's were (its sample
-    rate, window and hop; --window and --hop override), with the model's media checked first."""
+def classify_data(args: argparse.Namespace, clf: Any, open_images: Callable[[], Any], home: Path) -> Any:
+    """The source `classify` reads: images as given (`open_images`), or recordings cut as the model's
+    were (its sample rate, window and hop; --window and --hop override), the model's media checked first."""
     from ..data import load_source
     from ..data.media import AUDIO, IMAGE, encoder_media
-    from ..errors import InvalidInput
 
-    home = args.home or default_home()
     takes = encoder_media(clf.encoder) or IMAGE.name
     given = AUDIO.name if args.audio is not None else IMAGE.name
     if takes != given:
-        flag = "--audio DIR" if takes == AUDIO.name else "--images DIR or --sprite PATH"
+        flag = "--audio DIR" if takes == AUDIO.name else "--images DIR, --manifest FILE or --sprite PATH"
         raise InvalidInput(f"this model was trained on {takes} ({clf.metadata['encoder']['id']}); give {flag}")
     if args.audio is None:
         if args.window is not None or args.hop is not None:
             raise InvalidInput("--window and --hop cut recordings; give them with --audio DIR")
-        return load_source(sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images)
-    if args.images is not None or args.sprite is not None:
-        raise InvalidInput("give --audio DIR alone, not with --images or --sprite")
+        return open_images()
+    if args.images is not None or args.sprite is not None or args.manifest is not None or args.hf_dataset is not None:
+        raise InvalidInput("give --audio DIR alone, not with another data source")
     cut = clf.metadata.get("media") or {}
     window = args.window or cut.get("window_s") or clf.encoder.window_s
     return load_source(audio=args.audio, window_s=window, hop_s=args.hop or cut.get("hop_s") or window,
@@ -72,19 +71,32 @@ def classify_data(args: argparse.Namespace, clf: Any) -> Any:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from ..errors import InvalidInput
+    from functools import partial
+
+    from ..data import load_source
+    from ..data.sources import TableSpec
     from .classifier import Classifier
     from .classify import classify_source, output_format, rows_bytes, write_raven, write_rows
 
+    home = args.home or default_home()
+    table = TableSpec(manifest=args.manifest, path_column=args.path_column, id_column=args.id_column,
+                      hf_dataset=args.hf_dataset, image_column=args.image_column, split=args.split,
+                      cache_dir=home / "cache" / "hf")
+    open_source = partial(load_source, sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images,
+                          table=table, registry_dir=home / "folders")
+    if args.engine == "ray":
+        if args.audio is not None or args.format == "raven":
+            raise InvalidInput("--engine ray classifies images; classify recordings with the local engine")
+        return classify_on_ray(args, open_source, home)
     raven = args.format == "raven"
     if raven and (args.audio is None or args.out is None):
         raise InvalidInput("--format raven writes one selection table per recording: give --audio DIR and --out FOLDER")
     fmt = None if raven else output_format(args.out)
-    clf = Classifier.load(args.model, clip_checkpoint=args.clip_checkpoint, device=args.device)
+    clf = Classifier.load(args.model, clip_checkpoint=args.clip_checkpoint, device=args.device, cache_dir=home / "cache")
     clf.encoder  # noqa: B018 - rebuild (or refuse) before reading any image
-    source = classify_data(args, clf)
+    source = classify_data(args, clf, open_source, home)
     report = args.progress()
-    result = classify_source(clf, source, (args.home or default_home()) / "cache", threshold=args.threshold,
+    result = classify_source(clf, source, home / "cache", threshold=args.threshold,
                              progress=lambda done, total: report("embedding", done, total))
     if raven:
         counts = write_raven(result.rows, args.out, high_hz=clf.encoder.sample_rate / 2)
@@ -99,6 +111,26 @@ def cmd_classify(args: argparse.Namespace) -> int:
     unit = "windows" if args.audio is not None else "images"
     print(f"classified {n} {unit} as {clf.concept!r}: {result.positives} positive at threshold {result.threshold} "
           f"in {result.seconds:.1f} s ({n / max(result.seconds, 1e-9):.1f} {unit}/s){note}", file=sys.stderr)
+    return 0
+
+
+def classify_on_ray(args: argparse.Namespace, open_source: Callable[[], Any], home: Path) -> int:
+    """`classify --engine ray --out DIR`: parquet shards, resumed where a previous run stopped."""
+    import time
+
+    from .classify_ray import classify_with_ray
+
+    if args.out is None or args.out.suffix:
+        raise InvalidInput("--engine ray writes a folder of parquet shards: give it with --out DIR")
+    start = time.perf_counter()
+    report = args.progress()
+    result = classify_with_ray(args.model, open_source, args.out, address=args.ray_address, actors=args.ray_actors,
+                               shard_rows=args.shard_rows, threshold=args.threshold, cache_dir=home / "cache",
+                               clip_checkpoint=args.clip_checkpoint,
+                               progress=lambda done, total: report("classifying", done, total))
+    seconds = time.perf_counter() - start
+    print(f"classified {result.rows} images into {len(result.written) + len(result.skipped)} shard(s) in {result.out} "
+          f"({len(result.written)} written, {len(result.skipped)} already there) in {seconds:.1f} s", file=sys.stderr)
     return 0
 
 
@@ -149,13 +181,26 @@ def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.
     g.add_argument("--sprite", type=Path, help="sprite sheet image (tiles in rows)")
     g.add_argument("--grid", help="sprite grid as COLSxROWS")
     g.add_argument("--tile", type=int, default=48, help="tile size in px (default 48)")
+    g.add_argument("--manifest", type=Path, help="a CSV or Parquet table of image paths")
+    g.add_argument("--path-column", help="the manifest's path column (default: path, file, image or filepath)")
+    g.add_argument("--id-column", help="the manifest's id column (default: id, if present)")
+    g.add_argument("--hf-dataset", type=Path, help="a Hugging Face dataset on disk (offline)")
+    g.add_argument("--image-column", help="the dataset's image column")
+    g.add_argument("--split", help="the dataset's split (default: train, or its first)")
     g.add_argument("--audio", type=Path, help="a folder of recordings, cut into windows as the model's were")
     g.add_argument("--window", type=float, metavar="SECONDS", help="with --audio: window length (default: the model's)")
     g.add_argument("--hop", type=float, metavar="SECONDS", help="with --audio: step between windows (default: the model's)")
-    p.add_argument("--out", type=Path, help="F.jsonl or F.csv (default: JSONL on stdout); with --format raven, a folder")
+    p.add_argument("--out", type=Path, help="F.jsonl or F.csv (default: JSONL on stdout); with --format raven or "
+                   "--engine ray a folder")
     p.add_argument("--format", choices=("rows", "raven"), default="rows",
                    help="rows: one row per image or window (default); raven: with --audio, one Raven Pro selection "
                         "table per recording, the windows at or above the threshold merged into selections")
+    r = p.add_argument_group("distributed (pip install 'fastlabel[distributed]')")
+    r.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray Data batch inference into parquet shards under --out DIR")
+    r.add_argument("--ray-address", help="an existing Ray cluster (default: start one on this machine)")
+    r.add_argument("--ray-actors", type=int, help="model actors (default: 1 here, one per 4 CPUs or per GPU on a cluster)")
+    r.add_argument("--shard-rows", type=int, default=100_000, help="rows per parquet shard (default 100000)")
     p.add_argument("--threshold", type=float, help="P(positive) at or above which label is 1 (default: the model's)")
     p.add_argument("--clip-checkpoint", type=Path, help="the CLIP checkpoint file a checkpoint-based model needs")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")

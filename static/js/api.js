@@ -92,6 +92,7 @@ async function request(method, path, { query, body } = {}) {
 export const api = {
   state: () => request("GET", "/api/state"),
   setQuery: (query) => request("POST", "/api/set_query", { body: { query } }),
+  setGoal: (goal) => request("POST", "/api/set_goal", { body: { goal } }),
   nextBatch: (strategy, batchSize) =>
     request("GET", "/api/next_batch", { query: { strategy, batch_size: batchSize } }),
   submitLabels: (labels, { batchId, pageMs, clicks }) =>
@@ -110,4 +111,9 @@ export const api = {
   audioUrl: (id, context = 0) => withToken(`/api/audio/${id}${context ? `?context=${context}` : ""}`),
   correct: (labels, { origin, batchId }) =>
     once("POST", "/api/correct", { query: { origin, batch_id: batchId }, body: labels }),
+  me: () => request("GET", "/api/me"),
+  team: () => request("GET", "/api/team"),
+  agreement: () => request("GET", "/api/agreement"),
+  resolve: (labels) => once("POST", "/api/resolve", { body: labels }),
+  signOut: () => request("POST", "/api/signout"),
 };

@@ -13,7 +13,9 @@ import { ReviewView } from "./review.js";
 import { addCardButtons, bindSimilar } from "./similar.js";
 import { Socket } from "./socket.js";
 import { renderCounts, renderStats, formatNumber } from "./stats.js";
+import { bindGoal, fillGoals, renderHeadline } from "./goal.js";
 import { renderFolderNote } from "./skipped.js";
+import { initTeam, noteRetrain, refreshTeam } from "./team.js";
 import { showError, toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
@@ -97,6 +99,7 @@ async function onReady(state) {
   if (concept !== state.concept) state = await api.state(); // this tab's concept, from its URL
   applyState(state);
   fillToolbar(state);
+  initTeam();
   await loadBatch();
 }
 
@@ -180,6 +183,8 @@ function applyState(state) {
   app.state = state;
   setThreshold(state.threshold);
   renderStats(state);
+  fillGoals(state);
+  renderHeadline(state);
   renderFolderNote(state);
   $("undo").disabled = app.busy || !state.can_undo;
   const data = state.data || {};
@@ -208,6 +213,8 @@ function applyRetrain(msg) {
     effort: msg.effort,
     estimates: msg.estimates,
     stop: msg.stop,
+    goal: msg.goal ?? app.state.goal,
+    find: msg.find,
     can_undo: msg.can_undo,
   });
 }
@@ -382,6 +389,8 @@ function onPush(msg) {
     if (msg.concept && msg.concept !== currentConcept()) return; // another tab's concept
     if (msg.probs) grid.updateProbs(msg.probs);
     applyRetrain(msg);
+    noteRetrain(msg);
+    refreshTeam();
   }
 }
 
@@ -447,6 +456,16 @@ const { searchCards: searchSimilar } = bindSimilar({
   onError: showError,
 });
 
+/** A goal switched: the panel shows its headline and stop signal, the menu its strategy. */
+function onGoalChanged(res) {
+  const { strategy, ...figures } = res;
+  if (app.strategies.some((s) => s.name === strategy)) $("strategy").value = strategy;
+  applyState({ ...app.state, ...figures, default_strategy: strategy });
+  if (pageIsPristine()) loadBatch();
+  else toast("The goal's strategy applies from the next page.", "info");
+}
+
 wire();
+bindGoal({ onChanged: onGoalChanged, onError: showError });
 socket.connect();
 pollState();
