@@ -239,18 +239,22 @@ class QuerySet(Event):
     """A zero-shot query. `query_type` "text": `embedding` is the text's unit-norm embedding and `logit_scale`
     its temperature (similarities centred on the pool's mean). `query_type` "class": a class of the encoder's
     own classifier (a BirdNET species or sound), `embedding` its weight row and `bias` its bias, so the
-    prior is the classifier's own score, sigmoid(x . embedding + bias), and replays without the model."""
+    prior is the classifier's own score, sigmoid(x . embedding + bias), and replays without the model.
+
+    Version 3 added `labeler`: who set it (older records: "owner")."""
 
     query: str = ""
     embedding: tuple[float, ...] = ()
     logit_scale: float = 100.0
     query_type: str = "text"
     bias: float = 0.0
+    labeler: str = OWNER
     type: ClassVar[str] = "query_set"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     def check(self) -> None:
         _str(self.query, "query")
+        _labeler(self.labeler)
         if self.query_type not in QUERY_TYPES:
             raise InvalidInput(f"query_type must be one of {', '.join(QUERY_TYPES)}, got {self.query_type!r:.40}")
         _number(self.bias, "bias")
@@ -398,6 +402,20 @@ class LabelResolved(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class GoalSet(Event):
+    """What the user labels for from here on: "find" every positive, or "train" a classifier. The
+    session checks the name against its known goals; the record only that it is a plain word."""
+
+    goal: str = ""
+    type: ClassVar[str] = "goal_set"
+
+    def check(self) -> None:
+        _str(self.goal, "goal")
+        if not (0 < len(self.goal) <= 32 and self.goal.isascii() and self.goal.isalpha()):
+            raise InvalidInput(f"goal must be a short word, got {self.goal!r:.40}")
+
+
+@dataclass(frozen=True, slots=True)
 class ModelTrained(Event):
     """The head retrained here, on every label change before this event (`n_labels` is for reading only)."""
 
@@ -421,7 +439,7 @@ class ItemsAdded(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, LabelsCorrected, SubmissionUndone,
-                              LabelResolved, ModelTrained, ItemsAdded)
+                              LabelResolved, ModelTrained, ItemsAdded, GoalSet)
 }
 
 _TUPLE_FIELDS = {"embedding", "ids", "probs", "audit", "overlap"}

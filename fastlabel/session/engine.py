@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import FastLabelError, InvalidInput
 from ..events import Event, EventLog, ModelTrained, QuerySet, Retrain, SessionState, SubmissionUndone, apply
-from ..events import LabelsSubmitted
+from ..events import LabelResolved, LabelsSubmitted
 from ..learner.zeroshot import query_probs
 from .followers import Follower, Followers, retrained
 from .replies import Batch
@@ -60,6 +60,7 @@ class Engine:
                  snapshots: HeadSnapshots | None = None, available: np.ndarray | None = None) -> None:
         self.embeddings, self.log, self.trainer, self.snapshots = embeddings, log, trainer, snapshots
         self.available = available
+        self.default_goal = "train"  # the goal in effect until a goal_set event states one
         self.state = SessionState()
         self.lock = log.lock  # the journal and the state folded from it
         self.head_lock = trainer.lock  # the head: training and swapping its scores
@@ -95,10 +96,11 @@ class Engine:
         before = self.state
         self.state = apply(before, event)
         self._digest.add(event)
-        if isinstance(event, LabelsSubmitted):
+        if isinstance(event, (LabelsSubmitted, LabelResolved)):
             self.labeled[[item for item, _ in event.labels]] = True
-        elif isinstance(event, SubmissionUndone) and before.submissions:
-            for item in before.submissions[-1].previous:
+        elif isinstance(event, SubmissionUndone):
+            undone = before.submission(event.submission)  # any labeler's latest, not only the last of all
+            for item in undone.previous if undone is not None else ():
                 self.labeled[item] = item in self.state.labels
         elif isinstance(event, ModelTrained):
             self._digest_at[event.seq] = self._digest.hexdigest()
@@ -128,7 +130,8 @@ class Engine:
         self.points[point.seq] = point
         if self.followers:
             history = self.history(state)
-            self.followers.announce(lambda: retrained(state, point, probs, history, self.available))
+            goal = state.goal or self.default_goal
+            self.followers.announce(lambda: retrained(state, point, probs, history, self.available, goal))
 
     def subscribe(self, follower: Follower) -> None:
         """`follower(message)` after every retrain from now on, on the followers' thread."""

@@ -4,19 +4,24 @@ them, except `score`, which reads the head while no retrain can swap it."""
 
 from __future__ import annotations
 
+import time
 from threading import RLock
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ..learner.goals import Goal, get_goal
 from ..learner.registry import menu
 from ..learner.zeroshot import query_probs
 from . import views
+from .agreement import agreement_report
+from .effort import team_activity
 from .training import TrainPoint
 
 if TYPE_CHECKING:
     from ..events import EventLog, SessionState
     from .engine import Engine
+    from .leases import Leases
     from .training import Trainer
 
 
@@ -26,6 +31,8 @@ class SessionQueries:
     engine: Engine
     trainer: Trainer
     available: np.ndarray
+    leases: Leases
+    flag_below_kappa: float
 
     @property
     def state(self) -> SessionState:
@@ -69,14 +76,32 @@ class SessionQueries:
         return views.counts(self.state)
 
     def export_labels_jsonl(self, names: Sequence[str] | None = None) -> bytes:
-        return views.labels_jsonl(self.state.labels, names, self.state.concept)
+        state = self.state
+        return views.labels_jsonl(state.labels, names, state.concept, who=views.labeler_fields(state))
+
+    def agreement(self) -> dict[str, Any]:
+        """Agreement between the labelers of this concept, and its disagreement queue (agreement.py)."""
+        state = self.state
+        return agreement_report(state.votes, state.resolved, flag_below=self.flag_below_kappa)
+
+    def team_activity(self) -> dict[str, Any]:
+        """Labelers active now and their pages per minute (effort.team_activity), with the cards they hold."""
+        return {**team_activity(self.state, time.time(), self.leases.holders()),
+                "lapsed_submits": self.leases.lapsed_submits}
 
     def export_events_jsonl(self) -> bytes:
         return self.log.to_jsonl()
 
-    def insights(self) -> dict[str, Any]:
-        """Effort figures, quality estimates and the stopping signal, all derived from the log."""
-        return views.insights(self.state, self.probs, self.history(), self.available)
+    @property
+    def goal(self) -> Goal:
+        """The goal in effect: the last one stated (a goal_set event), else the session's default."""
+        return get_goal(self.state.goal or self.engine.default_goal)
+
+    def insights(self, goal: str | None = None) -> dict[str, Any]:
+        """Effort figures, quality estimates and the stopping signal of the goal in effect (or `goal`),
+        all derived from the log."""
+        return views.insights(self.state, self.probs, self.history(), self.available,
+                              goal=get_goal(goal).name if goal else self.goal.name)
 
     def predictions(self) -> dict[str, Any]:
         return views.predictions(self.state, self.probs, self.available)

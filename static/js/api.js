@@ -92,6 +92,7 @@ async function request(method, path, { query, body } = {}) {
 export const api = {
   state: () => request("GET", "/api/state"),
   setQuery: (query) => request("POST", "/api/set_query", { body: { query } }),
+  setGoal: (goal) => request("POST", "/api/set_goal", { body: { goal } }),
   nextBatch: (strategy, batchSize) =>
     request("GET", "/api/next_batch", { query: { strategy, batch_size: batchSize } }),
   submitLabels: (labels, { batchId, pageMs, clicks }) =>
@@ -108,4 +109,9 @@ export const api = {
   labeled: (filter, offset, limit) => request("GET", "/api/labeled", { query: { filter, offset, limit } }),
   correct: (labels, { origin, batchId }) =>
     once("POST", "/api/correct", { query: { origin, batch_id: batchId }, body: labels }),
+  me: () => request("GET", "/api/me"),
+  team: () => request("GET", "/api/team"),
+  agreement: () => request("GET", "/api/agreement"),
+  resolve: (labels) => once("POST", "/api/resolve", { body: labels }),
+  signOut: () => request("POST", "/api/signout"),
 };
