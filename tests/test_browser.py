@@ -88,12 +88,12 @@ def no_dialogs(page: Page) -> list[str]:
     return seen
 
 
-def open_page(context, server: ServerProcess, timeout_ms: int = 30_000) -> Page:
+def open_page(context, server: ServerProcess, timeout_ms: int = 30_000, path: str = "/") -> Page:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.js_errors = errors  # type: ignore[attr-defined]
-    page.goto(server.base + "/")
+    page.goto(server.base + path)
     page.wait_for_selector("#grid .card", timeout=timeout_ms)
     expect(page.locator("#confirm")).to_be_enabled()
     return page
