@@ -20,7 +20,7 @@ import orjson
 from .errors import ConceptExists, InvalidInput, UnknownConcept
 from .events import EventLog, fold, load_events
 from .files import write_atomic
-from .session import LabelingSession, TrainPoint
+from .session import Follower, LabelingSession
 
 log = logging.getLogger(__name__)
 DEFAULT_CONCEPT = "positive"
@@ -30,7 +30,6 @@ NAME_PUNCTUATION = " -_."
 CURRENT_FILE = "current.json"  # which concept a restart opens; never a concept's journal (those end .jsonl)
 
 OpenSession = Callable[[EventLog, str], LabelingSession]
-Follower = Callable[[LabelingSession, TrainPoint], None]
 
 
 def check_name(raw: Any) -> str:
@@ -220,7 +219,8 @@ class Concepts:
         return thread
 
     def subscribe(self, follower: Follower) -> None:
-        """Call `follower(session, point)` after every retrain of every concept, opened now or later."""
+        """Call `follower(message)` after every retrain of every concept, opened now or later (on each
+        session's followers' thread, with a message that names the concept)."""
         with self._lock:
             self._followers.append(follower)
             for session in self._sessions.values():

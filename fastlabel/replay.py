@@ -7,8 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 from .config import Config
+from .errors import InvalidInput
 from .events import Event, SessionStarted, load_events
 from .session import LabelingSession
+from .session.agreement import agreement_report
 from .session.snapshots import snapshot_dir
 from .workspace import item_space, open_pool
 
@@ -27,6 +29,32 @@ def replay_session(events: list[Event], config: Config, snapshots: bool | Path =
                                   snapshots=snapshots, **item_space(pool.source))
 
 
+def only_labeler(events: list[Event], labeler: str) -> list[Event]:
+    """The events of one labeler (pages served to them, their labels, undos and resolutions) with the
+    session's own (start, queries, retrains): replaying them rebuilds what that labeler alone did."""
+    kept = [e for e in events if getattr(e, "labeler", labeler) == labeler]
+    if len(kept) == sum(1 for e in events if not hasattr(e, "labeler")):
+        names = sorted({e.labeler for e in events if hasattr(e, "labeler")})  # type: ignore[attr-defined]
+        raise InvalidInput(f"no events of labeler {labeler!r} in this journal (labelers: {', '.join(names) or '-'})")
+    return kept
+
+
+def labeler_lines(session: LabelingSession) -> list[str]:
+    """Each labeler's labels in effect and pages, and the agreement between them (when several)."""
+    st = session.state
+    counts = Counter(name for by in st.votes.values() for name in by)
+    pages = Counter(s.labeler for s in st.submissions if s.correction is None)
+    lines = ["labelers: " + (", ".join(f"{name} {counts[name]} labels in {pages[name]} pages"
+                                       for name in sorted(counts)) or "-")]
+    if len(counts) > 1:
+        report = agreement_report(st.votes, st.resolved)
+        kappas = ", ".join(f"{r['name']} {figure(r['kappa'])}{' (flagged)' if r['flagged'] else ''}"
+                           for r in report["labelers"])
+        lines.append(f"agreement: alpha {figure(report['alpha'])} over {report['overlap_items']} shared items; "
+                     f"kappa with the others: {kappas}; {len(report['disagreements'])} unresolved disagreements")
+    return lines
+
+
 def summarise(session: LabelingSession) -> str:
     st = session.state
     served = Counter(b.strategy for b in st.batches)
@@ -38,6 +66,7 @@ def summarise(session: LabelingSession) -> str:
         f"labels: {len(st.labels)} ({st.n_positive} positive, {st.n_negative} negative) "
         f"from {len(st.submissions)} pages in effect",
         "pages served: " + (", ".join(f"{k} {v}" for k, v in served.most_common()) or "-"),
+        *labeler_lines(session),
     ]
     if last:
         lines.append(f"last retrain: {figure(last.train_ms)} ms, {last.flip_rate:.2%} of predictions flipped")
@@ -70,6 +99,10 @@ def insight_lines(insights: dict) -> list[str]:
     return lines
 
 
-def replay_file(path: Path, config: Config, use_snapshots: bool = True) -> str:
-    """Summary of a replayed journal; from its head snapshots (beside it) unless told not to."""
-    return summarise(replay_session(load_events(path), config, snapshot_dir(path) if use_snapshots else False))
+def replay_file(path: Path, config: Config, use_snapshots: bool = True, labeler: str | None = None) -> str:
+    """Summary of a replayed journal; from its head snapshots (beside it) unless told not to, or
+    only one labeler's events (`labeler`: no snapshots, they were taken of everyone's)."""
+    events = load_events(path)
+    if labeler is not None:
+        return summarise(replay_session(only_labeler(events, labeler), config, False))
+    return summarise(replay_session(events, config, snapshot_dir(path) if use_snapshots else False))

@@ -15,6 +15,8 @@ import orjson
 from .concepts import Concepts
 from .config import Config
 from .data import Attributes, ImageFolder, ImageSource, load_source, make_demo, read_attributes
+from .data.media import AUDIO, check_encoder_fits, media_of
+from .data.sources import TableSpec
 from .device import pick_device
 from .embeddings import Encoder, embed_source, encoder_from_config
 from .errors import DataError
@@ -56,8 +58,19 @@ class Workspace:
         return None
 
     def item_name(self, item: int) -> str | None:
-        """An item's file path, for a folder of images."""
+        """An item's file path, for a folder of images; with a manifest's id and other columns too."""
+        describe = getattr(self.source, "describe", None)
+        if describe is not None:
+            return describe(item)
         return self.source.paths[item] if isinstance(self.source, ImageFolder) else None
+
+    def card_fields(self, item: int) -> dict[str, Any]:
+        """What a card shows beside its picture: its name on hover; for a window of a recording, its media,
+        file and start and end seconds."""
+        if media_of(self.source) is AUDIO:
+            return {"media": AUDIO.name, **self.source.describe(item)}  # type: ignore[attr-defined]
+        name = self.item_name(item)
+        return {"name": name} if name else {}
 
     def export_labels_jsonl(self) -> bytes:
         """The labels as JSONL; for a folder each row has its path, and "missing" when the file is gone."""
@@ -89,7 +102,7 @@ class Workspace:
         last = last_trained(history)
         return {
             "data": {"name": self.source.name, "n_items": s.n_items,
-                     "available": int(self.source.available().sum())},
+                     "available": int(self.source.available().sum()), **media_summary(self.source)},
             **folder_summary(self.source, s),
             "encoder": {"id": self.encoder.id, "has_text": s.has_text},
             "session": str(s.log.journal) if s.log.journal else None,
@@ -102,6 +115,15 @@ class Workspace:
             "can_undo": bool(s.state.submissions),
             **s.insights(),
         }
+
+
+def media_summary(source: ImageSource) -> dict[str, Any]:
+    """What the page needs to know of the items: their media, and for recordings how they are cut."""
+    kind = media_of(source)
+    if kind is not AUDIO:
+        return {"media": kind.name}
+    return {"media": kind.name, "window_s": source.window_s, "hop_s": source.hop_s,  # type: ignore[attr-defined]
+            "sample_rate": source.sample_rate}  # type: ignore[attr-defined]
 
 
 def folder_summary(source: ImageSource, session: LabelingSession) -> dict[str, Any]:
@@ -136,7 +158,7 @@ def labels_to_review(source: ImageFolder, session: LabelingSession) -> list[dict
 
 def resolve_data(config: Config) -> Config:
     """With no data given, fall back to the generated demo faces (made once under home)."""
-    if config.sprite or config.images:
+    if config.has_data:
         return config
     folder = config.home / "demo"
     sprite, attributes = folder / "sprite.png", folder / "attributes.csv"
@@ -144,6 +166,13 @@ def resolve_data(config: Config) -> Config:
         make_demo(folder)
     log.info("no data given: serving the generated demo faces in %s", folder)
     return replace(config, sprite=sprite, grid=DEMO_GRID, attributes=config.attributes or attributes)
+
+
+def table_spec(config: Config) -> TableSpec:
+    """The Config's manifest or dataset settings, for load_source."""
+    return TableSpec(manifest=config.manifest, path_column=config.path_column, id_column=config.id_column,
+                     hf_dataset=config.hf_dataset, image_column=config.image_column, split=config.hf_split,
+                     cache_dir=config.cache_dir / "hf")
 
 
 def journal_path(config: Config, data_id: str, encoder_id: str) -> Path:
@@ -164,18 +193,38 @@ class EmbeddedData:
     attributes: Attributes | None
 
 
+def source_options(config: Config, encoder: Encoder | None = None) -> dict[str, Any]:
+    """load_source's arguments for the config's data. Recordings are cut to the encoder's input (its
+    window length and sample rate) unless the config gives a window."""
+    return {"sprite": config.sprite, "grid": config.grid, "tile": config.tile, "images": config.images,
+            "registry_dir": config.home / "folders", "audio": config.audio,
+            "window_s": config.window_s or getattr(encoder, "window_s", None), "hop_s": config.hop_s,
+            "sample_rate": getattr(encoder, "sample_rate", None), "table": table_spec(config)}
+
+
+def open_source_and_encoder(config: Config) -> tuple[ImageSource, Encoder]:
+    """The config's data source and an encoder that accepts its media. Recordings need the encoder
+    first (its input decides the windows); images open first, so a bad folder fails before a model loads."""
+    if config.media == "image":
+        source = load_source(**source_options(config))
+        encoder = encoder_from_config(config)
+    else:
+        encoder = encoder_from_config(config)
+        source = load_source(**source_options(config, encoder))
+    check_encoder_fits(encoder, source)
+    return source, encoder
+
+
 def open_pool(config: Config, progress: Progress | None = None) -> EmbeddedData:
     """Load the data and embed it, or hit the cache."""
     config = resolve_data(config)
-    source = load_source(sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images,
-                         registry_dir=config.home / "folders")
+    source, encoder = open_source_and_encoder(config)
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
-    encoder = encoder_from_config(config)
     report = (lambda done, total: progress("embedding", done, total)) if progress else None
     embeddings = embed_source(source, encoder, config.cache_dir, progress=report)
     if not source.available().any():  # every file failed to decode
         reasons = "; ".join(f"{path} ({why})" for path, why in getattr(source, "skipped", []))
-        raise DataError(f"none of the images of {source.name} could be decoded: {reasons}")
+        raise DataError(f"none of the {media_of(source).noun}s of {source.name} could be decoded: {reasons}")
     return EmbeddedData(config, source, encoder, embeddings, attributes)
 
 

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("session", type=Path)
     p.add_argument("--no-snapshots", action="store_true",
                    help="retrain at every model_trained event instead of starting from the saved head snapshots")
+    p.add_argument("--labeler", help="replay only this labeler's pages, labels and undos (and the session's own events)")
     add_data_args(p)
     g = p.add_argument_group("compare with other strategies (needs --attributes and --attribute)")
     g.add_argument("--against", metavar="STRATEGIES",

@@ -15,9 +15,23 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--grid", help="sprite grid as COLSxROWS, e.g. 200x150")
     g.add_argument("--tile", type=int, default=None, help="sprite tile size in px (default 48)")
     g.add_argument("--images", type=Path, help="a folder of images (searched recursively)")
+    g.add_argument("--audio", type=Path, help="a folder of recordings (searched recursively; wav, flac, ogg, mp3), "
+                   "labeled in windows")
+    g.add_argument("--window", type=float, default=None, metavar="SECONDS",
+                   help="with --audio: window length in seconds (default: the encoder's input, 3 s)")
+    g.add_argument("--hop", type=float, default=None, metavar="SECONDS",
+                   help="with --audio: seconds from one window's start to the next (default: the window)")
+    g.add_argument("--manifest", type=Path, help="a CSV or Parquet table of image paths (relative to its folder)")
+    g.add_argument("--path-column", help="the manifest's path column (default: path, file, image or filepath)")
+    g.add_argument("--id-column", help="the manifest's id column, naming items for good (default: id, if present)")
+    g.add_argument("--hf-dataset", type=Path,
+                   help="a Hugging Face dataset on disk: save_to_disk folder, Parquet files or imagefolder (offline)")
+    g.add_argument("--image-column", help="the dataset's image column (default: its first image feature)")
+    g.add_argument("--split", dest="hf_split", help="the dataset's split (default: train, or its first)")
     g.add_argument("--attributes", type=Path, help="CSV of 0/1 ground-truth columns (benchmarks only)")
     e = p.add_argument_group("embeddings")
-    e.add_argument("--encoder", default="auto", help="auto | clip | imagenet | pixels | precomputed (default auto)")
+    e.add_argument("--encoder", default="auto", help="images: auto | clip | imagenet | pixels | precomputed; "
+                   "audio: auto | birdnet | logmel | precomputed (default auto)")
     e.add_argument("--clip-model", default=Config.clip_model, help="open_clip model name or a model config JSON")
     e.add_argument("--clip-pretrained", default=Config.clip_pretrained,
                    help="open_clip pretrained tag, a local checkpoint path, or 'none' for random weights")
@@ -42,15 +56,35 @@ def add_simulation_args(p, *, seeds: int | None) -> None:
 
 def check_data_args(args: argparse.Namespace) -> None:
     """Refuse flags that contradict each other, and a folder that is not there, before anything starts."""
-    if args.images is None:
+    tables = [flag for flag, value in (("--manifest", getattr(args, "manifest", None)),
+                                        ("--hf-dataset", getattr(args, "hf_dataset", None))) if value is not None]
+    if tables:
+        others = [f for f, v in (("--sprite", args.sprite), ("--images", args.images), ("--grid", args.grid),
+                                 ("--audio", getattr(args, "audio", None))) if v is not None]
+        if len(tables) > 1 or others:
+            raise DataError(f"give one data source, not {' and '.join(tables + others)}")
         return
-    if args.sprite is not None:
-        raise DataError("give --sprite or --images, not both")
+    audio = getattr(args, "audio", None)
+    sources = [flag for flag, value in (("--sprite", args.sprite), ("--images", args.images), ("--audio", audio))
+               if value is not None]
+    if len(sources) > 1:
+        raise DataError(f"give {' or '.join(sources)}, not both" if len(sources) == 2
+                        else f"give one of {', '.join(sources)}, not all three")
+    timing = [flag for flag, value in (("--window", getattr(args, "window", None)), ("--hop", getattr(args, "hop", None)))
+              if value is not None]
+    if timing and audio is None:
+        raise DataError(f"{' and '.join(timing)} cut recordings into windows; give the folder with --audio DIR")
+    for flag in timing:
+        if not getattr(args, flag.lstrip("-")) > 0:
+            raise DataError(f"{flag} must be a positive number of seconds")
+    folder, what = (args.images, "image") if args.images is not None else (audio, "recordings")
+    if folder is None:
+        return
     given = [flag for flag, value in (("--grid", args.grid), ("--tile", args.tile)) if value is not None]
     if given:
-        raise DataError(f"{' and '.join(given)} describe a sprite sheet; a folder of images (--images) takes neither")
-    if not args.images.is_dir():
-        raise DataError(f"image folder {args.images} does not exist or is not a folder")
+        raise DataError(f"{' and '.join(given)} describe a sprite sheet; a folder ({sources[0]}) takes neither")
+    if not folder.is_dir():
+        raise DataError(f"{what} folder {folder} does not exist or is not a folder")
 
 
 def config_from_args(args: argparse.Namespace, **extra) -> Config:
@@ -58,11 +92,18 @@ def config_from_args(args: argparse.Namespace, **extra) -> Config:
     pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
     return Config(
         sprite=args.sprite, grid=args.grid, tile=48 if args.tile is None else args.tile, images=args.images,
-        attributes=args.attributes,
+        audio=getattr(args, "audio", None), window_s=getattr(args, "window", None), hop_s=getattr(args, "hop", None),
+        attributes=args.attributes, **table_args(args),
         encoder=args.encoder, clip_model=args.clip_model, clip_pretrained=pretrained, embeddings=args.embeddings,
         device=args.device, home=args.home or default_home(), seed=args.seed,
         embed_input_size=getattr(args, "input_size", None), **extra,
     )
+
+
+def table_args(args: argparse.Namespace) -> dict:
+    """The manifest and dataset flags as Config fields (absent on commands without the data flags)."""
+    names = ("manifest", "path_column", "id_column", "hf_dataset", "image_column", "hf_split")
+    return {name: getattr(args, name, None) for name in names}
 
 
 def tqdm_progress():

@@ -71,16 +71,19 @@ def embed_on_ray(args: argparse.Namespace) -> int:
     from functools import partial
 
     from ..data import load_source
-    from .embeddings.ray_engine import embed_with_ray
+    from ..embeddings.ray_engine import embed_with_ray, open_encoder
+    from ..workspace import source_options
 
     if args.out is None:
         raise FastLabelError("--engine ray writes a folder of shards: give it with --out DIR")
     start = time.perf_counter()
     report = tqdm_progress()
     config = config_from_args(args)
-    if not (config.sprite or config.images):
-        raise FastLabelError("--engine ray needs the data: --images DIR or --sprite PATH --grid CxR")
-    source = partial(load_source, sprite=config.sprite, grid=config.grid, tile=config.tile, images=config.images)
+    if not config.has_data:
+        raise FastLabelError("--engine ray needs the data: --images DIR, --audio DIR, --manifest FILE or "
+                             "--sprite PATH --grid CxR")
+    encoder = open_encoder(config, device="cpu") if config.media == "audio" else None  # its input cuts the windows
+    source = partial(load_source, **source_options(config, encoder))
     shards = embed_with_ray(config, source, args.out, address=args.ray_address, actors=args.ray_actors,
                             shard_rows=args.shard_rows, progress=lambda done, total: report("embedding", done, total))
     print(f"{shards.total} items x {shards.dim} dims in {len(shards.arrays)} shard(s) with {shards.encoder_id} "
@@ -91,10 +94,10 @@ def embed_on_ray(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..events import fold, load_events
     from ..files import write_atomic
-    from ..session.views import labels_jsonl
+    from ..session.views import labeler_fields, labels_jsonl
 
     state = fold(load_events(args.session))
-    data = labels_jsonl(state.labels)
+    data = labels_jsonl(state.labels, who=labeler_fields(state))
     if args.out:
         write_atomic(args.out, data)
         print(f"wrote {len(state.labels)} labels to {args.out}")
@@ -108,7 +111,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     if args.against:
         return replay_against(args)
-    print(replay_file(args.session, config_from_args(args), use_snapshots=not args.no_snapshots))
+    print(replay_file(args.session, config_from_args(args), use_snapshots=not args.no_snapshots, labeler=args.labeler))
     return 0
 
 

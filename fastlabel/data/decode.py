@@ -91,15 +91,14 @@ def decode_image(source: str | os.PathLike[str] | bytes, max_side: int | None = 
         raise DataError(f"{type(error).__name__}: {error}") from None
 
 
-def header_problem(path: str | os.PathLike[str]) -> str | None:
-    """A quick check from the file's header only: why it is not an image, or None when it looks like one.
-
-    Truncated data passes this; the full decode (thumbnail, embedding) catches it later.
+def header_problem(source: str | os.PathLike[str] | bytes) -> str | None:
+    """A quick check from the header only (of a file, or of bytes in memory): why it is not an image, or
+    None when it looks like one. Truncated data passes this; the full decode (thumbnail, embedding) catches it later.
     """
     try:
-        if os.path.getsize(path) == 0:
+        if (len(source) if isinstance(source, bytes) else os.path.getsize(source)) == 0:
             return "empty file (0 bytes)"
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
             image.size  # noqa: B018 -- the header must name a size
     except Exception as error:
         return f"{type(error).__name__}: {error}"

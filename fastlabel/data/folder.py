@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,8 +33,10 @@ THUMBNAIL_CACHE_SIZE = 4096
 PLACEHOLDER_GREY = (200, 200, 200)
 
 
-def scan_folder(root: Path) -> tuple[list[FoundFile], list[tuple[str, str]]]:
-    """Image files under root as sorted relative paths with their stat, and the broken links found."""
+def scan_folder(root: Path, extensions: frozenset[str] = IMAGE_EXTENSIONS,
+                others: list[str] | None = None) -> tuple[list[FoundFile], list[tuple[str, str]]]:
+    """Files with one of `extensions` under root as sorted relative paths with their stat, and the
+    broken links found; `others`, when given, collects the relative paths of every other (non-hidden) file."""
     found: list[FoundFile] = []
     broken: list[tuple[str, str]] = []
     visited: set[str] = set()
@@ -45,7 +48,11 @@ def scan_folder(root: Path) -> tuple[list[FoundFile], list[tuple[str, str]]]:
         visited.add(real)
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+            if name.startswith("."):
+                continue
+            if Path(name).suffix.lower() not in extensions:
+                if others is not None:
+                    others.append((Path(folder) / name).relative_to(root).as_posix())
                 continue
             path = Path(folder) / name
             relative = path.relative_to(root).as_posix()
@@ -67,33 +74,50 @@ class ImageFolder:
     """Every usable image file under a folder. `len()` is the id space (ids ever given); `available()`
     says which ids are served now."""
 
+    media = "image"
+    dedupe_content = True  # identical files are served once (a manifest lists its items on purpose)
+
     def __init__(self, root: str | os.PathLike[str], thumb_size: int = THUMB_SIZE,
                  registry_dir: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"image folder {self.root} does not exist or is not a folder")
+        found, broken = scan_folder(self.root)
+        file = registry_file(Path(registry_dir), self.root) if registry_dir is not None else None
+        self._open(ItemRegistry(file, self.root), found, broken, header_problem, thumb_size)
+
+    def _open(self, registry: ItemRegistry, found: list[FoundFile], broken: list[tuple[str, str]],
+              check: Callable[[Path], str | None], thumb_size: int) -> None:
+        """Reconcile the scan with the registry, save it, and say what is served and what is not."""
         if thumb_size < 1:
             raise DataError(f"thumbnail size must be positive, got {thumb_size}")
         self.thumb_size = thumb_size
-        found, self.broken = scan_folder(self.root)
-        file = registry_file(Path(registry_dir), self.root) if registry_dir is not None else None
-        self.registry = ItemRegistry(file, self.root)
-        self.changes: Changes = self.registry.reconcile(found, header_problem)
+        self.broken = broken
+        self.registry = registry
+        self.changes: Changes = self.registry.reconcile(found, check)
         try:
             self.registry.save()
         except OSError as exc:  # a read-only home: this start works, the next one re-hashes the folder
-            log.warning("could not save the item registry %s (%s)", file, exc)
+            log.warning("could not save the item registry %s (%s)", registry.file, exc)
         self._lock = threading.Lock()
         self._refresh()
         if not self.available().any():
-            extensions = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
             if found or self.broken:
                 lines = "; ".join(f"{p} ({why})" for p, why in self.skipped)
-                raise DataError(f"none of the {len(found) + len(self.broken)} image files under {self.root} "
+                raise DataError(f"none of the {len(found) + len(self.broken)} images of {self.where} "
                                 f"could be read: {lines}")
-            raise DataError(f"no image files ({extensions}) found under {self.root}")
+            raise DataError(self.empty_message())
         self._thumbnail = lru_cache(maxsize=THUMBNAIL_CACHE_SIZE)(self._encode_thumbnail)
         self.report()
+
+    @property
+    def where(self) -> str:
+        """The source, as the log and errors name it."""
+        return str(self.root)
+
+    def empty_message(self) -> str:
+        extensions = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
+        return f"no image files ({extensions}) found under {self.root}"
 
     # -- what is served, and what is not --------------------------------------------------------
     def _refresh(self) -> None:
@@ -105,12 +129,12 @@ class ImageFolder:
         for record in records:
             if not record.present or record.problem is not None:
                 continue
-            original = first_of.setdefault(record.sha256, record)
+            original = first_of.setdefault(record.sha256, record) if self.dedupe_content else record
             if original is record:
                 mask[record.id] = True
             else:
-                duplicates.append((record.path, f"same image as {original.path}; shown once"))
-        problems = [(r.path, r.problem) for r in records if r.present and r.problem is not None]
+                duplicates.append((record.name, f"same image as {original.name}; shown once"))
+        problems = [(r.name, r.problem) for r in records if r.present and r.problem is not None]
         if getattr(self, "_available", None) is None:
             self._available = mask
         else:  # in place: whoever holds the mask (a session's pool) sees the change
@@ -130,12 +154,13 @@ class ImageFolder:
         """Log what changed since the last start and every file left out, with its reason."""
         served = int(self._available.sum())
         if len(self.registry) == len(self.changes.new):
-            log.info("%s: %d images found, %d served", self.root, len(self.registry), served)
+            log.info("%s: %d images found, %d served", self.where, len(self.registry), served)
         else:
-            log.info("%s: %s since the last start; %d images served", self.root, self.changes.summary(), served)
+            log.info("%s: %s since the last start; %d images served", self.where, self.changes.summary(), served)
         if self.skipped:
-            lines = "".join(f"\n  {path}: {reason}" for path, reason in self.skipped)
-            log.warning("skipped %d image file(s) under %s:%s", len(self.skipped), self.root, lines)
+            lines = "".join(f"\n  {path}: {reason}" for path, reason in self.skipped[:50])
+            more = f"\n  ... and {len(self.skipped) - 50} more" if len(self.skipped) > 50 else ""
+            log.warning("skipped %d image(s) of %s:%s%s", len(self.skipped), self.where, lines, more)
 
     def mark_unreadable(self, item_id: int, reason: str) -> None:
         """A decode failed after the check: stop serving this content (until it changes) and list it."""
@@ -144,7 +169,7 @@ class ImageFolder:
             if record.problem is not None:
                 return
             record.problem = reason
-            log.warning("skipping %s: %s", record.path, reason)
+            log.warning("skipping %s: %s", record.name, reason)
             try:
                 self.registry.save()
             except OSError as exc:
@@ -170,15 +195,19 @@ class ImageFolder:
     def content_hash(self, item_id: int) -> str:
         return self.record(item_id).sha256
 
+    def decode(self, record: ItemRecord, max_side: int | None) -> Image.Image:
+        """The item's pixels (DataError when they cannot be read): its file, decoded once."""
+        return decode_image(self.root / record.path, max_side=max_side)
+
     def image(self, item_id: int) -> Image.Image:
         record = self.record(item_id)
         if not record.present:
-            raise DataError(f"{record.path} is no longer in the folder")
-        return decode_image(self.root / record.path, max_side=EMBED_DECODE_SIDE)
+            raise DataError(f"{record.name} is no longer in {self.where}")
+        return self.decode(record, EMBED_DECODE_SIDE)
 
     def _encode_thumbnail(self, index: int) -> bytes:
         try:
-            image = decode_image(self.path(index), max_side=self.thumb_size)
+            image = self.decode(self.record(index), self.thumb_size)
         except DataError as exc:
             self.mark_unreadable(index, str(exc))
             return png_bytes(Image.new("RGB", (self.thumb_size, self.thumb_size), PLACEHOLDER_GREY))

@@ -29,25 +29,39 @@ REGISTRY_VERSION = 1
 
 @dataclass
 class ItemRecord:
-    """One file ever seen under the folder."""
+    """One file ever seen under the folder (or one row of a manifest or dataset)."""
 
     id: int
-    path: str  # relative, POSIX separators
+    path: str  # relative to the root, POSIX separators (or absolute, for a manifest's row)
     sha256: str
     size: int
     mtime_ns: int
     present: bool = True
     problem: str | None = None  # why this content cannot be used (kept until the hash changes)
     changed_at: float | None = None  # when its content last changed: labels given before need a look
+    key: str | None = None  # what the item is known by when it is not its path (a manifest's id column)
+
+    @property
+    def name(self) -> str:
+        return self.key if self.key is not None else self.path
 
 
 @dataclass(frozen=True)
 class FoundFile:
-    """A candidate file of this scan, with the stat its quick check compares."""
+    """A candidate file of this scan, with the stat its quick check compares.
+
+    `key` names the item when its path may change under it (a manifest's id column); `sha256` is given
+    by sources that hold the content in memory (a dataset's rows), and then replaces the quick check."""
 
     path: str
     size: int
     mtime_ns: int
+    key: str | None = None
+    sha256: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.key if self.key is not None else self.path
 
 
 @dataclass
@@ -71,10 +85,11 @@ class Changes:
 class ItemRegistry:
     """Relative path -> ItemRecord for one folder root, stored as JSON (written atomically)."""
 
-    def __init__(self, file: Path | None, root: Path) -> None:
+    def __init__(self, file: Path | None, root: Path, identity: Path | None = None) -> None:
         self.file = file
         self.root = root
-        self.folder_id = hashlib.sha256(os.fsencode(str(root.resolve()))).hexdigest()[:32]  # kept once saved
+        # kept once saved; `identity` (a manifest's own file) when several sources share one root
+        self.folder_id = hashlib.sha256(os.fsencode(str((identity or root).resolve()))).hexdigest()[:32]
         self.records: dict[str, ItemRecord] = {}
         self.by_id: list[ItemRecord] = []
         if file is not None and file.is_file():
@@ -95,13 +110,13 @@ class ItemRegistry:
             raise DataError(f"the item registry {file} has ids out of order; restore it or move it away")
         self.folder_id = folder_id
         self.by_id = records
-        self.records = {r.path: r for r in records}
+        self.records = {r.name: r for r in records}
 
     def save(self) -> None:
         if self.file is None:
             return
         body = {"version": REGISTRY_VERSION, "folder_id": self.folder_id, "root": str(self.root),
-                "items": [asdict(r) for r in self.by_id]}
+                "items": [record_json(r) for r in self.by_id]}
         write_atomic(self.file, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
 
     def __len__(self) -> int:
@@ -111,39 +126,53 @@ class ItemRegistry:
         """Bring the records in line with this scan; `check` says why a new or changed file is unusable."""
         changes = Changes()
         seen: set[str] = set()
+        digests: dict[str, str] = {}  # one hash per file, however many rows name it
         for file in found:
-            seen.add(file.path)
-            record = self.records.get(file.path)
-            if record is not None and record.present and (record.size, record.mtime_ns) == (file.size, file.mtime_ns):
+            seen.add(file.name)
+            record = self.records.get(file.name)
+            if (record is not None and record.present and file.sha256 is None and record.path == file.path
+                    and (record.size, record.mtime_ns) == (file.size, file.mtime_ns)):
                 continue  # the quick check: same size and time, same content
             try:
-                digest = file_sha256(self.root / file.path)
+                digest = file.sha256 or digests.get(file.path) or file_sha256(self.root / file.path)
             except OSError as exc:
                 log.warning("cannot read %s: %s", file.path, exc)
                 continue
+            digests[file.path] = digest
+            if record is not None and record.present and record.sha256 == digest and record.path == file.path:
+                continue  # content given in memory, unchanged
             if record is None:
-                record = ItemRecord(len(self.by_id), file.path, digest, file.size, file.mtime_ns)
+                record = ItemRecord(len(self.by_id), file.path, digest, file.size, file.mtime_ns, key=file.key)
                 self.by_id.append(record)
-                self.records[file.path] = record
-                changes.new.append(file.path)
+                self.records[file.name] = record
+                changes.new.append(file.name)
             elif record.sha256 != digest:
                 record.sha256, record.problem, record.changed_at = digest, None, time.time()
-                changes.changed.append(file.path)
+                changes.changed.append(file.name)
             elif not record.present:
-                changes.returned.append(file.path)
+                changes.returned.append(file.name)
             else:
-                changes.touched.append(file.path)
-            record.size, record.mtime_ns, record.present = file.size, file.mtime_ns, True
+                changes.touched.append(file.name)
+            record.path, record.size, record.mtime_ns, record.present = file.path, file.size, file.mtime_ns, True
             if record.problem is None:
                 record.problem = check(self.root / file.path)
         for record in self.by_id:
-            if record.present and record.path not in seen:
+            if record.present and record.name not in seen:
                 record.present = False
-                changes.removed.append(record.path)
+                changes.removed.append(record.name)
         return changes
 
 
-def registry_file(home_dir: Path, root: Path) -> Path:
-    """Where the registry of a folder root lives: one file per resolved root."""
+def record_json(record: ItemRecord) -> dict:
+    """A record as stored: `key` only where the item has one."""
+    body = asdict(record)
+    if body["key"] is None:
+        del body["key"]
+    return body
+
+
+def registry_file(home_dir: Path, root: Path, kind: str = "folder") -> Path:
+    """Where the registry of a folder root lives: one file per resolved root and kind of scan
+    ("folder" for images, "audio" for recordings)."""
     key = hashlib.sha256(os.fsencode(str(root.resolve()))).hexdigest()[:16]
-    return home_dir / f"folder-{key}.json"
+    return home_dir / f"{kind}-{key}.json"

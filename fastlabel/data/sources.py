@@ -1,16 +1,20 @@
-"""Image sources: a sprite sheet of equal tiles, or a folder of image files, behind one interface.
+"""Data sources behind one interface: a sprite sheet of equal tiles here, a folder of image files in
+folder.py, and any source whose items are another media (media.py says what each kind decides).
 
-Every source numbers its items 0..len-1 in a stable order, hands out RGB images for the
-encoder and PNG thumbnails for the grid UI, says which ids it serves now, and has a fingerprint
-that keys caches and sessions. Image folders live in folder.py, what every source shares in base.py.
+Every source numbers its items 0..len-1 in a stable order, declares its items' `media`, hands out
+their decoded form for the encoder (RGB images here) and PNG thumbnails for the grid UI, says which
+ids it serves now, and has a fingerprint that keys caches and sessions. What every source shares
+is in base.py.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -21,6 +25,8 @@ from PIL import Image
 from fastlabel.data.base import check_item_id, png_bytes
 from fastlabel.data.decode import no_pixel_limit, to_rgb
 from fastlabel.data.folder import ImageFolder
+from fastlabel.data.hf_dataset import HFDatasetSource
+from fastlabel.data.manifest import ManifestSource
 from fastlabel.errors import DataError
 from fastlabel.files import file_sha256
 
@@ -32,9 +38,11 @@ _GRID_PATTERN = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
 @runtime_checkable
 class ImageSource(Protocol):
-    """What the rest of the app needs from a data source."""
+    """What the rest of the app needs from a data source (an image source's items decode with `image`;
+    another media's with the method its MediaKind names)."""
 
     name: str
+    media: str  # a key of fastlabel.data.media.MEDIA
 
     def __len__(self) -> int: ...
 
@@ -88,6 +96,8 @@ def infer_grid(size: tuple[int, int], tile: int) -> tuple[int, int] | None:
 
 class SpriteSheet:
     """Equal square tiles laid out row by row in one image; tile i sits at (i % cols, i // cols)."""
+
+    media = "image"
 
     def __init__(
         self,
@@ -171,6 +181,44 @@ class SpriteSheet:
         return np.ones(self.count, dtype=bool)  # a sprite is fixed: every tile, always
 
 
+def open_audio_folder(root: str | os.PathLike[str], window_s: float | None, hop_s: float | None,
+                      sample_rate: int | None, registry_dir: str | os.PathLike[str] | None) -> ImageSource:
+    """A folder of recordings as windows; DataError when the audio libraries are not installed."""
+    try:  # audio.py imports this module's helpers, and needs the audio extra's libraries
+        AudioFolder = importlib.import_module("fastlabel.data.audio").AudioFolder
+    except ImportError as exc:
+        raise DataError(f"reading recordings needs the audio extra ({exc}): pip install 'fastlabel[audio]'") from None
+    options = {k: v for k, v in (("window_s", window_s), ("hop_s", hop_s), ("sample_rate", sample_rate)) if v is not None}
+    home = Path(registry_dir).parent if registry_dir is not None else None
+    return AudioFolder(root, home_dir=home, **options)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A source given as a table of items: a manifest file (CSV or Parquet), or a local Hugging Face dataset."""
+
+    manifest: Path | None = None
+    path_column: str | None = None
+    id_column: str | None = None
+    hf_dataset: Path | None = None
+    image_column: str | None = None
+    split: str | None = None
+    cache_dir: Path | None = None  # where `datasets` may cache a Parquet or imagefolder layout
+
+    @property
+    def given(self) -> bool:
+        return self.manifest is not None or self.hf_dataset is not None
+
+    def open(self, registry_dir: str | os.PathLike[str] | None) -> ImageSource:
+        if self.manifest is not None and self.hf_dataset is not None:
+            raise DataError("give --manifest or --hf-dataset, not both")
+        if self.manifest is not None:
+            return ManifestSource(self.manifest, path_column=self.path_column, id_column=self.id_column,
+                                  registry_dir=registry_dir)
+        return HFDatasetSource(self.hf_dataset, image_column_name=self.image_column, split=self.split,  # type: ignore[arg-type]
+                               registry_dir=registry_dir, cache_dir=self.cache_dir)
+
+
 def load_source(
     *,
     sprite: str | os.PathLike[str] | None = None,
@@ -179,11 +227,27 @@ def load_source(
     images: str | os.PathLike[str] | None = None,
     count: int | None = None,
     registry_dir: str | os.PathLike[str] | None = None,
+    audio: str | os.PathLike[str] | None = None,
+    window_s: float | None = None,
+    hop_s: float | None = None,
+    sample_rate: int | None = None,
+    table: TableSpec | None = None,
 ) -> ImageSource:
-    """Open the one data source the settings name: a sprite sheet (with its grid) or an image folder
-    (whose item ids are kept under `registry_dir`, when given)."""
-    if (sprite is None) == (images is None):
-        raise DataError("give exactly one data source: a sprite sheet or a folder of images")
+    """Open the one data source the settings name: a sprite sheet (with its grid), an image folder, a
+    manifest or Hugging Face dataset (`table`), or a folder of recordings cut into windows of `window_s`
+    every `hop_s` seconds, resampled to `sample_rate`; item ids of all but the sprite are kept under
+    `registry_dir`."""
+    if table is not None and table.given:
+        if sprite is not None or images is not None or grid is not None or audio is not None:
+            raise DataError("give exactly one data source: --manifest or --hf-dataset takes no --sprite, --grid, "
+                            "--images or --audio")
+        return table.open(registry_dir)
+    if sum(given is not None for given in (sprite, images, audio)) != 1:
+        raise DataError("give exactly one data source: a sprite sheet, a folder of images or a folder of recordings")
+    if audio is not None:
+        if grid is not None:
+            raise DataError("--grid describes a sprite sheet; a folder of recordings (--audio) takes no grid")
+        return open_audio_folder(audio, window_s, hop_s, sample_rate, registry_dir)
     if images is not None:
         if grid is not None:
             raise DataError("--grid describes a sprite sheet; a folder of images (--images) takes no grid")

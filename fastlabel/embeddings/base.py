@@ -20,7 +20,10 @@ DEFAULT_BATCH_SIZE = 64
 
 @runtime_checkable
 class Encoder(Protocol):
-    """Turns a source's images (and, for CLIP, text) into unit-length float32 vectors."""
+    """Turns a source's items (and, for CLIP, text) into unit-length float32 vectors.
+
+    `encode_images` takes a source of the media the encoder declares in `media` ("image" when it
+    declares none, "audio": windows of recordings; None: rows computed elsewhere, any media)."""
 
     id: str
     has_text: bool

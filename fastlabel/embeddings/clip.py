@@ -195,6 +195,7 @@ def register_model_config(model_name: str) -> str:
 class ClipEncoder:
     """open_clip model: `pretrained` is a tag, a local checkpoint path, or None/"" for random weights."""
 
+    media = "image"
     has_text = True
 
     def __init__(

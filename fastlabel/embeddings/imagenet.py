@@ -118,6 +118,7 @@ class ImagenetEncoder:
     "torch" always uses torch.
     """
 
+    media = "image"
     has_text = False
     logit_scale = 1.0
     dim = FEATURE_DIM

@@ -1,4 +1,4 @@
-"""Incremental embedding for sources whose items carry a content hash (image folders).
+"""Incremental embedding for sources whose items carry a content hash (folders of images or recordings).
 
 The cached array has one row per item id, and its sidecar the content hash behind each row. On a
 start, a row is reused wherever an item's current content has a row (under any id, so a moved file
@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
 
+from fastlabel.data.media import media_of
 from fastlabel.embeddings.base import Encoder, Progress
 from fastlabel.embeddings.cache import EmbeddingCache
 from fastlabel.errors import DataError
 
 log = logging.getLogger(__name__)
-STAND_IN_SIDE = 64
 
 
 @runtime_checkable
@@ -31,8 +31,6 @@ class HashedSource(Protocol):
     name: str
 
     def __len__(self) -> int: ...
-
-    def image(self, item_id: int) -> Image.Image: ...
 
     def available(self) -> np.ndarray: ...
 
@@ -46,12 +44,15 @@ class HashedSource(Protocol):
 class ItemsView:
     """Some ids of a source, seen as a source of their own (item k = ids[k]) for an encoder.
 
-    A decode failure is noted in `failures` (id -> reason) and answered with a blank image."""
+    Items decode as the source's media does (`image(k)`, or `window(k)` for audio); a decode failure
+    is noted in `failures` (id -> reason) and answered with the media's stand-in (a blank image, a
+    silent window). Anything else an encoder asks of the source (a sample rate) is the source's."""
 
     def __init__(self, source: HashedSource, ids: list[int]) -> None:
         self.source = source
         self.ids = ids
         self.name = source.name
+        self.media = media_of(source).name
         self.failures: dict[int, str] = {}
         if hasattr(source, "paths"):  # encoders that match rows by file name (shards) see these ids' names
             names = source.paths
@@ -60,13 +61,25 @@ class ItemsView:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def image(self, index: int) -> Image.Image:
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name in ("source", "ids"):  # not set yet (a copy being made)
+            raise AttributeError(name)
+        return getattr(self.source, name)
+
+    def _decode(self, index: int) -> Any:
         item = self.ids[index]
+        kind = media_of(self.source)
         try:
-            return self.source.image(item)
+            return kind.decode(self.source, item)
         except DataError as exc:
             self.failures[item] = str(exc)
-            return Image.new("RGB", (STAND_IN_SIDE, STAND_IN_SIDE))
+            return kind.stand_in(self.source)
+
+    def image(self, index: int) -> Image.Image:
+        return self._decode(index)
+
+    def window(self, index: int) -> np.ndarray:
+        return self._decode(index)
 
     def thumbnail(self, index: int) -> bytes:
         raise NotImplementedError("an encoding view has no thumbnails")
@@ -111,10 +124,10 @@ def embed_by_content(source: HashedSource, encoder: Encoder, cache: EmbeddingCac
         fresh = np.asarray(encoder.encode_images(view, progress), dtype=np.float32)
         seconds = time.perf_counter() - started
         if fresh.ndim != 2 or fresh.shape[0] != len(todo):
-            raise ValueError(f"{encoder.id} returned shape {fresh.shape} for {len(todo)} images")
+            raise ValueError(f"{encoder.id} returned shape {fresh.shape} for {len(todo)} items")
         failures = view.failures
-        log.info("Embedded %d new or changed images of %s with %s in %.1f s (%d reused from the cache).",
-                 len(todo) - len(failures), source.name, encoder.id, seconds, len(reuse))
+        log.info("Embedded %d new or changed %ss of %s with %s in %.1f s (%d reused from the cache).",
+                 len(todo) - len(failures), media_of(source).noun, source.name, encoder.id, seconds, len(reuse))
     dim = fresh.shape[1] if fresh is not None else (old.shape[1] if old is not None else 0)
     rows = np.zeros((len(source), dim), dtype=np.float32)
     hashes: list[str | None] = [None] * len(source)

@@ -1,5 +1,5 @@
-"""Batch inference with decoding overlapped: worker threads decode and preprocess the next batches
-while the model runs on the current one.
+"""Batch inference with decoding overlapped: worker threads decode (as the source's media does: an
+image, a window of a recording) and preprocess the next batches while the model runs on the current one.
 
 Threads are enough: Pillow's decoders and resamplers and torch's kernels release the GIL, so on a
 2-core machine the model keeps one core busy while the other prepares pixels. Batches come back in
@@ -12,11 +12,12 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from PIL import Image
+
+from fastlabel.data.media import media_of
 
 if TYPE_CHECKING:
     from fastlabel.data.sources import ImageSource
@@ -32,7 +33,7 @@ def default_workers() -> int:
 
 def preprocessed_batches(
     source: ImageSource,
-    preprocess: Callable[[Image.Image], torch.Tensor],
+    preprocess: Callable[[Any], torch.Tensor],
     batch_size: int,
     workers: int,
     *,
@@ -40,9 +41,10 @@ def preprocessed_batches(
 ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """(start, stop, batch) for consecutive slices of the source, decoded ahead on `workers` threads."""
     total = len(source)
+    decode = media_of(source).decode
 
     def load(start: int, stop: int) -> torch.Tensor:
-        batch = torch.stack([preprocess(source.image(i)) for i in range(start, stop)])
+        batch = torch.stack([preprocess(decode(source, i)) for i in range(start, stop)])
         return batch.pin_memory() if pin else batch
 
     starts = iter(range(0, total, batch_size))
@@ -70,7 +72,7 @@ def preprocessed_batches(
 
 def run_batches(
     source: ImageSource,
-    preprocess: Callable[[Image.Image], torch.Tensor],
+    preprocess: Callable[[Any], torch.Tensor],
     forward: Callable[[torch.Tensor], torch.Tensor],
     *,
     dim: int,
@@ -80,7 +82,7 @@ def run_batches(
     workers: int | None = None,
     channels_last: bool = False,
 ) -> np.ndarray:
-    """Run `forward` over every image in inference mode; returns (N, dim) unit-length float32 rows."""
+    """Run `forward` over every item in inference mode; returns (N, dim) unit-length float32 rows."""
     total = len(source)
     out = np.empty((total, dim), dtype=np.float32)
     on_gpu = device.type == "cuda"

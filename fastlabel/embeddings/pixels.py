@@ -38,6 +38,7 @@ def project(features: np.ndarray, dims: int, seed: int) -> np.ndarray:
 class PixelEncoder:
     """side x side pixels, standardised, PCA to `dims`, unit length. The width may be below `dims` for tiny sources."""
 
+    media = "image"
     has_text = False
     logit_scale = 1.0
     incremental = False  # rows share one PCA fit

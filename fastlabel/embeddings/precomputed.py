@@ -53,6 +53,7 @@ class PrecomputedEncoder:
     """Serves the rows of a .npy file; the cache id carries the file's content hash. The rows are
     read only on a cache miss, so a restart costs the hash, not a copy."""
 
+    media = None  # rows computed elsewhere: any media
     has_text = False
     logit_scale = 1.0
     incremental = False  # rows follow item ids
@@ -83,6 +84,7 @@ class ShardEncoder:
     """Serves a shard folder's rows in item order; the cache id carries the folder's digest, so a
     restart maps the cached copy instead of reading the shards again."""
 
+    media = None  # rows computed elsewhere: any media
     has_text = False
     logit_scale = 1.0
     incremental = False  # rows are matched by id or path over the whole source, read all at once

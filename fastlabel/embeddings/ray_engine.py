@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from fastlabel.data.media import check_encoder_fits, media_of
 from fastlabel.embeddings.shards import EMB_DIR, ShardSet, scan_shards, write_manifest, write_shard
 from fastlabel.errors import EncoderUnavailable, InvalidInput
 
@@ -46,18 +47,28 @@ def require_ray() -> Any:
 
 
 class SubsetSource:
-    """Some items of a source, renumbered 0..len-1, so an encoder can embed one batch of them."""
+    """Some items of a source, renumbered 0..len-1, so an encoder can embed one batch of them (images
+    or windows of recordings; anything else an encoder asks, a sample rate, is the source's)."""
 
     def __init__(self, source: ImageSource, ids: np.ndarray) -> None:
         self.source = source
         self.ids = np.asarray(ids, dtype=np.int64)
         self.name = f"{source.name} [{len(self.ids)} items]"
+        self.media = media_of(source).name
 
     def __len__(self) -> int:
         return int(self.ids.size)
 
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name in ("source", "ids"):  # not set yet (a copy being made)
+            raise AttributeError(name)
+        return getattr(self.source, name)
+
     def image(self, item_id: int) -> Image.Image:
         return self.source.image(int(self.ids[item_id]))
+
+    def window(self, item_id: int) -> np.ndarray:
+        return self.source.window(int(self.ids[item_id]))
 
     def thumbnail(self, item_id: int) -> bytes:
         return self.source.thumbnail(int(self.ids[item_id]))
@@ -75,7 +86,7 @@ def open_encoder(config: Config, device: str | None = None) -> Any:
 
     return make_encoder(config.encoder, clip_model=config.clip_model, clip_pretrained=config.clip_pretrained,
                         device=device or config.device, batch_size=config.embed_batch_size,
-                        input_size=config.embed_input_size, cache_dir=config.cache_dir)
+                        input_size=config.embed_input_size, cache_dir=config.cache_dir, media=config.media)
 
 
 class BatchEncoder:
@@ -151,6 +162,7 @@ def embed_with_ray(
     source = open_source()
     encoder = open_encoder(replace(config, device="cpu"))  # the driver only needs its id
     _check_encoder(config, encoder)
+    check_encoder_fits(encoder, source)
     ray = require_ray()
     _start(ray, address)
     n_actors, threads, actor_cpus, gpus = _plan(ray, address, actors)

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from fastlabel.data.media import IMAGE, MEDIA, media_kind
 from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Encoder
 from fastlabel.embeddings.clip import DEFAULT_MODEL, DEFAULT_PRETRAINED, ClipEncoder
 from fastlabel.embeddings.imagenet import INPUT_SIZE, ImagenetEncoder
+from fastlabel.embeddings.logmel import LogMelEncoder
 from fastlabel.embeddings.pixels import PixelEncoder
 from fastlabel.embeddings.precomputed import PrecomputedEncoder, ShardEncoder
 from fastlabel.embeddings.shards import is_shard_folder
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ENCODER_NAMES: tuple[str, ...] = ("auto", "clip", "imagenet", "pixels", "precomputed")
+ENCODER_NAMES: tuple[str, ...] = ("auto", "clip", "imagenet", "pixels", "precomputed", "logmel", "birdnet")
 
 
 def _precomputed(embeddings_path: str | Path | None) -> Encoder:
@@ -70,6 +72,22 @@ def _auto(
     return encoder
 
 
+def _auto_for(media: str, build) -> Encoder:
+    """`auto` for a media other than images: the first of its kind's encoders that loads here."""
+    kind = media_kind(media)
+    problems = []
+    for name in kind.auto_order:
+        try:
+            encoder = build(name)
+        except EncoderUnavailable as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        if problems:
+            log.warning("--encoder auto for %s: using %s (%s)", kind.name, name, "; ".join(problems))
+        return encoder
+    raise EncoderUnavailable(f"no encoder for {kind.name} loads here: {'; '.join(problems)}")
+
+
 def make_encoder(
     name: str,
     *,
@@ -80,10 +98,17 @@ def make_encoder(
     batch_size: int = DEFAULT_BATCH_SIZE,
     input_size: int | None = None,
     cache_dir: str | Path | None = None,
+    media: str = IMAGE.name,
 ) -> Encoder:
-    """The encoder called `name` (one of ENCODER_NAMES). `auto` uses `embeddings_path` when one is given;
-    so does any other name when it points at a shard folder written by that encoder. `cache_dir` holds
-    what an encoder compiles once (the ImageNet encoder's ONNX graph); None: the default home's cache."""
+    """The encoder called `name` (one of ENCODER_NAMES) for items of `media`, which must accept it.
+    `auto` uses `embeddings_path` when one is given; so does any other name when it points at a shard
+    folder written by that encoder. `cache_dir` holds what an encoder compiles once (the ImageNet
+    encoder's ONNX graph); None: the default home's cache."""
+    if any(name in kind.encoders for kind in MEDIA.values()):  # a known name, for another media: say which fit
+        media_kind(media).check_encoder(name)
+    if media != IMAGE.name and name == "auto" and embeddings_path is None:
+        return _auto_for(media, lambda n: make_encoder(n, device=device, batch_size=batch_size, cache_dir=cache_dir,
+                                                       media=media))
     if name in ("clip", "imagenet", "pixels") and embeddings_path is not None and is_shard_folder(embeddings_path):
         return ShardEncoder(embeddings_path, expected_encoder=name)
     if name == "clip":
@@ -92,13 +117,19 @@ def make_encoder(
         return _imagenet(device, batch_size, input_size, cache_dir)
     if name == "pixels":
         return PixelEncoder()
+    if name == "logmel":
+        return LogMelEncoder(batch_size=batch_size)
+    if name == "birdnet":
+        from fastlabel.embeddings.birdnet import BirdnetEncoder  # its runtime is the optional audio extra
+
+        return BirdnetEncoder(batch_size=batch_size)
     if name == "precomputed":
         return _precomputed(embeddings_path)
     if name == "auto":
         if embeddings_path is not None:
             return _precomputed(embeddings_path)
         return _auto(clip_model, clip_pretrained, device, batch_size, input_size, cache_dir)
-    raise InvalidInput(f"Unknown encoder {name!r}; choose one of: {', '.join(ENCODER_NAMES)}.")
+    raise InvalidInput(f"Unknown encoder {name!r}; choose one of: {', '.join(media_kind(media).encoders)}.")
 
 
 def encoder_from_config(config: Config) -> Encoder:
@@ -112,4 +143,5 @@ def encoder_from_config(config: Config) -> Encoder:
         batch_size=config.embed_batch_size,
         input_size=config.embed_input_size,
         cache_dir=config.cache_dir,
+        media=config.media,
     )

@@ -138,7 +138,8 @@ class EventLog:
         self._id_bound: int | None = None  # how many item ids exist, as the events so far say
         for event in self._events:
             self._id_bound = id_bound(event, self._id_bound)
-        self._lock = threading.Lock()
+        # reentrant, and public: whoever folds the events (the session) guards its state with this lock too
+        self.lock = threading.RLock()
         self.journal = journal
         self._file: IO[bytes] | None = None  # the journal, open and locked while this log writes it
         self.problems: list[str] = []
@@ -182,7 +183,7 @@ class EventLog:
 
     def append(self, kind: type[E], **payload: Any) -> E:
         """Create the next event of `kind`, check it, persist it, then return it."""
-        with self._lock:
+        with self.lock:
             previous = self._events[-1].seq if self._events else 0
             event = kind(seq=previous + 1, ts=round(time.time(), 3), **payload)
             check_in_context(event, previous, self._id_bound)
@@ -223,7 +224,7 @@ class EventLog:
 
     def close(self) -> None:
         """Flush and release the journal (and its lock); later appends are refused."""
-        with self._lock:
+        with self.lock:
             if self._file is not None:
                 try:
                     os.fsync(self._file.fileno())

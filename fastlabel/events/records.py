@@ -20,6 +20,7 @@ from ..errors import InvalidInput
 from ..users import OWNER, check_user_name
 
 BATCH_TYPES = ("positive", "negative", "neutral")
+QUERY_TYPES = ("text", "class")
 MAX_REQUEST_ID_CHARS = 64
 
 
@@ -125,15 +126,24 @@ class SessionStarted(Event):
 
 @dataclass(frozen=True, slots=True)
 class QuerySet(Event):
-    """A zero-shot text query; `embedding` is its unit-norm text embedding, `logit_scale` its temperature."""
+    """A zero-shot query. `query_type` "text": `embedding` is the text's unit-norm embedding and `logit_scale`
+    its temperature (similarities centred on the pool's mean). `query_type` "class": a class of the encoder's
+    own classifier (a BirdNET species or sound), `embedding` its weight row and `bias` its bias, so the
+    prior is the classifier's own score, sigmoid(x . embedding + bias), and replays without the model."""
 
     query: str = ""
     embedding: tuple[float, ...] = ()
     logit_scale: float = 100.0
+    query_type: str = "text"
+    bias: float = 0.0
     type: ClassVar[str] = "query_set"
+    version: ClassVar[int] = 2
 
     def check(self) -> None:
         _str(self.query, "query")
+        if self.query_type not in QUERY_TYPES:
+            raise InvalidInput(f"query_type must be one of {', '.join(QUERY_TYPES)}, got {self.query_type!r:.40}")
+        _number(self.bias, "bias")
         if not isinstance(self.embedding, tuple):
             raise InvalidInput("embedding must be a list of numbers")
         for k, v in enumerate(self.embedding):

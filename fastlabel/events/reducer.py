@@ -66,6 +66,8 @@ class SessionState:
     query: str | None = None
     query_embedding: tuple[float, ...] | None = None
     query_logit_scale: float = 100.0
+    query_type: str = "text"  # "class": a classifier's class, scored sigmoid(x . embedding + bias)
+    query_bias: float = 0.0
     batches: tuple[BatchServed, ...] = ()
     submissions: tuple[Submission, ...] = ()  # in effect, oldest first
     history: tuple[LabelsSubmitted | LabelsCorrected | LabelResolved | SubmissionUndone, ...] = ()  # every label change, in order
@@ -146,7 +148,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
                        concept=event.concept)
     if isinstance(event, QuerySet):
         return replace(
-            state, query=event.query, query_embedding=event.embedding, query_logit_scale=event.logit_scale
+            state, query=event.query, query_embedding=event.embedding, query_logit_scale=event.logit_scale,
+            query_type=event.query_type, query_bias=event.bias,
         )
     if isinstance(event, BatchServed):
         return replace(state, batches=state.batches + (event,), audit_ids=state.audit_ids | set(event.audit))

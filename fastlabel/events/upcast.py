@@ -81,3 +81,8 @@ def _labels_corrected_gets_labeler(raw: Record) -> Record:
 @upcaster("submission_undone", 2)
 def _submission_undone_gets_labeler(raw: Record) -> Record:
     return {**raw, "labeler": "owner"}
+
+
+@upcaster("query_set", 1)
+def _query_set_gets_type(raw: Record) -> Record:
+    return {**raw, "query_type": "text", "bias": 0.0}  # every query before class queries was a text query

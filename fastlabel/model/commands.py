@@ -70,6 +70,22 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_table(args: argparse.Namespace) -> int:
+    from ..workspace import open_workspace
+    from .label_table import label_table, table_format, write_table
+
+    fmt = table_format(args.out, args.format)
+    ws = open_workspace(args.make_config(args, session=args.session), progress=args.progress())
+    try:
+        table = label_table(ws, args.concept)
+        written = write_table(ws, table, args.out, fmt)
+    finally:
+        ws.concepts.close()  # the journals' locks, for whoever opens them next
+    print(f"wrote {len(table)} items x {len(table.concepts)} concept(s) ({', '.join(table.concepts)}) "
+          f"as {fmt} to {written}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.ArgumentParser], None],
              make_config: Callable[[argparse.Namespace], Any], progress: Callable[[], Any]) -> None:
     """Add the two commands to the `fastlabel` parser."""
@@ -81,6 +97,17 @@ def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.
     p.add_argument("--format", choices=("safetensors", "onnx"),
                    help="safetensors (default) or onnx (one graph from pixels to probability; needs [onnx])")
     p.set_defaults(func=cmd_export_model, make_config=make_config, progress=progress)
+
+    p = sub.add_parser("export-table", help="every item with a label, P(positive) and labeler per concept: "
+                       "CSV, Parquet, a Hugging Face dataset, Label Studio tasks or a FiftyOne dataset")
+    add_data_args(p)
+    p.add_argument("--session", type=Path, help="the session journal (default: the workspace's, under --home)")
+    p.add_argument("--concept", action="append", help="a concept to include (repeat; default: every concept)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="F.csv, F.parquet, F.json (Label Studio), or a new folder (--format hf or fiftyone)")
+    p.add_argument("--format", choices=("csv", "parquet", "hf", "label-studio", "fiftyone"),
+                   help="default: from the --out suffix")
+    p.set_defaults(func=cmd_export_table, make_config=make_config, progress=progress)
 
     p = sub.add_parser("classify", help="run an exported model on new images")
     p.add_argument("model", type=Path)

@@ -115,8 +115,12 @@ def snapshot(session: LabelingSession, encoder: Encoder, *, events: Sequence[Eve
     if state.query_embedding is not None:
         text = np.asarray(state.query_embedding, np.float32)
         tensors[PRIOR_KEY] = text
-        prior_meta = {"query": state.query, "logit_scale": float(state.query_logit_scale),
-                      "center": float((x @ text).mean()), "weight": prior_weight(len(state.labels))}
+        if state.query_type == "class":  # the classifier's own logit, x . w + b: scale 1, centred on -b
+            scale, center = 1.0, -float(state.query_bias)
+        else:
+            scale, center = float(state.query_logit_scale), float((x @ text).mean())
+        prior_meta = {"query": state.query, "query_type": state.query_type, "logit_scale": scale, "center": center,
+                      "weight": prior_weight(len(state.labels))}
     n_train, pos_train = trainable(state)
     meta: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "fastlabel_version": __version__,
@@ -161,7 +165,7 @@ def export_version(session: LabelingSession, encoder: Encoder, seq: int | None =
     one is copied from the session while no retrain can swap it, an earlier one is rebuilt by replay."""
     if seq is None:
         seq = latest_version(session.log.events)
-    with session._train_lock:  # noqa: SLF001 - the head must not change while it is copied
+    with session.head_lock:  # the head must not change while it is copied
         latest = session.state.retrains[-1].seq if session.state.retrains else None
         if seq == latest:
             return snapshot(session, encoder, events=session.log.events)

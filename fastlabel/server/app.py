@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import Callable
 
 import orjson
-from flask import Flask, jsonify, request, send_from_directory
+from flask import Flask, jsonify, redirect, request, send_from_directory
 from flask_sock import Sock
 from werkzeug.exceptions import HTTPException
 from wsproto.utilities import RemoteProtocolError
 
 from ..config import Config
 from ..errors import FastLabelError
+from ..users import UserStore
 from ..workspace import Workspace, open_workspace
+from .auth import COOKIE, SIGN_IN_ENDPOINTS, Auth
 from .concepts import concepts
 from .labels import labels
 from .media import media
@@ -32,20 +34,22 @@ from .security import (
     token_ok,
 )
 from .similar import similar_api
+from .team import team
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_SOCKET_MESSAGE_BYTES = 64 * 1024  # a "watch" of max_batch_size ids is ~2 KB
 SOCKET_SEND_BUFFER = 128 * 1024  # about 40 pushes of 200 watched cards
-PUBLIC_ENDPOINTS = {"index", "static_file"}  # the page itself; everything else is guarded
+PUBLIC_ENDPOINTS = {"index", "static_file", "sign_in_page"}  # the page itself; everything else is guarded
 
 
 def create_app(config: Config | None = None, *, loader: Callable[..., Workspace] = open_workspace,
                background: bool = True) -> Flask:
     config = config or Config()
-    if needs_token(config.host) and not config.token:
-        raise ValueError(f"binding to {config.host} needs an access token (--token)")
+    auth = Auth(UserStore(config.home))
+    if needs_token(config.host) and not config.token and not auth.team:
+        raise ValueError(f"binding to {config.host} needs an access token (--token) or users (fastlabel users add)")
     redact_tokens_in_access_logs()
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -53,19 +57,27 @@ def create_app(config: Config | None = None, *, loader: Callable[..., Workspace]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     runtime = Runtime(config, loader)
     app.extensions[EXTENSION] = runtime
+    app.extensions["fastlabel.auth"] = auth
     app.register_blueprint(api)
     app.register_blueprint(models)
     app.register_blueprint(concepts)
     app.register_blueprint(labels)
     app.register_blueprint(media)
     app.register_blueprint(similar_api)
+    app.register_blueprint(team)
     _register_errors(app)
-    _register_access_check(app, config, runtime)
+    _register_access_check(app, config, runtime, auth)
     _register_socket(app, runtime)
 
     @app.get("/")
     def index():
+        if auth.team and auth.users.authenticate(request.cookies.get(COOKIE)) is None:
+            return redirect("/signin")  # a wrong cookie is not counted: the sign-in page counts tries
         return send_from_directory(STATIC_DIR, "index.html")
+
+    @app.get("/signin")
+    def sign_in_page():
+        return send_from_directory(STATIC_DIR, "signin.html")
 
     @app.get("/static/<path:name>")
     def static_file(name: str):
@@ -94,14 +106,14 @@ def _register_errors(app: Flask) -> None:
         return jsonify({"error": "internal error; see the server log"}), 500
 
 
-def _register_access_check(app: Flask, config: Config, runtime: Runtime) -> None:
+def _register_access_check(app: Flask, config: Config, runtime: Runtime, auth: Auth) -> None:
     """Runs before every route, the WebSocket handshake included, so a refusal never opens a socket."""
 
     @app.before_request
     def check_access():
         if (request.content_length or 0) > MAX_BODY_BYTES:  # even where the route would not read the body
             return jsonify({"error": f"request body over {MAX_BODY_BYTES} bytes"}), 413
-        if not host_header_ok(request.host, config.token):
+        if not host_header_ok(request.host, config.token or ("users" if auth.team else None)):
             return jsonify({"error": "this server answers loopback names only (127.0.0.1, localhost); "
                                      "serve with --host and --token to reach it by other names"}), 403
         if request.endpoint in PUBLIC_ENDPOINTS:
@@ -111,9 +123,14 @@ def _register_access_check(app: Flask, config: Config, runtime: Runtime) -> None
             return jsonify({"error": "requests from other sites are refused"}), 403
         if changes_state(request.method, request.endpoint) and not same_origin_change(origin, fetch_site, request.host):
             return jsonify({"error": "changes must come from this server's own page"}), 403
-        given = request.headers.get("X-FastLabel-Token") or request.args.get("token")
-        if not token_ok(config.token, given):
-            return jsonify({"error": "missing or wrong access token"}), 401
+        if request.endpoint in SIGN_IN_ENDPOINTS:  # the sign-in checks (and throttles) the token itself
+            return None
+        if auth.team:
+            auth.check(request, request.endpoint)  # 401, 403 or 429, answered as JSON
+        else:
+            given = request.headers.get("X-FastLabel-Token") or request.args.get("token")
+            if not token_ok(config.token, given):
+                return jsonify({"error": "missing or wrong access token"}), 401
         if request.endpoint == "socket" and runtime.hub.full():
             return jsonify({"error": f"too many open sockets (at most {runtime.hub.max_sockets}); "
                                      "close some tabs"}), 503

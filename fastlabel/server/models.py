@@ -1,4 +1,4 @@
-"""Model routes: the list of model versions, and a version as a downloadable model file."""
+"""Model routes: the list of model versions, a version as a downloadable model file, and the label table."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidInput
 from ..model.artifact import to_bytes
+from ..model.label_table import csv_bytes, label_table, parquet_bytes
 from ..model.versions import export_version, model_versions
 from .runtime import runtime
 
@@ -55,3 +56,17 @@ def export_model() -> Response:
     name = file_name(meta["concept"], meta["session"]["seq"])
     return Response(data, mimetype="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+TABLE_FORMATS = {"csv": (csv_bytes, "text/csv"), "parquet": (parquet_bytes, "application/vnd.apache.parquet")}
+
+
+@models.get("/export/table")
+def export_table() -> Response:
+    """Every item with a column group per concept (label, prob_pos, labeler), as CSV (default) or Parquet."""
+    fmt = request.args.get("format", "csv")
+    if fmt not in TABLE_FORMATS:
+        raise InvalidInput(f"format must be csv or parquet, got {fmt[:40]!r}")
+    encode, mimetype = TABLE_FORMATS[fmt]
+    data = encode(label_table(runtime().workspace))
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="labels-table.{fmt}"'})

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 if TYPE_CHECKING:
-    from ..session import LabelingSession, TrainPoint
+    from ..session import Retrained
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 16  # messages waiting per socket; beyond, the oldest is dropped
@@ -145,18 +145,13 @@ class Hub:
             client.shut()
 
 
-def announce_retrain(hub: Hub, session: "LabelingSession", point: "TrainPoint") -> None:
-    """One message per tab after a retrain: the counts, the trend's new point, the panel's
-    figures, and the new probabilities of the cards that tab shows."""
+def announce_retrain(hub: Hub, message: "Retrained") -> None:
+    """One message per tab after a retrain: the counts, the trend's new point, the panel's figures,
+    and the new probabilities of the cards that tab shows; all from the retrain's message."""
     try:
-        _announce(hub, session, point)
+        common = {"type": "trained", "concept": message.concept, "counts": message.counts,
+                  "last_train_ms": message.point.train_ms, "history_point": message.point.to_dict(),
+                  "can_undo": message.can_undo, **message.insights}
+        hub.broadcast(lambda c: {**common, "probs": message.probs_of(sorted(c.watched))})
     except Exception:  # the change is saved and answered whatever happens to its announcement
         log.exception("could not announce a retrain")
-
-
-def _announce(hub: Hub, session: "LabelingSession", point: "TrainPoint") -> None:
-    probs = session.probs
-    common = {"type": "trained", "concept": session.state.concept, "counts": session.counts(), "last_train_ms": point.train_ms,
-              "history_point": point.to_dict(), "can_undo": bool(session.state.submissions),
-              **session.insights()}
-    hub.broadcast(lambda c: {**common, "probs": {str(i): round(float(probs[i]), 4) for i in c.watched}})

@@ -39,7 +39,7 @@ class Runtime:
     def _load(self) -> None:
         try:
             self._workspace = self._loader(self.config, progress=self._on_progress)
-            self._workspace.concepts.subscribe(lambda session, point: announce_retrain(self.hub, session, point))
+            self._workspace.concepts.subscribe(lambda message: announce_retrain(self.hub, message))
             self.status = "ready"
             self.hub.broadcast({"type": "ready"})
         except FastLabelError as exc:

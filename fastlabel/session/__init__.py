@@ -10,8 +10,9 @@
 - `snapshots.py`: head snapshots that bound replay time.
 """
 
+from .followers import Follower, Retrained
 from .replies import Batch, Submitted, TextEncoder, Undone
 from .session import LabelingSession
 from .training import TrainPoint
 
-__all__ = ["Batch", "LabelingSession", "Submitted", "TextEncoder", "TrainPoint", "Undone"]
+__all__ = ["Batch", "Follower", "LabelingSession", "Retrained", "Submitted", "TextEncoder", "TrainPoint", "Undone"]

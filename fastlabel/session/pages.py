@@ -7,7 +7,8 @@ made from them stay unbiased whatever the strategy chose.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 
@@ -34,6 +35,7 @@ class Page:
     message: str | None = None
     prelabel: int | None = None  # the strategy's cards start with this label instead of the model's guess
     cold: bool = False  # chosen with neither a head nor a text prior: there is no model's guess
+    overlap: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # labeled by others: for agreement
 
     def start_labels(self, probs: np.ndarray) -> list[int]:
         """The label each card (in `ids` order) is shown with; `probs` are the pool's."""
@@ -72,19 +74,40 @@ def audit_count(batch_size: int, per_page: int, *, audit_page: bool) -> int:
     return min(per_page, batch_size // 12)
 
 
-def compose_page(selection: Selection, pool: Pool, n_audit: int, concept: str = "positive") -> Page:
+def overlap_sample(rng: np.random.Generator, votes: Mapping[int, Mapping[str, object]], labeler: str, n: int,
+                   blocked: np.ndarray | None = None) -> np.ndarray:
+    """Up to `n` items, uniformly at random, that someone else labeled and `labeler` has not (nor
+    `blocked`, e.g. leased to others): the page's overlap cards, which feed the agreement figures."""
+    if n <= 0:
+        return np.empty(0, np.int64)
+    candidates = np.fromiter((i for i, by in votes.items() if labeler not in by), dtype=np.int64)
+    if blocked is not None and candidates.size:
+        candidates = candidates[~blocked[candidates]]
+    if candidates.size == 0:
+        return np.empty(0, np.int64)
+    return np.sort(rng.choice(candidates, size=min(n, candidates.size), replace=False)).astype(np.int64)
+
+
+def overlap_count(batch_size: int, per_page: int) -> int:
+    """How many overlap cards a page carries: `per_page` on pages of 12 or more, as for audit cards."""
+    return min(per_page, batch_size // 12)
+
+
+def compose_page(selection: Selection, pool: Pool, n_audit: int, concept: str = "positive",
+                 overlap: np.ndarray | None = None) -> Page:
     """Add `n_audit` cards drawn uniformly from the unlabeled items the strategy did not pick
-    (in O(page), without a pass over the pool: fastlabel.learner.sampling). A page chosen with
-    no model starts its cards negative and says so."""
+    (in O(page), without a pass over the pool: fastlabel.learner.sampling), and the `overlap` cards
+    (already labeled by someone else). A page chosen with no model starts its cards negative and says so."""
     audit = sample_unlabeled(pool.rng, pool.labeled, n_audit, exclude=selection.ids.tolist())
     rest_size = int(pool.labeled.size - np.count_nonzero(pool.labeled)) - int(selection.ids.size)
-    ids = sort_by_confidence(np.concatenate([selection.ids, audit]).astype(np.int64), pool.probs,
+    overlap = np.empty(0, np.int64) if overlap is None else np.asarray(overlap, np.int64)
+    ids = sort_by_confidence(np.concatenate([selection.ids, audit, overlap]).astype(np.int64), pool.probs,
                              selection.batch_type)
     prelabel = page_prelabel(selection.prelabel, pool.cold)
     message = selection.message or (EVERYTHING_LABELED if ids.size == 0 else None)
     if message is None and pool.cold and prelabel == 0:
         message = cold_message(concept)
-    return Page(ids, np.sort(audit), rest_size, selection.batch_type, message, prelabel, pool.cold)
+    return Page(ids, np.sort(audit), rest_size, selection.batch_type, message, prelabel, pool.cold, overlap)
 
 
 def audit_only(name: str = AUDIT_PAGE) -> Selection:

@@ -65,6 +65,16 @@ def reviewed_ids(state: SessionState) -> set[int]:
     return {i for b in state.batches if b.strategy == REVIEW_STRATEGY for i in b.ids}
 
 
+def still_valid(page: ReviewPage, seen: SessionState, now: SessionState) -> np.ndarray:
+    """Which cards of a page computed on the labels of `seen` may still be served at `now`: their
+    label is unchanged and no review page has shown them since (a mask over `page.ids`)."""
+    if now.labels is seen.labels and len(now.batches) == len(seen.batches):
+        return np.ones(page.ids.size, dtype=bool)
+    shown = reviewed_ids(now) - reviewed_ids(seen)
+    return np.asarray([now.labels.get(int(i)) == int(y) and int(i) not in shown
+                       for i, y in zip(page.ids, page.labels)], dtype=bool)
+
+
 def review_page(state: SessionState, embeddings: np.ndarray, size: int, *, folds: int = DEFAULT_FOLDS,
                 config: HeadConfig | None = None) -> ReviewPage:
     """The `size` labeled items (not reviewed before) whose out-of-fold prediction disagrees most with their label.

@@ -15,7 +15,7 @@ from ..events import SessionState
 from ..learner.head import HeadConfig, Learner, MLPHead, probs_of
 from ..learner.zeroshot import blend
 from ..threshold import THRESHOLD
-from .estimates import quality_estimates
+from .estimates import QualityEstimates, quality_estimates
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,13 @@ class TrainPoint:
     positive: int
     train_ms: float | None  # None: no head (fewer than two classes among the training labels)
     flip_rate: float | None
-    # the audit estimates right after this retrain, for the model versions list (not in to_dict)
-    estimates: dict[str, Any] | None = field(default=None, compare=False)
+    # the audit estimates right after this retrain: measured once, for the panel, the push and the
+    # model versions list (not in to_dict)
+    quality: QualityEstimates | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def estimates(self) -> dict[str, Any] | None:
+        return self.quality.to_dict() if self.quality is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"labeled": self.labeled, "positive": self.positive, "train_ms": self.train_ms,
@@ -105,7 +110,7 @@ class PendingScores:
         return self._all
 
 
-Done = Callable[[TrainPoint], None]
+Done = Callable[[TrainPoint, np.ndarray], None]  # a measured retrain and the probabilities it published
 
 
 class Trainer:
@@ -119,9 +124,13 @@ class Trainer:
     """
 
     def __init__(self, embeddings: np.ndarray, config: HeadConfig | None = None,
-                 device: torch.device | None = None) -> None:
+                 device: torch.device | None = None, *, lock: threading.RLock | None = None,
+                 available: np.ndarray | None = None) -> None:
+        """`lock`: the head's lock, held by whoever retrains and taken here to swap the scores (so a
+        session's retrain and its publish share one lock); `available`: the items the estimates cover."""
         self.learner = Learner(embeddings, config, device)
         n = int(embeddings.shape[0])
+        self.available = available
         self.scores = Scores(None, None, np.full(n, 0.5, np.float32))
         self.pending: PendingScores | None = None
         self.background = n * self.learner.dim > self.learner.config.background_above
@@ -129,7 +138,7 @@ class Trainer:
         # one long-lived thread for every pass (a thread per pass gave each its own malloc arena)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-scores") \
             if self.background else None
-        self._swap = threading.Lock()
+        self.lock = lock if lock is not None else threading.RLock()
 
     @property
     def n_items(self) -> int:
@@ -150,8 +159,11 @@ class Trainer:
             running.result()
 
     def set_prior(self, prior: np.ndarray | None, n_labeled: int) -> None:
-        self.settle()
-        self._publish(prior=prior, head=self.scores.head, n_labeled=n_labeled)
+        """Blend a new text prior with the newest head (scoring a pass still running here, not waiting for it)."""
+        with self.lock:
+            pending = self.pending
+            head = self.scores.head if pending is None else pending.score_all(lambda: True)
+            self._publish(prior=prior, head=head, n_labeled=n_labeled)
 
     def retrain(self, seq: int, state: SessionState, done: Done | None = None) -> TrainPoint:
         """Refit on the training set of `state` (or drop the head when it cannot learn). `done`
@@ -169,16 +181,16 @@ class Trainer:
             self.learner.reset()
             head = None
         before, after = self._publish(prior=self.scores.prior, head=head, n_labeled=len(state.labels))
-        point = measured(seq, state, train_ms, before, after, head is not None)
+        point = measured(seq, state, train_ms, before, after, head is not None, self.available)
         if done is not None:
-            done(point)
+            done(point, after)
         return point
 
     def _score_in_background(self, seq: int, state: SessionState, train_ms: float, done: Done | None) -> TrainPoint:
         learner = self.learner
         pending = PendingScores(learner.frozen(), learner.x, self.scores.prior, len(state.labels),
                                 learner.config.score_chunk)
-        with self._swap:
+        with self.lock:
             self.pending = pending
 
         def finish() -> None:
@@ -188,9 +200,9 @@ class Trainer:
                     prior=pending.prior, head=head, n_labeled=pending.n_labeled, superseding=pending)
                 if published is None:
                     return  # a newer retrain took over
-                point = measured(seq, state, train_ms, *published, True)
+                point = measured(seq, state, train_ms, *published, True, self.available)
                 if done is not None:
-                    done(point)
+                    done(point, published[1])
             except Exception:
                 log.exception("scoring the pool after retrain %d failed", seq)
 
@@ -227,14 +239,16 @@ class Trainer:
                  superseding: PendingScores | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """One assignment, so readers never see a half update; returns (old, new) probabilities.
         It supersedes any background pass still running. A background pass publishes its own
-        scores with `superseding=` itself: only while it is still the newest (else None, and only then)."""
-        with self._swap:
+        scores with `superseding=` itself: only while it is still the newest (else None, and only then).
+        The blend is computed before the lock is taken: only the check and the swap hold it."""
+        new = Scores(prior, head, blend(prior, head, n_labeled, self.n_items))
+        with self.lock:
             if superseding is not None and self.pending is not superseding:
                 return None
             old = self.scores
-            self.scores = Scores(prior, head, blend(prior, head, n_labeled, self.n_items))
+            self.scores = new
             self.pending = None
-            return old.probs, self.scores.probs
+            return old.probs, new.probs
 
     def score(self, embeddings: np.ndarray, prior: np.ndarray | None, n_labeled: int) -> np.ndarray:
         """P(positive) for items outside the pool, blended with their own text prior as the pool's are."""
@@ -244,9 +258,9 @@ class Trainer:
 
 
 def measured(seq: int, state: SessionState, train_ms: float | None, before: np.ndarray, after: np.ndarray,
-             has_head: bool) -> TrainPoint:
+             has_head: bool, available: np.ndarray | None = None) -> TrainPoint:
     """A retrain's point once the whole pool is scored: the share of predictions that flipped, and
-    the audit estimates (with a head)."""
+    the audit estimates over the `available` items (with a head; the one place they are computed per retrain)."""
     flips = float(np.mean((after >= THRESHOLD) != (before >= THRESHOLD))) if after.size else 0.0
-    estimates = quality_estimates(state, after).to_dict() if has_head else None
-    return TrainPoint(seq, len(state.labels), state.n_positive, train_ms, round(flips, 5), estimates)
+    quality = quality_estimates(state, after, available=available) if has_head else None
+    return TrainPoint(seq, len(state.labels), state.n_positive, train_ms, round(flips, 5), quality)

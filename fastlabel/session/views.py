@@ -9,8 +9,9 @@ import numpy as np
 import orjson
 
 from .effort import effort_stats
-from .estimates import quality_estimates, stopping_signal
+from .estimates import QualityEstimates, quality_estimates, stopping_signal
 from ..events import SessionState
+from ..users import OWNER
 from .training import TrainPoint
 
 
@@ -18,18 +19,42 @@ def counts(state: SessionState) -> dict[str, int]:
     return {"labeled": len(state.labels), "positive": state.n_positive, "negative": state.n_negative}
 
 
-def labels_jsonl(labels: Mapping[int, int], names: Sequence[str] | None = None, concept: str | None = None) -> bytes:
-    """One {"id", "label"} per line (plus "path" when the data has file names, and "concept" when given), in id order."""
+def labeler_fields(state: SessionState) -> dict[int, dict[str, Any]] | None:
+    """Who gave each label, for the exports: "labeler" (the latest labeler whose label is the one in
+    effect), "votes" when several labeled it, "resolved" when an admin decided. None when nobody but
+    "owner" ever labeled (a single-user journal exports exactly as before there were teams)."""
+    if all(set(by) <= {OWNER} for by in state.votes.values()):
+        return None
+    out: dict[int, dict[str, Any]] = {}
+    for item, label in state.labels.items():
+        by = state.votes.get(item, {})
+        agreeing = [(seq, name) for name, (y, seq) in by.items() if y == label]
+        row: dict[str, Any] = {"labeler": max(agreeing)[1] if agreeing else None}
+        if len(by) > 1:
+            row["votes"] = {name: by[name][0] for name in sorted(by)}
+        if item in state.resolved:
+            row["resolved"] = True
+        out[item] = row
+    return out
+
+
+def labels_jsonl(labels: Mapping[int, int], names: Sequence[str] | None = None, concept: str | None = None,
+                 who: Mapping[int, Mapping[str, Any]] | None = None) -> bytes:
+    """One {"id", "label"} per line (plus "path" when the data has file names, "concept" when given,
+    and who gave it: `labeler_fields`), in id order."""
     extra = {"concept": concept} if concept is not None else {}
-    rows = ({"id": i, "label": labels[i], **({"path": names[i]} if names is not None else {}), **extra}
+    rows = ({"id": i, "label": labels[i], **({"path": names[i]} if names is not None else {}), **extra,
+             **(who.get(i, {}) if who is not None else {})}
             for i in sorted(labels))
     return b"".join(orjson.dumps(row) + b"\n" for row in rows)
 
 
 def insights(state: SessionState, probs: np.ndarray, history: Sequence[TrainPoint],
-             available: np.ndarray | None = None) -> dict[str, Any]:
-    """Effort figures, quality estimates (over the items `available`, default all) and the stopping signal."""
-    quality = quality_estimates(state, probs, available=available)
+             available: np.ndarray | None = None, quality: QualityEstimates | None = None) -> dict[str, Any]:
+    """Effort figures, quality estimates (over the items `available`, default all; `quality` when
+    they were measured already, at the retrain that made `probs`) and the stopping signal."""
+    if quality is None:
+        quality = quality_estimates(state, probs, available=available)
     ready, message = stopping_signal([p.flip_rate for p in history], quality)
     return {"effort": effort_stats(state), "estimates": quality.to_dict(),
             "stop": {"ready": ready, "message": message}}
