@@ -98,6 +98,7 @@ async function request(method, path, { query, body, type } = {}) {
 }
 
 export const api = {
+  signIn: (token) => request("POST", "/api/signin", { body: { token } }),
   state: () => request("GET", "/api/state"),
   setQuery: (query) => request("POST", "/api/set_query", { body: { query } }),
   nextBatch: (strategy, batchSize, ids = []) =>
