@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from pathlib import Path
 
 from .config import Config
 from .errors import InvalidInput
-from .events import Event, SessionStarted, load_events
+from .events import Event
+from .provenance import Recording
 from .session import LabelingSession
 from .session.agreement import agreement_report
 from .session.snapshots import snapshot_dir
 from .workspace import item_space, open_pool
 
-log = logging.getLogger(__name__)
 
-
-def replay_session(events: list[Event], config: Config, snapshots: bool | Path = False) -> LabelingSession:
-    """Replay events over the pool the config names; warns when the encoder differs from the recording.
-    `snapshots`: a folder of head snapshots to start from (False: retrain at every model_trained event)."""
-    pool = open_pool(config)
-    started = next((e for e in events if isinstance(e, SessionStarted)), None)
-    if started and started.encoder and started.encoder != pool.encoder.id:
-        log.warning("session was recorded with encoder %s, replaying with %s: the model will differ",
-                    started.encoder, pool.encoder.id)
+def replay_session(events: list[Event], config: Config, snapshots: bool | Path = False,
+                   recording: Recording | None = None) -> LabelingSession:
+    """Replay events over the pool the config names (with a `recording`, checked to be the one the
+    session was recorded on). `snapshots`: a folder of head snapshots to start from (False: retrain at
+    every model_trained event)."""
+    pool = open_pool(config, recording=recording)
     return LabelingSession.replay(events, pool.embeddings, data_id=pool.source.fingerprint(),
                                   snapshots=snapshots, **item_space(pool.source))
 
@@ -99,10 +95,10 @@ def insight_lines(insights: dict) -> list[str]:
     return lines
 
 
-def replay_file(path: Path, config: Config, use_snapshots: bool = True, labeler: str | None = None) -> str:
+def replay_file(path: Path, events: list[Event], config: Config, recording: Recording | None = None,
+                use_snapshots: bool = True, labeler: str | None = None) -> str:
     """Summary of a replayed journal; from its head snapshots (beside it) unless told not to, or
     only one labeler's events (`labeler`: no snapshots, they were taken of everyone's)."""
-    events = load_events(path)
     if labeler is not None:
-        return summarise(replay_session(only_labeler(events, labeler), config, False))
-    return summarise(replay_session(events, config, snapshot_dir(path) if use_snapshots else False))
+        return summarise(replay_session(only_labeler(events, labeler), config, False, recording))
+    return summarise(replay_session(events, config, snapshot_dir(path) if use_snapshots else False, recording))

@@ -20,10 +20,11 @@ from .data.sources import TableSpec
 from .device import pick_device
 from .embeddings import Encoder, embed_source, encoder_from_config
 from .errors import DataError
-from .events import EventLog, LabelsSubmitted
+from .events import DataSource, EncoderConfig, EventLog, LabelsSubmitted
 from .learner.head import use_threads, warm_up
 from .learner.index import EmbeddingIndex
 from .learner.index_cache import IndexCache
+from .provenance import Recording, describe_encoder, describe_source
 from .session import LabelingSession
 from .session.views import last_trained
 
@@ -191,6 +192,8 @@ class EmbeddedData:
     encoder: Encoder
     embeddings: np.ndarray
     attributes: Attributes | None
+    data_source: DataSource  # the data as given, for the journal
+    encoder_config: EncoderConfig  # what builds the encoder again, for the journal
 
 
 def source_options(config: Config, encoder: Encoder | None = None) -> dict[str, Any]:
@@ -202,30 +205,52 @@ def source_options(config: Config, encoder: Encoder | None = None) -> dict[str, 
             "sample_rate": getattr(encoder, "sample_rate", None), "table": table_spec(config)}
 
 
-def open_source_and_encoder(config: Config) -> tuple[ImageSource, Encoder]:
+def open_source_and_encoder(config: Config, recording: Recording | None = None) -> tuple[ImageSource, Encoder]:
     """The config's data source and an encoder that accepts its media. Recordings need the encoder
-    first (its input decides the windows); images open first, so a bad folder fails before a model loads."""
+    first (its input decides the windows); images open first, so a bad folder fails before a model loads.
+    With the `recording` of a journal, each must be the one it was recorded on."""
+
+    def source(encoder: Encoder | None = None) -> ImageSource:
+        try:
+            opened = load_source(**source_options(config, encoder))
+        except DataError as error:
+            raise (recording.open_failed(error) if recording is not None else error) from None
+        if recording is not None:
+            recording.check_source(opened)
+        return opened
+
+    def encoder() -> Encoder:
+        built = encoder_from_config(config)
+        if recording is not None:
+            recording.check_encoder(built)
+        return built
+
+    if recording is not None:
+        recording.check_can_build_encoder()
     if config.media == "image":
-        source = load_source(**source_options(config))
-        encoder = encoder_from_config(config)
+        opened = source()
+        built = encoder()
     else:
-        encoder = encoder_from_config(config)
-        source = load_source(**source_options(config, encoder))
-    check_encoder_fits(encoder, source)
-    return source, encoder
+        built = encoder()
+        opened = source(built)
+    check_encoder_fits(built, opened)
+    return opened, built
 
 
-def open_pool(config: Config, progress: Progress | None = None) -> EmbeddedData:
-    """Load the data and embed it, or hit the cache."""
+def open_pool(config: Config, progress: Progress | None = None, recording: Recording | None = None) -> EmbeddedData:
+    """Load the data and embed it, or hit the cache. With the `recording` of a journal, the data and
+    the encoder must be the ones it was recorded on (checked before anything is embedded)."""
+    given = config
     config = resolve_data(config)
-    source, encoder = open_source_and_encoder(config)
+    source, encoder = open_source_and_encoder(config, recording)
     attributes = read_attributes(config.attributes, len(source)) if config.attributes else None
     report = (lambda done, total: progress("embedding", done, total)) if progress else None
     embeddings = embed_source(source, encoder, config.cache_dir, progress=report)
     if not source.available().any():  # every file failed to decode
         reasons = "; ".join(f"{path} ({why})" for path, why in getattr(source, "skipped", []))
         raise DataError(f"none of the {media_of(source).noun}s of {source.name} could be decoded: {reasons}")
-    return EmbeddedData(config, source, encoder, embeddings, attributes)
+    return EmbeddedData(config, source, encoder, embeddings, attributes, describe_source(given, source),
+                        describe_encoder(config, encoder))
 
 
 def item_space(source: ImageSource) -> dict[str, Any]:
@@ -235,9 +260,10 @@ def item_space(source: ImageSource) -> dict[str, Any]:
 
 def open_workspace(config: Config, progress: Progress | None = None) -> Workspace:
     """Open the pool, then resume the session journal (or start one)."""
-    # torch's optimizer start-up runs while the data loads, not after
-    threading.Thread(target=warm_up, name="fastlabel-warm-up", daemon=True).start()
     pool = open_pool(config, progress)
+    # torch's optimizer start-up runs while the journal replays; not while embedding, whose forward pass
+    # wants every core
+    threading.Thread(target=warm_up, name="fastlabel-warm-up", daemon=True).start()
     use_threads()  # the embeddings exist: from here on torch runs small training fits
     data_id = pool.source.fingerprint()
     # the clustering and neighbour index: loaded from beside the embeddings, or fitted in the background;
@@ -253,6 +279,7 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
             pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
             seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=device,
             **item_space(pool.source), concept=concept, index=index,
+            data_source=pool.data_source, encoder_config=pool.encoder_config,
         )
 
     started: list[bool] = []

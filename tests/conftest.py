@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -12,6 +13,7 @@ from fastlabel.config import Config
 from fastlabel.workspace import open_pool
 
 REPO_ROOT = Path(__file__).absolute().parent.parent
+os.environ.setdefault("FASTLABEL_GRAPH_CACHE", "")  # tests export ONNX graphs into their own homes only
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,8 @@ def test_a_record_from_a_newer_release_is_refused_with_a_reason():
 def test_a_session_started_without_a_concept_is_upcast_to_positive():
     old = {"type": "session_started", "seq": 1, "ts": 0.0, "seed": 0, "n_items": 5, "data": "d", "encoder": "e"}
     event = event_from_dict(old)
-    assert event.concept == "positive" and event.to_dict()["v"] == SessionStarted.version == 2
+    assert event.concept == "positive" and event.to_dict()["v"] == SessionStarted.version == 3
+    assert event.source is None and event.encoder_config is None  # sources were not recorded then
     assert event_from_dict({**old, "concept": "Smiling"}).concept == "Smiling"  # unversioned, but naming one
 
 

@@ -11,7 +11,7 @@ from typing import Sequence
 from ..version import __version__
 from ..config import Config
 from ..errors import FastLabelError
-from .arguments import add_data_args, add_simulation_args, config_from_args, tqdm_progress
+from .arguments import add_data_args, add_simulation_args, config_from_args, journal_config, tqdm_progress
 from .commands import (
     cmd_bench,
     cmd_demo_data,
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from ..model.commands import register as register_model_commands
 
-    register_model_commands(sub, add_data_args, config_from_args, tqdm_progress)
+    register_model_commands(sub, add_data_args, config_from_args, journal_config, tqdm_progress)
     return parser
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, Sequence
 
 from ..config import Config, default_home
 from ..errors import DataError
+from ..events import Event, SessionStarted
+from ..provenance import Recording, recorded_settings
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -30,11 +33,12 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--split", dest="hf_split", help="the dataset's split (default: train, or its first)")
     g.add_argument("--attributes", type=Path, help="CSV of 0/1 ground-truth columns (benchmarks only)")
     e = p.add_argument_group("embeddings")
-    e.add_argument("--encoder", default="auto", help="images: auto | clip | imagenet | pixels | precomputed; "
-                   "audio: auto | birdnet | logmel | precomputed (default auto)")
-    e.add_argument("--clip-model", default=Config.clip_model, help="open_clip model name or a model config JSON")
-    e.add_argument("--clip-pretrained", default=Config.clip_pretrained,
-                   help="open_clip pretrained tag, a local checkpoint path, or 'none' for random weights")
+    e.add_argument("--encoder", help="images: auto | clip | imagenet | pixels | precomputed; "
+                   f"audio: auto | birdnet | logmel | precomputed (default {Config.encoder})")
+    e.add_argument("--clip-model", help=f"open_clip model name or a model config JSON (default {Config.clip_model})")
+    e.add_argument("--clip-pretrained",
+                   help="open_clip pretrained tag, a local checkpoint path, or 'none' for random weights "
+                        f"(default {Config.clip_pretrained})")
     e.add_argument("--embeddings", type=Path,
                    help=".npy of precomputed embeddings (N x D, row i = item i), or a folder of embedding shards "
                         "(from `embed --engine ray` or clip-retrieval)")
@@ -87,23 +91,42 @@ def check_data_args(args: argparse.Namespace) -> None:
         raise DataError(f"{what} folder {folder} does not exist or is not a folder")
 
 
-def config_from_args(args: argparse.Namespace, **extra) -> Config:
+def data_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The data flags as Config fields, None where not given (absent on commands without them)."""
+    fields = {"sprite": "sprite", "grid": "grid", "tile": "tile", "images": "images", "audio": "audio",
+              "window_s": "window", "hop_s": "hop", "manifest": "manifest", "path_column": "path_column",
+              "id_column": "id_column", "hf_dataset": "hf_dataset", "image_column": "image_column",
+              "hf_split": "hf_split"}
+    return {field: getattr(args, name, None) for field, name in fields.items()}
+
+
+def encoder_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The encoder flags as Config fields, None where not given."""
+    return {"encoder": args.encoder, "clip_model": args.clip_model, "clip_pretrained": args.clip_pretrained,
+            "embeddings": args.embeddings, "embed_input_size": getattr(args, "input_size", None)}
+
+
+def config_from_args(args: argparse.Namespace, recorded: SessionStarted | None = None, **extra) -> Config:
+    """The Config the flags give; with the `recorded` start of a journal, what they leave out comes from it."""
     check_data_args(args)
-    pretrained = None if str(args.clip_pretrained).lower() in ("none", "") else args.clip_pretrained
-    return Config(
-        sprite=args.sprite, grid=args.grid, tile=48 if args.tile is None else args.tile, images=args.images,
-        audio=getattr(args, "audio", None), window_s=getattr(args, "window", None), hop_s=getattr(args, "hop", None),
-        attributes=args.attributes, **table_args(args),
-        encoder=args.encoder, clip_model=args.clip_model, clip_pretrained=pretrained, embeddings=args.embeddings,
-        device=args.device, home=args.home or default_home(), seed=args.seed,
-        embed_input_size=getattr(args, "input_size", None), **extra,
-    )
+    given = {**data_flags(args), **encoder_flags(args)}
+    settings = recorded_settings(recorded, given) if recorded is not None else given
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if str(settings.get("clip_pretrained", "")).lower() == "none":
+        settings["clip_pretrained"] = None  # random weights
+    return Config(**settings, attributes=args.attributes, device=args.device, home=args.home or default_home(),
+                  seed=args.seed, **extra)
 
 
-def table_args(args: argparse.Namespace) -> dict:
-    """The manifest and dataset flags as Config fields (absent on commands without the data flags)."""
-    names = ("manifest", "path_column", "id_column", "hf_dataset", "image_column", "hf_split")
-    return {name: getattr(args, name, None) for name in names}
+def journal_config(args: argparse.Namespace, events: Sequence[Event]) -> tuple[Config, Recording | None]:
+    """The Config for a command on a session journal: its recorded data and encoder unless flags give
+    them, and the Recording that checks the pool opened is the one it was recorded on."""
+    started = next((e for e in events if isinstance(e, SessionStarted)), None)
+    if started is None:
+        return config_from_args(args), None
+    recording = Recording(started, data_from_flags=any(v is not None for v in data_flags(args).values()),
+                          encoder_from_flags=any(v is not None for v in encoder_flags(args).values()))
+    return config_from_args(args, started), recording
 
 
 def tqdm_progress():

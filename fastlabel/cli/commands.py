@@ -8,7 +8,7 @@ import sys
 
 from ..config import Config
 from ..errors import FastLabelError
-from .arguments import config_from_args, tqdm_progress
+from .arguments import config_from_args, journal_config, tqdm_progress
 
 log = logging.getLogger("fastlabel")
 
@@ -107,11 +107,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from ..events import load_events
     from ..replay import replay_file
 
     if args.against:
         return replay_against(args)
-    print(replay_file(args.session, config_from_args(args), use_snapshots=not args.no_snapshots, labeler=args.labeler))
+    events = load_events(args.session)
+    config, recording = journal_config(args, events)
+    print(replay_file(args.session, events, config, recording, use_snapshots=not args.no_snapshots,
+                      labeler=args.labeler))
     return 0
 
 
@@ -125,7 +129,8 @@ def replay_against(args: argparse.Namespace) -> int:
     attributes = parse_attribute_args(args.attribute)
     strategies = benchable_strategies(args.against)
     events = load_events(args.session)
-    pool = open_pool(config_from_args(args), progress=tqdm_progress())
+    config, recording = journal_config(args, events)
+    pool = open_pool(config, progress=tqdm_progress(), recording=recording)
     print(against(events, pool, attributes, strategies, args.identities, args.seeds, args.test_fraction))
     return 0
 
@@ -177,7 +182,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from ..session.snapshots import snapshot_dir
 
-    session = replay_session(load_events(args.session), config_from_args(args), snapshot_dir(args.session))
+    events = load_events(args.session)
+    config, recording = journal_config(args, events)
+    session = replay_session(events, config, snapshot_dir(args.session), recording)
     body = session.predictions()
     write_atomic(args.out, orjson.dumps(body, option=orjson.OPT_INDENT_2))
     print(f"wrote predictions for {session.n_items} items ({body['predicted_positive']} positive) to {args.out}")

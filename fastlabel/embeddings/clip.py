@@ -112,6 +112,21 @@ def missing_weights_message(model_name: str, tag: str, why: str) -> str:
     )
 
 
+HUB_REPOS = {(DEFAULT_MODEL, DEFAULT_PRETRAINED): "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"}
+"""Where open_clip fetches the default weights from, so a miss is known before importing open_clip."""
+
+
+def known_missing(model_name: str, pretrained: str | None) -> bool:
+    """True when the weights are known to come from a hub repository that is not in the local cache.
+    `auto` then falls back at once, without importing open_clip or building the model (seconds of CPU
+    that an embedding run on a 2-core machine would otherwise pay before its first image)."""
+    repo = HUB_REPOS.get((model_name, pretrained or ""))
+    if repo is None:
+        return False
+    snapshots = Path(_hub_cache_dir()).expanduser() / f"models--{repo.replace('/', '--')}" / "snapshots"
+    return not any(snapshots.glob("*/open_clip_*"))
+
+
 def _check_names(model_name: str, pretrained: str | None) -> None:
     """Fail fast, with a precise message, on a model name, tag or path open_clip cannot use."""
     import open_clip
@@ -140,6 +155,12 @@ def _create(model_name: str, pretrained: str | None, device: torch.device) -> tu
     return model, preprocess, open_clip.get_tokenizer(model_name)
 
 
+def no_download_reason() -> str:
+    if env_says_offline():
+        return "HF_HUB_OFFLINE is set, so nothing is downloaded"
+    return "downloads are off for this load (auto never waits on the network; --encoder clip downloads)"
+
+
 def load_clip(
     model_name: str, pretrained: str | None, device: torch.device, allow_download: bool = True
 ) -> tuple[Any, Any, Any]:
@@ -148,6 +169,8 @@ def load_clip(
     Tries the local cache first with the hub offline (instant, no network wait even when cached);
     only when that misses, and `allow_download` and the environment permit, goes online.
     """
+    if (env_says_offline() or not allow_download) and known_missing(model_name, pretrained):
+        raise EncoderUnavailable(missing_weights_message(model_name, str(pretrained), no_download_reason()))
     try:
         import open_clip  # noqa: F401
     except ImportError as exc:
@@ -163,11 +186,7 @@ def load_clip(
                 "Check that --clip-model names the architecture the checkpoint was trained with."
             ) from offline_exc
         if env_says_offline() or not allow_download:
-            why = (
-                "HF_HUB_OFFLINE is set, so nothing is downloaded"
-                if env_says_offline()
-                else "downloads are off for this load (auto never waits on the network; --encoder clip downloads)"
-            )
+            why = no_download_reason()
             raise EncoderUnavailable(missing_weights_message(model_name, str(pretrained), why)) from offline_exc
         try:
             with hub_offline(force=False):

@@ -4,6 +4,8 @@ from .log import EventLog, events_to_jsonl, load_events, parse_jsonl
 from .records import (
     EVENT_TYPES,
     BatchServed,
+    DataSource,
+    EncoderConfig,
     ItemsAdded,
     Event,
     LabelResolved,
@@ -18,7 +20,7 @@ from .records import (
 from .reducer import Retrain, SessionState, Submission, apply, fold
 
 __all__ = [
-    "EVENT_TYPES", "BatchServed", "ItemsAdded", "Event", "EventLog", "LabelResolved", "LabelsCorrected", "LabelsSubmitted", "ModelTrained",
+    "EVENT_TYPES", "BatchServed", "DataSource", "EncoderConfig", "ItemsAdded", "Event", "EventLog", "LabelResolved", "LabelsCorrected", "LabelsSubmitted", "ModelTrained",
     "QuerySet", "SessionStarted",
     "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
     "load_events", "parse_jsonl",

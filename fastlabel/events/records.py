@@ -101,11 +101,108 @@ class Event:
         return {"type": self.type, "v": self.version, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
 
+SOURCE_KINDS = ("sprite", "folder", "manifest", "hf_dataset", "demo", "precomputed", "audio")
+
+
+def _optional_str(value: Any, name: str) -> None:
+    if value is not None:
+        _str(value, name)
+
+
+def _optional_positive(value: Any, name: str) -> None:
+    if value is not None:
+        _number(value, name)
+        if value <= 0:
+            raise InvalidInput(f"{name} must be above 0, got {value}")
+
+
+def _record(cls: Any, value: Any, name: str) -> Any:
+    """A nested record of a session_started event, from itself, its JSON object, or None."""
+    if value is None or isinstance(value, cls):
+        return value
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{name} must be an object, got {value!r:.40}")
+    known = {f.name for f in fields(cls)}
+    extra = set(value) - known
+    if extra:
+        raise InvalidInput(f"{name} has unknown fields: {', '.join(sorted(map(str, extra)))[:200]}")
+    try:
+        return cls(**value)
+    except TypeError as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
+
+
+def _present(record: Any) -> dict[str, Any]:
+    """A nested record as JSON: the fields it has (None left out)."""
+    return {f.name: getattr(record, f.name) for f in fields(record) if getattr(record, f.name) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class DataSource:
+    """Where a session's items come from, as the user gave it: enough to open the same data again.
+
+    `location` is the path as given (a sprite file, an image folder, a manifest, a dataset; "" for
+    the generated demo). A sprite has its `grid` ("COLSxROWS") and `tile` (px); a folder, manifest
+    or dataset its item registry's `folder_id` (what the ids mean) and the columns it was read by;
+    recordings cut into items have a `window` and a `hop` (seconds).
+    """
+
+    kind: str
+    location: str = ""
+    grid: str | None = None
+    tile: int | None = None
+    folder_id: str | None = None
+    path_column: str | None = None
+    id_column: str | None = None
+    image_column: str | None = None
+    split: str | None = None
+    window: float | None = None
+    hop: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise InvalidInput(f"source kind must be one of {', '.join(SOURCE_KINDS)}, got {self.kind!r:.40}")
+        _str(self.location, "source location")
+        _optional_str(self.grid, "source grid")
+        _optional_int(self.tile, "source tile", 1)
+        for name in ("folder_id", "path_column", "id_column", "image_column", "split"):
+            _optional_str(getattr(self, name), f"source {name}")
+        _optional_positive(self.window, "source window")
+        _optional_positive(self.hop, "source hop")
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderConfig:
+    """What builds the encoder again: its `kind` (an encoder name: clip, imagenet, pixels,
+    precomputed, ...) and the settings that kind takes; the event's `encoder` id pins the result.
+
+    `pretrained` is an open_clip tag or a checkpoint path as given (the id holds its sha256);
+    `embeddings` the precomputed file or shard folder as given.
+    """
+
+    kind: str
+    model: str | None = None
+    pretrained: str | None = None
+    input_size: int | None = None
+    embeddings: str | None = None
+
+    def __post_init__(self) -> None:
+        _str(self.kind, "encoder kind")
+        if not self.kind:
+            raise InvalidInput("encoder kind must not be empty")
+        _optional_str(self.model, "encoder model")
+        _optional_str(self.pretrained, "encoder pretrained")
+        _optional_int(self.input_size, "encoder input_size", 1)
+        _optional_str(self.embeddings, "encoder embeddings")
+
+
 @dataclass(frozen=True, slots=True)
 class SessionStarted(Event):
     """The session's identity: its seed, the data and the encoder the labels refer to, and the concept labeled.
 
-    Version 2 added `concept`; older records are upcast to "positive".
+    Version 2 added `concept`; older records are upcast to "positive". Version 3 added `source` and
+    `encoder_config`, so a journal says where its data is and how to embed it; older records have
+    None (and their commands need data and encoder flags).
     """
 
     seed: int = 0
@@ -113,8 +210,15 @@ class SessionStarted(Event):
     data: str = ""  # data fingerprint
     encoder: str = ""  # encoder id
     concept: str = "positive"  # what a positive label means, e.g. "Smiling"
+    source: DataSource | None = None
+    encoder_config: EncoderConfig | None = None
     type: ClassVar[str] = "session_started"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", _record(DataSource, self.source, "source"))
+        object.__setattr__(self, "encoder_config", _record(EncoderConfig, self.encoder_config, "encoder_config"))
+        Event.__post_init__(self)
 
     def check(self) -> None:
         _int(self.seed, "seed", -(2**63))
@@ -122,6 +226,12 @@ class SessionStarted(Event):
         _str(self.data, "data")
         _str(self.encoder, "encoder")
         _str(self.concept, "concept")
+
+    def to_dict(self) -> dict[str, Any]:
+        body = Event.to_dict(self)
+        for name in ("source", "encoder_config"):
+            body[name] = _present(body[name]) if body[name] is not None else None
+        return body
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,11 @@ def _session_started_gets_concept(raw: Record) -> Record:
     return {"concept": "positive", **raw}  # a few unversioned records already name one: kept
 
 
+@upcaster("session_started", 2)
+def _session_started_gets_source(raw: Record) -> Record:
+    return {**raw, "source": None, "encoder_config": None}  # not recorded: commands ask for data flags
+
+
 @upcaster("labels_submitted", 1)
 def _labels_submitted_gets_request_id(raw: Record) -> Record:
     return {**raw, "request_id": None}

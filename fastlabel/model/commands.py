@@ -1,5 +1,6 @@
-"""`fastlabel export-model` and `fastlabel classify`, registered by cli.py (which hands in its data
-flags, its Config builder and its progress bar, so this module never imports the CLI)."""
+"""`fastlabel export-model`, `export-table` and `classify`, registered by cli.py (which hands in its data
+flags, its Config builders, from flags and for a journal, and its progress bar, so this module never
+imports the CLI)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import default_home
-from ..errors import InvalidInput
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
-    from ..events import SessionStarted, load_events
+    from ..events import load_events
     from ..workspace import open_pool
     from .artifact import write_artifact
     from .versions import latest_version, replayed_snapshot
@@ -25,11 +25,8 @@ def cmd_export_model(args: argparse.Namespace) -> int:
         require_onnx()  # before the replay, so a missing extra costs nothing
     events = load_events(args.session)
     seq = latest_version(events) if args.at is None else args.at
-    pool = open_pool(args.make_config(args), progress=args.progress())
-    started = next((e for e in events if isinstance(e, SessionStarted)), None)
-    if started and started.encoder and started.encoder != pool.encoder.id:
-        raise InvalidInput(f"the session was recorded with encoder {started.encoder} but these flags give "
-                           f"{pool.encoder.id}; pass the same --encoder (and --clip-model/--clip-pretrained) flags")
+    config, recording = args.journal_config(args, events)  # the recorded data and encoder, unless flags give them
+    pool = open_pool(config, progress=args.progress(), recording=recording)
     export = replayed_snapshot(events, seq, pool.embeddings, pool.encoder, data_id=pool.source.fingerprint())
     meta = export.metadata
     if fmt == "onnx":
@@ -87,7 +84,8 @@ def cmd_export_table(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.ArgumentParser], None],
-             make_config: Callable[[argparse.Namespace], Any], progress: Callable[[], Any]) -> None:
+             make_config: Callable[..., Any], journal_config: Callable[[argparse.Namespace, Any], Any],
+             progress: Callable[[], Any]) -> None:
     """Add the two commands to the `fastlabel` parser."""
     p = sub.add_parser("export-model", help="write a session's model (latest or --at SEQ) as a file")
     p.add_argument("session", type=Path)
@@ -96,7 +94,7 @@ def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.
     p.add_argument("--out", type=Path, required=True, help="model file (.safetensors, or .onnx with --format onnx)")
     p.add_argument("--format", choices=("safetensors", "onnx"),
                    help="safetensors (default) or onnx (one graph from pixels to probability; needs [onnx])")
-    p.set_defaults(func=cmd_export_model, make_config=make_config, progress=progress)
+    p.set_defaults(func=cmd_export_model, journal_config=journal_config, progress=progress)
 
     p = sub.add_parser("export-table", help="every item with a label, P(positive) and labeler per concept: "
                        "CSV, Parquet, a Hugging Face dataset, Label Studio tasks or a FiftyOne dataset")

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
-from ..events import (BatchServed, Event, EventLog, ItemsAdded, LabelsCorrected, LabelsSubmitted, QuerySet,
-                      SessionStarted, SessionState, SubmissionUndone)
+from ..events import (BatchServed, DataSource, EncoderConfig, Event, EventLog, ItemsAdded, LabelsCorrected,
+                      LabelsSubmitted, QuerySet, SessionStarted, SessionState, SubmissionUndone)
 from ..learner.base import Pool
 from ..learner.candidates import look_ahead
 from ..learner.head import HeadConfig, pool_array
@@ -47,9 +47,11 @@ class LabelingSession(SessionQueries):
                  head_config: HeadConfig | None = None, seed: int = 0, data_id: str = "", encoder_id: str = "",
                  device: torch.device | None = None, audit_per_page: int = 2, available: np.ndarray | None = None,
                  ids_may_grow: bool = False, concept: str = "positive", index: EmbeddingIndex | None = None,
-                 snapshots: bool | str | Path = True) -> None:
+                 snapshots: bool | str | Path = True, data_source: DataSource | None = None,
+                 encoder_config: EncoderConfig | None = None) -> None:
         """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
-        a folder; or False, replay every retrain."""
+        a folder; or False, replay every retrain. `data_source` and `encoder_config` are recorded in a
+        new journal's first event, so commands given the journal alone open the same pool."""
         self.audit_per_page = audit_per_page
         self.embeddings = pool_array(embeddings)  # float16 or float32, in place
         self.n_items = int(self.embeddings.shape[0])
@@ -65,7 +67,7 @@ class LabelingSession(SessionQueries):
         self.engine.replay(log.events)
         if not log.events:
             self.engine.record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
-                               concept=concept)
+                               concept=concept, source=data_source, encoder_config=encoder_config)
         self._check_matches(data_id)
         if self.state.n_items < self.n_items:  # the folder grew since the last start: its new ids exist now
             self.engine.record(ItemsAdded, n_items=self.n_items)
