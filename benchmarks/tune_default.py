@@ -24,8 +24,8 @@ from fastlabel.bench.suite_report import EXPECTED, collect, suite_markdown
 from fastlabel.bench.suite_run import load_result, open_suite_data, run_part, save_result
 from fastlabel.config import Config
 from fastlabel.learner.hunt_refine import HuntRefinePlan, make_hunt_refine
-from fastlabel.learner.base import Strategy
-from fastlabel.learner.registry import STRATEGIES
+from fastlabel.learner.base import PageKind
+from fastlabel.learner.registry import CATALOG, HUNTING, STRATEGIES
 
 VARIANTS = {
     "hr_c3": HuntRefinePlan(candidates_per_card=3),  # the previous default: 3 k-means candidates per refine card
@@ -39,7 +39,8 @@ VARIANTS = {
 
 def register_variants() -> None:
     for name, plan in VARIANTS.items():
-        STRATEGIES[name] = Strategy(name, f"hunt_refine {plan}", "neutral", make_hunt_refine(plan=plan))
+        CATALOG[name] = STRATEGIES[name] = PageKind(name, f"hunt_refine {plan}", "neutral",
+                                                    make_hunt_refine(plan=plan), needs=HUNTING)
 
 
 def ratios(result, strategies: list[str]) -> list[str]:

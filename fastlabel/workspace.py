@@ -59,7 +59,11 @@ class Workspace:
         return None
 
     def item_name(self, item: int) -> str | None:
-        """An item's file path, for a folder of images; with a manifest's id and other columns too."""
+        """An item's file path, for a folder of images; with a manifest's id and other columns too; for a
+        window of a recording, its file and times."""
+        if media_of(self.source) is AUDIO:
+            w = window_fields(self.source, item)
+            return f"{w['file']} {w['start_s']:g}-{w['end_s']:g} s"
         describe = getattr(self.source, "describe", None)
         if describe is not None:
             return describe(item)
@@ -74,25 +78,35 @@ class Workspace:
         return {"name": name} if name else {}
 
     def export_labels_jsonl(self) -> bytes:
-        """The labels as JSONL; for a folder each row has its path, and "missing" when the file is gone."""
-        body = self.session.export_labels_jsonl(self.item_names())
-        if not isinstance(self.source, ImageFolder):
+        """The labels as JSONL; for a folder each row has its path (a window: its file, start_s and end_s),
+        and "missing" when the file is gone."""
+        audio = media_of(self.source) is AUDIO
+        body = self.session.export_labels_jsonl(None if audio else self.item_names())
+        if not audio and not isinstance(self.source, ImageFolder):
             return body
         rows = [orjson.loads(line) for line in body.splitlines()]
-        return b"".join(orjson.dumps(self._mark_missing(row)) + b"\n" for row in rows)
+        return b"".join(orjson.dumps(self._placed(row)) + b"\n" for row in rows)
 
     def predictions(self) -> dict[str, Any]:
-        """A label for every served item (and every labeled one), with paths for a folder of images."""
+        """A label for every served item (and every labeled one), with paths for a folder of images and
+        file, start_s and end_s for windows of recordings."""
         body = self.session.predictions()
-        if isinstance(self.source, ImageFolder):
+        if isinstance(self.source, ImageFolder) or media_of(self.source) is AUDIO:
             available = self.source.available()
-            body["items"] = [self._mark_missing({**item, "path": self.source.paths[item["id"]]})
-                             for item in body["items"] if available[item["id"]] or item["source"] == "human"]
+            body["items"] = [self._placed(item) for item in body["items"]
+                             if available[item["id"]] or item["source"] == "human"]
         return body
 
-    def _mark_missing(self, row: dict[str, Any]) -> dict[str, Any]:
-        assert isinstance(self.source, ImageFolder)
-        if not self.source.record(row["id"]).present:
+    def _placed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A row with where its item is (a path; a window's file and times), marked when the file is gone."""
+        if media_of(self.source) is AUDIO:
+            row = {**row, **window_fields(self.source, row["id"])}
+            present = self.source.file_record(row["id"]).present  # type: ignore[attr-defined]
+        else:
+            assert isinstance(self.source, ImageFolder)
+            row = {**row, "path": self.source.paths[row["id"]]}
+            present = self.source.record(row["id"]).present
+        if not present:
             row["missing"] = True
         return row
 
@@ -118,6 +132,12 @@ class Workspace:
         }
 
 
+def window_fields(source: Any, item: int) -> dict[str, Any]:
+    """Where a window of a recording is: its file (relative to the folder), start_s and end_s."""
+    where = source.describe(item)
+    return {"file": where["name"], "start_s": where["start_s"], "end_s": where["end_s"]}
+
+
 def media_summary(source: ImageSource) -> dict[str, Any]:
     """What the page needs to know of the items: their media, and for recordings how they are cut."""
     kind = media_of(source)
@@ -129,32 +149,35 @@ def media_summary(source: ImageSource) -> dict[str, Any]:
 
 def folder_summary(source: ImageSource, session: LabelingSession) -> dict[str, Any]:
     """Files left out (with why), what changed in the folder since the last start, and labels given
-    to files whose content has changed since (to look at again)."""
-    if not isinstance(source, ImageFolder):
+    to files whose content has changed since (to look at again). For a folder of images or recordings."""
+    changes = getattr(source, "changes", None)
+    if changes is None:
         return {"skipped": []}
-    changes = source.changes
     return {
-        "skipped": [{"path": path, "reason": reason} for path, reason in source.skipped],
+        "skipped": [{"path": path, "reason": reason} for path, reason in source.skipped],  # type: ignore[attr-defined]
         "folder_changes": {"new": len(changes.new), "changed": len(changes.changed),
                            "removed": len(changes.removed), "summary": changes.summary(),
-                           "first_start": len(changes.new) == len(source)},
+                           "first_start": len(changes.new) == len(source.registry)},  # type: ignore[attr-defined]
         "review": labels_to_review(source, session),
     }
 
 
-def labels_to_review(source: ImageFolder, session: LabelingSession) -> list[dict[str, Any]]:
-    """Labeled items whose file changed after the label was given: the label may no longer fit."""
-    changed = {r.id: r.changed_at for r in source.registry.by_id if r.changed_at is not None}
+def labels_to_review(source: Any, session: LabelingSession) -> list[dict[str, Any]]:
+    """Labeled items whose file changed after the label was given: the label may no longer fit
+    (every labeled window of a recording that changed)."""
     labels = session.state.labels
-    if not changed or not labels:
+    audio = media_of(source) is AUDIO
+    record = source.file_record if audio else source.record
+    changed = {i: record(i).changed_at for i in labels if record(i).changed_at is not None}
+    if not changed:
         return []
     when = {e.seq: e.ts for e in session.log.events if isinstance(e, LabelsSubmitted)}
     given: dict[int, float] = {}
     for sub in session.state.submissions:
         for item, _ in sub.labels:
             given[item] = when.get(sub.seq, 0.0)
-    return [{"id": i, "path": source.paths[i], "label": labels[i]}
-            for i in sorted(changed) if i in labels and given.get(i, 0.0) < changed[i]]
+    place = (lambda i: window_fields(source, i)) if audio else (lambda i: {"path": source.paths[i]})
+    return [{"id": i, **place(i), "label": labels[i]} for i in sorted(changed) if given.get(i, 0.0) < changed[i]]
 
 
 def resolve_data(config: Config) -> Config:
@@ -220,13 +243,13 @@ def open_source_and_encoder(config: Config, recording: Recording | None = None) 
         return opened
 
     def encoder() -> Encoder:
+        if recording is not None:
+            recording.check_can_build_encoder()
         built = encoder_from_config(config)
         if recording is not None:
             recording.check_encoder(built)
         return built
 
-    if recording is not None:
-        recording.check_can_build_encoder()
     if config.media == "image":
         opened = source()
         built = encoder()

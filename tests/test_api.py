@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from fastlabel.config import Config
-from fastlabel.learner.registry import STRATEGIES
-from fastlabel.session.pages import AUDIT_PAGE
+from fastlabel.learner.registry import AUDIT as AUDIT_PAGE, STRATEGIES, menu
 from fastlabel.server.app import create_app
 
 
@@ -43,6 +42,7 @@ def test_state_shape(client):
     state = client.get("/api/state").get_json()
     assert state["status"] == "ready"
     assert state["data"]["n_items"] == 600
+    assert state["strategies"] == menu()  # the page's menu is the catalog's
     assert {s["name"] for s in state["strategies"]} == set(STRATEGIES) | {AUDIT_PAGE}
     assert set(state["counts"]) == {"labeled", "positive", "negative"}
     assert state["encoder"]["has_text"] is False

@@ -99,9 +99,9 @@ def test_birdnet_rows_and_class_scores_are_the_models_own(birdnet) -> None:
 
     from fastlabel.embeddings.birdnet import FEATURE_DIM, INPUT_SAMPLES, MODEL_FILE, classifier_layer
 
-    windows = np.stack([s[:INPUT_SAMPLES] for s in sounds(48_000).values()][:3]).astype(np.float32)
+    windows = np.stack([s[:INPUT_SAMPLES] for s in sounds(48_000).values()][2:4]).astype(np.float32)  # chirp, noise
     rows = birdnet.embed(windows)
-    assert rows.shape == (3, FEATURE_DIM) and birdnet.dim == FEATURE_DIM
+    assert rows.shape == (2, FEATURE_DIM) and birdnet.dim == FEATURE_DIM
     reference = Interpreter(model_path=str(birdnet.folder / MODEL_FILE), experimental_preserve_all_tensors=True)
     pooled_at, _, _ = classifier_layer(reference)
     reference.allocate_tensors()
@@ -127,11 +127,11 @@ def test_human_vocal_zero_shot_ranks_speech_first(birdnet, tmp_path: Path) -> No
 
     root = tmp_path / "mix"
     root.mkdir()
-    for clip in sorted(FSDD.glob("*.wav"))[:30]:
+    for clip in sorted(FSDD.glob("*.wav"))[:24]:
         (root / clip.name).write_bytes(clip.read_bytes())
     rate, rng = 8000, np.random.default_rng(1)
     t = np.arange(3 * rate) / rate
-    for i in range(10):
+    for i in range(8):
         kind = i % 3
         signal = (0.3 * np.sin(2 * np.pi * (150 + 400 * i) * t) if kind == 0 else
                   0.3 * np.sin(2 * np.pi * (200 + 800 * t) * t) if kind == 1 else rng.normal(0, 0.02 + 0.02 * i, t.size))
@@ -139,7 +139,7 @@ def test_human_vocal_zero_shot_ranks_speech_first(birdnet, tmp_path: Path) -> No
     folder = AudioFolder(root, window_s=birdnet.window_s, sample_rate=birdnet.sample_rate)
     rows = embed_source(folder, birdnet, tmp_path / "cache")
     speech = np.array([not folder.describe(i)["name"].startswith("synthetic") for i in range(len(folder))])
-    assert speech.sum() == 30 and (~speech).sum() == 10
+    assert speech.sum() == 24 and (~speech).sum() == 8
     exact = birdnet.class_probs(rows, "human vocal")
     prior = zero_shot_probs(rows, birdnet.encode_text("Human vocal"), birdnet.logit_scale)  # the session's prior
     assert roc_auc_score(speech, exact) >= 0.9

@@ -1,9 +1,9 @@
 """The import graph of fastlabel has no circles and no import that points up the layer order.
 
-Every import statement counts: at module level, inside a function, and under TYPE_CHECKING. A
-type-only import still means one module has to know the other, so a circle of them is a circle
-in the design even though Python never runs it (lint-imports leaves type-only imports out; this
-test does not). The layers are read from pyproject.toml's import-linter contracts, so there is
+Every import statement counts: at module level, inside a function, and under TYPE_CHECKING, and
+so does `importlib.import_module("fastlabel....")` with a literal name. A type-only import still
+means one module has to know the other, so a circle of them is a circle in the design even though
+Python never runs it (lint-imports leaves type-only imports out; this test does not). The layers are read from pyproject.toml's import-linter contracts, so there is
 one list of them; this test adds what lint-imports does not check: circles inside a layer,
 type-only imports, imports of the package root (the public face, above every layer), and a
 module that no layer of its contract names.
@@ -11,6 +11,7 @@ module that no layer of its contract names.
 
 from __future__ import annotations
 
+import ast
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,9 +152,32 @@ def wrong_way_imports(graph: grimp.ImportGraph, contracts: list[Layers], root: s
     return found
 
 
+def module_file(module: str, package_dir: Path) -> Path:
+    parts = module.split(".")[1:]
+    plain = package_dir.joinpath(*parts).with_suffix(".py") if parts else package_dir / "__init__.py"
+    return plain if plain.is_file() else package_dir.joinpath(*parts, "__init__.py")
+
+
+def add_dynamic_imports(graph: grimp.ImportGraph, package_dir: Path) -> None:
+    """Add the `import_module("<root>...")` calls with a literal name, which grimp does not see."""
+    for module in list(graph.modules):
+        path = module_file(module, package_dir)
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", None))
+            target = node.args[0].value
+            if name == "import_module" and isinstance(target, str) and target in graph.modules:
+                graph.add_import(importer=module, imported=target, line_number=node.lineno,
+                                 line_contents=source.splitlines()[node.lineno - 1].strip())
+
+
 @pytest.fixture(scope="module")
 def graph() -> grimp.ImportGraph:
-    return grimp.build_graph(ROOT, include_external_packages=False, cache_dir=None)
+    built = grimp.build_graph(ROOT, include_external_packages=False, cache_dir=None)
+    add_dynamic_imports(built, Path(__file__).resolve().parents[1] / ROOT)
+    return built
 
 
 def test_no_import_circles(graph):
@@ -203,3 +227,18 @@ def test_the_checks_catch_a_circle_a_wrong_way_import_and_an_unplaced_module(tmp
     unplaced = synthetic([])
     unplaced.add_module("pkg.stray")
     assert wrong_way_imports(unplaced, contracts, "pkg") == ["pkg.stray is in no layer of 'outer': name it in pyproject.toml"]
+
+
+def test_a_literal_import_module_call_is_an_edge(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "top.py").write_text("import importlib\n\ndef load():\n    return importlib.import_module('pkg.mid')\n")
+    (package / "mid.py").write_text("from pkg import top\n")
+    graph = grimp.ImportGraph()
+    for module in ["pkg", "pkg.top", "pkg.mid"]:
+        graph.add_module(module)
+    graph.add_import(importer="pkg.mid", imported="pkg.top", line_number=1, line_contents="from pkg import top")
+    add_dynamic_imports(graph, package)
+    assert cycles(graph) == [["pkg.mid", "pkg.top"]]
+    assert "line 4: return importlib.import_module('pkg.mid')" in cycle_report(graph)[0]

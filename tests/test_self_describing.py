@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import orjson
 import pytest
+from PIL import Image
 
 from fastlabel.cli import build_parser, main
 from fastlabel.cli.arguments import journal_config
 from fastlabel.config import Config
+from fastlabel.data import ImageFolder
 from fastlabel.errors import InvalidInput
 from fastlabel.events import DataSource, EncoderConfig, SessionStarted, event_from_dict, load_events
-from fastlabel.provenance import recorded_settings, settings_from_encoder_id
+from fastlabel.provenance import describe_encoder, describe_source, recorded_settings, settings_from_encoder_id
 from fastlabel.replay import replay_session
 from fastlabel.workspace import open_workspace
 
@@ -64,6 +67,25 @@ def test_an_old_encoder_id_says_what_builds_it_where_it_can():
         "encoder": "clip", "clip_model": "hf-hub:org/model", "clip_pretrained": "tag1"}
     assert settings_from_encoder_id("clip:ViT-B-32:sha256-0123abcd") is None
     assert settings_from_encoder_id("precomputed:sha256-0123abcd") is None
+
+
+def test_a_folder_and_auto_chosen_encoders_are_described_as_they_rebuild(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(3):
+        Image.new("RGB", (8, 8), (k * 80, 0, 0)).save(photos / f"{k}.png")
+    folder = ImageFolder(photos, registry_dir=tmp_path / "folders")
+    described = describe_source(Config(images=photos), folder)
+    assert described == DataSource("folder", str(photos), folder_id=folder.registry.folder_id)
+    started = SessionStarted(seq=1, ts=0.0, source=described)
+    assert recorded_settings(started, {}) == {"images": photos}
+
+    clip = SimpleNamespace(id="clip:ViT-B-16:openai", model_name="ViT-B-16", pretrained="openai")
+    assert describe_encoder(Config(encoder="auto"), clip) == EncoderConfig("clip", model="ViT-B-16", pretrained="openai")
+    imagenet = SimpleNamespace(id="imagenet:efficientnet_lite0@320px", input_size=320)
+    assert describe_encoder(Config(encoder="auto"), imagenet) == EncoderConfig("imagenet", input_size=320)
+    shards = SimpleNamespace(id="shards:clip:ViT-B-32:laion:sha256-00")
+    assert describe_encoder(Config(embeddings=Path("emb")), shards) == EncoderConfig("precomputed", embeddings="emb")
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +177,8 @@ def test_an_old_journal_names_exactly_the_flags_to_add(new_home, tmp_path, capsy
     journal = old_journal(tmp_path, "folder:0123456789abcdef0123", "precomputed:sha256-abcdef0123456789abcdef")
     assert main(["replay", str(journal), "--home", str(home)]) == 2
     err = capsys.readouterr().err
-    assert "add --encoder precomputed --embeddings FILE.npy (the file with sha256-abcdef0123456789...)" in err
+    assert ("add --images FOLDER (whose item registry is 0123456789abcdef...) --encoder precomputed "
+            "--embeddings FILE.npy (the file with sha256-abcdef0123456789...)") in err
 
 
 def test_the_recorded_demo_journal_exports_with_no_flags(new_home, tmp_path, capsys):

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ..events import Event, SessionState, fold
-from ..learner.registry import STRATEGIES
+from ..learner.registry import CATALOG
 from ..session import LabelingSession
 from ..session.pages import page_prelabel, start_labels
 from .clicks import wrong_cards
@@ -37,7 +37,7 @@ def recorded_starts(page) -> dict[int, int]:
     """The label each card of a recorded page starts with, by the page's rule (pages.start_labels);
     a page whose every score is 0.5 was served with no model (cold)."""
     cold = bool(page.probs) and all(p == 0.5 for p in page.probs)
-    known = STRATEGIES.get(page.strategy)
+    known = CATALOG.get(page.strategy)
     prelabel = page_prelabel(known.prelabel if known is not None else None, cold)
     return dict(zip(page.ids, start_labels(page.ids, page.probs, page.audit, prelabel, cold)))
 

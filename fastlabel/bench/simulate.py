@@ -11,7 +11,7 @@ import numpy as np
 
 from ..learner.head import HeadConfig, Learner
 from ..learner.index import EmbeddingIndex
-from ..learner.registry import STRATEGIES, get_strategy
+from ..learner.registry import get_strategy, simulated
 from ..session import LabelingSession, TextEncoder
 from ..session.training import training_seed
 from .clicks import page_flips
@@ -85,9 +85,9 @@ def attribute_query(attribute: str) -> str:
 
 
 def benchable_strategies(spec: str) -> list[str]:
-    """'all' or 'a,b,c' -> registry names (exemplar search excluded from 'all'); unknown names raise."""
+    """'all' or 'a,b,c' -> catalog names (exemplar search excluded from 'all'); unknown names raise."""
     if spec.strip() == "all":
-        return [name for name, s in STRATEGIES.items() if not s.needs_examples]
+        return simulated()
     names = [n.strip() for n in spec.split(",") if n.strip()]
     for name in names:
         if name != ZERO_SHOT:

@@ -10,7 +10,6 @@ is in base.py.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import os
 import re
@@ -184,8 +183,8 @@ class SpriteSheet:
 def open_audio_folder(root: str | os.PathLike[str], window_s: float | None, hop_s: float | None,
                       sample_rate: int | None, registry_dir: str | os.PathLike[str] | None) -> ImageSource:
     """A folder of recordings as windows; DataError when the audio libraries are not installed."""
-    try:  # audio.py imports this module's helpers, and needs the audio extra's libraries
-        AudioFolder = importlib.import_module("fastlabel.data.audio").AudioFolder
+    try:  # the audio extra's libraries (soundfile, scipy) load only when recordings are asked for
+        from fastlabel.data.audio import AudioFolder
     except ImportError as exc:
         raise DataError(f"reading recordings needs the audio extra ({exc}): pip install 'fastlabel[audio]'") from None
     options = {k: v for k, v in (("window_s", window_s), ("hop_s", hop_s), ("sample_rate", sample_rate)) if v is not None}

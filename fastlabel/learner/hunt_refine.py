@@ -18,10 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .base import Choose, Pool
-from .hybrid import Choosers, diverse_fairly_sure, fill_page, positive_share
+from .base import Choose
+from .refine import Choosers, hunt_and_refine, positive_share
 
 
 @dataclass(frozen=True)
@@ -44,17 +42,5 @@ def hunt_count(labels: dict[int, int], n: int, plan: HuntRefinePlan) -> int:
 
 
 def make_hunt_refine(use: Choosers = Choosers(), plan: HuntRefinePlan = HuntRefinePlan()) -> Choose:
-    """The strategy's `choose(pool, n)`."""
-
-    def refine(pool: Pool, n: int) -> np.ndarray:
-        return diverse_fairly_sure(use.diverse, pool, n, plan.candidates_per_card, plan.margin)
-
-    def choose(pool: Pool, n: int) -> np.ndarray:
-        if pool.cold:
-            return use.diverse(pool, n)
-        if not pool.labels:  # a text prior and no labels yet: its best matches
-            return use.likely_positive(pool, n)
-        hunt = hunt_count(pool.labels, n, plan)
-        return fill_page(pool, [(use.likely_positive, hunt), (refine, n - hunt)])
-
-    return choose
+    """The strategy's `choose(pool, n)` (the cold start and the page's split: refine.py)."""
+    return hunt_and_refine(lambda labels, n: hunt_count(labels, n, plan), plan.candidates_per_card, plan.margin, use)

@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..concepts import file_stem
 from ..data import ImageFolder
+from ..data.media import AUDIO, media_of
 from ..data.sources import png_bytes
 from ..errors import InvalidInput
 from ..files import write_atomic
+from ..workspace import window_fields
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -66,7 +68,14 @@ def label_table(ws: Workspace, concepts: list[str] | None = None) -> LabelTable:
     ids = [i for i in range(len(served)) if served[i] or i in labeled]
     table = LabelTable(names, {"id": ids})
     source = ws.source
-    if isinstance(source, ImageFolder):
+    if media_of(source) is AUDIO:  # a window of a recording: its file and times
+        where = [window_fields(source, i) for i in ids]
+        for column in ("file", "start_s", "end_s"):
+            table.columns[column] = [w[column] for w in where]
+        missing = [not source.file_record(i).present for i in ids]  # type: ignore[attr-defined]
+        if any(missing):
+            table.columns["missing"] = missing
+    elif isinstance(source, ImageFolder):
         table.columns["path"] = [source.paths[i] for i in ids]
         keys = [source.record(i).key for i in ids]
         if any(k is not None for k in keys):

@@ -1,6 +1,10 @@
 """The labeling session: commands in, events journaled, effects (retrain, push) following them.
 
-- `session.py`: the commands and the one event -> effect path, live and in replay;
+- `session.py`: the commands (submit, correct, undo, next page, review page, set query);
+- `queries.py`: what the session answers without changing anything;
+- `engine.py`: the one event -> effect path (fold, follow), live and in replay, and the locks;
+- `retrain_policy.py`: when the head retrains (coalesced);
+- `followers.py`: what hears about a retrain (the push), on one thread, from a message;
 - `replies.py`: what the commands answer (a page, a submission, an undo);
 - `training.py`: which labels train the head, and the trainer;
 - `pages.py`: page composition (strategy picks, audit cards, order), pure;

@@ -16,20 +16,32 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from ..errors import FastLabelError
+from ..errors import FastLabelError, InvalidInput
 from ..events import Event, EventLog, ModelTrained, QuerySet, Retrain, SessionState, SubmissionUndone, apply
 from ..events import LabelsSubmitted
 from ..learner.zeroshot import query_probs
 from .followers import Follower, Followers, retrained
+from .replies import Batch
 from .retrain_policy import CoalescedRetrains
 from .snapshots import EventDigest, HeadSnapshots, snapshot_dir
 from .training import TrainPoint, Trainer
 
 log = logging.getLogger(__name__)
+OFF_LOCK_TRIES = 3  # work done off the lock is done again when the state moved meanwhile
+T = TypeVar("T")
+
+
+def check_recorded_on(state: SessionState, n_items: int, ids_may_grow: bool, data_id: str) -> None:
+    """A journal must be replayed over the data it was recorded on (a folder's ids may only grow)."""
+    if state.n_items != n_items and not (ids_may_grow and state.n_items < n_items):
+        raise InvalidInput(f"this session was recorded on {state.n_items} items, but the data has {n_items}")
+    if data_id and state.data and state.data != data_id:
+        raise InvalidInput("this session was recorded on other data (fingerprints differ); "
+                           "start a new session file or point at the original data")
 
 
 def snapshot_store(snapshots: bool | str | Path, journal: Path | None, embeddings: np.ndarray) -> HeadSnapshots | None:
@@ -129,6 +141,25 @@ class Engine:
         if store is None or digest is None or self.log.journal is None or len(state.retrains) % store.every:
             return
         store.save(seq, digest, self.trainer.weights(), [p.to_dict() for p in list(self.points.values())])
+
+    def optimistic(self, snapshot: Callable[[], T | Batch], work: Callable[[T], Any],
+                  record: Callable[[T, Any, bool], Batch | None]) -> Batch:
+        """Optimistic concurrency for slow work on the state (a page's strategy, a review page's fold heads).
+
+        Run `work` on what `snapshot` took under the journal's lock, without holding it, then
+        `record` its result under the lock (None: the state moved meanwhile, so again; the last try
+        is told it is the last). `snapshot` may answer a Batch at once."""
+        for attempt in range(OFF_LOCK_TRIES):
+            with self.lock:
+                taken = snapshot()
+            if isinstance(taken, Batch):
+                return taken
+            result = work(taken)
+            with self.lock:
+                served = record(taken, result, attempt == OFF_LOCK_TRIES - 1)
+                if served is not None:
+                    return served
+        raise AssertionError("the last try always records")
 
     # -- retrains -----------------------------------------------------------------------------
     def train_through(self, seq: int) -> TrainPoint:

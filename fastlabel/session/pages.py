@@ -1,7 +1,7 @@
 """Page composition, pure: the strategy's picks plus a few uniformly random audit cards, in reading order.
 
 Audit cards are a page option, not a strategy: every page carries a few, and the audit page
-(`strategy=audit`) is all audit cards. Their labels are held out of training, so the estimates
+(the catalog's `audit` entry) is all audit cards. Their labels are held out of training, so the estimates
 made from them stay unbiased whatever the strategy chose.
 """
 
@@ -12,13 +12,12 @@ from typing import Mapping
 
 import numpy as np
 
-from ..learner.base import Pool, Selection, sort_by_confidence
+from ..events import BatchServed
+from ..learner.base import EXHAUSTED_MESSAGE, Pool, Selection, sort_by_confidence
+from ..learner.registry import AUDIT
 from ..learner.sampling import sample_unlabeled
 from ..threshold import THRESHOLD
-
-EVERYTHING_LABELED = "Every item is labeled: export your labels, or undo to revise."
-AUDIT_PAGE = "audit"  # the page name that asks for audit cards only
-AUDIT_MENU_ENTRY = {"name": AUDIT_PAGE, "title": "Audit (random cards)", "batch_type": "neutral"}
+from .replies import Batch
 
 
 def cold_message(concept: str) -> str:
@@ -104,12 +103,22 @@ def compose_page(selection: Selection, pool: Pool, n_audit: int, concept: str = 
     ids = sort_by_confidence(np.concatenate([selection.ids, audit, overlap]).astype(np.int64), pool.probs,
                              selection.batch_type)
     prelabel = page_prelabel(selection.prelabel, pool.cold)
-    message = selection.message or (EVERYTHING_LABELED if ids.size == 0 else None)
+    message = selection.message or (EXHAUSTED_MESSAGE if ids.size == 0 else None)
     if message is None and pool.cold and prelabel == 0:
         message = cold_message(concept)
     return Page(ids, np.sort(audit), rest_size, selection.batch_type, message, prelabel, pool.cold, overlap)
 
 
-def audit_only(name: str = AUDIT_PAGE) -> Selection:
+def served_again(last: BatchServed, kind_prelabel: int | None, cold: bool, concept: str) -> Batch:
+    """An unanswered page served again, its cards starting as they did: nothing was recorded since,
+    so the pool is as cold as it was."""
+    prelabel = page_prelabel(kind_prelabel, cold)
+    message = cold_message(concept) if cold and prelabel == 0 else None
+    starts = start_labels(last.ids, last.probs, last.audit, prelabel, cold)
+    return Batch(last.seq, list(last.ids), list(last.probs), last.batch_type, last.strategy, message=message,
+                 prelabel=prelabel, starts=starts, audit=list(last.audit))
+
+
+def audit_only(name: str = AUDIT) -> Selection:
     """The strategy part of an audit page: nothing, so every card is an audit card."""
     return Selection(np.empty(0, np.int64), "neutral", name)

@@ -12,7 +12,6 @@ import numpy as np
 from ..learner.registry import menu
 from ..learner.zeroshot import query_probs
 from . import views
-from .pages import AUDIT_MENU_ENTRY
 from .training import TrainPoint
 
 if TYPE_CHECKING:
@@ -83,5 +82,6 @@ class SessionQueries:
         return views.predictions(self.state, self.probs, self.available)
 
     @staticmethod
-    def strategy_menu() -> list[dict[str, str]]:
-        return [*menu(), AUDIT_MENU_ENTRY]
+    def strategy_menu() -> list[dict[str, Any]]:
+        """The page kinds of the strategy menu, from the catalog (learner/registry.py)."""
+        return menu()

@@ -14,9 +14,9 @@ import numpy as np
 
 from ..events import SessionState
 from ..learner.head import HeadConfig, Learner
+from ..learner.registry import REVIEW
 from .training import training_seed
 
-REVIEW_STRATEGY = "review"  # the strategy name a review page is recorded under
 DEFAULT_FOLDS = 5
 TOO_FEW = "Label at least two positives and two negatives before reviewing labels."
 ALL_REVIEWED = "Every labeled item has been on a review page already."
@@ -62,7 +62,7 @@ def out_of_fold_probs(embeddings: np.ndarray, ids: np.ndarray, labels: np.ndarra
 
 def reviewed_ids(state: SessionState) -> set[int]:
     """Items already shown on a review page."""
-    return {i for b in state.batches if b.strategy == REVIEW_STRATEGY for i in b.ids}
+    return {i for b in state.batches if b.strategy == REVIEW for i in b.ids}
 
 
 def still_valid(page: ReviewPage, seen: SessionState, now: SessionState) -> np.ndarray:

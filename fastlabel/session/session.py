@@ -3,14 +3,13 @@ the effect engine (engine.py) and answers (replies.py); what follows an event (a
 is the engine's.
 
 Locks: a command holds the journal's lock only to read the state and record its event; the slow
-parts run outside it: a page's strategy runs on a snapshot of the pool, a review page's fold heads
-on a snapshot of the labels, each recorded afterwards only if nothing changed meanwhile. A submit
+parts run outside it (engine.optimistic): a page's strategy runs on a snapshot of the pool, a review
+page's fold heads on a snapshot of the labels, each recorded afterwards if it still holds. A submit
 takes two locks: the journal's, and the head's while it retrains.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
@@ -24,20 +23,17 @@ from ..learner.base import Pool
 from ..learner.candidates import look_ahead
 from ..learner.head import HeadConfig, pool_array
 from ..learner.index import EmbeddingIndex
-from ..learner.registry import STRATEGIES, get_strategy, select
-from .engine import Engine, snapshot_store
+from ..learner.registry import REVIEW, page_kind, select
+from .engine import Engine, check_recorded_on, snapshot_store
 from .followers import Follower
-from .pages import (AUDIT_PAGE, Page, audit_count, audit_only, cold_message, compose_page,
-                    page_prelabel, start_labels)
+from .pages import Page, audit_count, audit_only, compose_page, served_again
 from .replies import Batch, Submitted, TextEncoder, Undone
-from .review import REVIEW_STRATEGY, ReviewPage, review_page, still_valid
+from .review import ReviewPage, review_page, still_valid
 from .queries import SessionQueries
 from .training import Trainer
 
 MAX_QUERY_CHARS = 500
-OFF_LOCK_TRIES = 3  # a page chosen off the lock is chosen again when the state changed meanwhile
 E = TypeVar("E", bound=Event)
-T = TypeVar("T")
 
 
 class LabelingSession(SessionQueries):
@@ -61,14 +57,14 @@ class LabelingSession(SessionQueries):
         self.text_encoder = text_encoder
         self.index = index or EmbeddingIndex(self.embeddings)  # clustering + neighbours: started by the first page
         log = log if log is not None else EventLog()
-        self.trainer = Trainer(self.embeddings, head_config, device, lock=threading.RLock(), available=self.available)
+        self.trainer = Trainer(self.embeddings, head_config, device, available=self.available)
         self.engine = Engine(self.embeddings, log, self.trainer, snapshot_store(snapshots, log.journal, self.embeddings),
                              self.available)
         self.engine.replay(log.events)
         if not log.events:
             self.engine.record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
                                concept=concept, source=data_source, encoder_config=encoder_config)
-        self._check_matches(data_id)
+        check_recorded_on(self.state, self.n_items, self.ids_may_grow, data_id)
         if self.state.n_items < self.n_items:  # the folder grew since the last start: its new ids exist now
             self.engine.record(ItemsAdded, n_items=self.n_items)
         if self.engine.policy.due_at_start(self.state):  # stopped between a submission and its retrain
@@ -78,14 +74,6 @@ class LabelingSession(SessionQueries):
     def replay(cls, events: Iterable[Event], embeddings: np.ndarray, **kwargs: Any) -> "LabelingSession":
         """Rebuild a session from its events (no journal is written)."""
         return cls(embeddings, EventLog(events), **kwargs)
-
-    def _check_matches(self, data_id: str) -> None:
-        st = self.state
-        if st.n_items != self.n_items and not (self.ids_may_grow and st.n_items < self.n_items):
-            raise InvalidInput(f"this session was recorded on {st.n_items} items, but the data has {self.n_items}")
-        if data_id and st.data and st.data != data_id:
-            raise InvalidInput("this session was recorded on other data (fingerprints differ); "
-                               "start a new session file or point at the original data")
 
     def subscribe(self, follower: Follower) -> None:
         """Call `follower(message)` (a followers.Retrained) after every retrain from now on, off every lock."""
@@ -180,23 +168,6 @@ class LabelingSession(SessionQueries):
         point, warning = self.engine.train_after(event.seq)
         return Undone(taken.labels, page, point, repeated=repeated, warning=warning)  # type: ignore[union-attr]
 
-    def _off_lock(self, snapshot: Callable[[], T | Batch], work: Callable[[T], Any],
-                  record: Callable[[T, Any, bool], Batch | None]) -> Batch:
-        """Run `work` on what `snapshot` took under the journal's lock, without holding it, then
-        `record` its result under the lock (None: the state moved meanwhile, so again; the last try
-        is told it is the last). `snapshot` may answer a Batch at once."""
-        for attempt in range(OFF_LOCK_TRIES):
-            with self.engine.lock:
-                taken = snapshot()
-            if isinstance(taken, Batch):
-                return taken
-            result = work(taken)
-            with self.engine.lock:
-                served = record(taken, result, attempt == OFF_LOCK_TRIES - 1)
-                if served is not None:
-                    return served
-        raise AssertionError("the last try always records")
-
     def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None) -> Pool:
         """What a strategy may look at now: items not served (gone, unreadable) count as taken;
         `exemplars` and `vectors` are what a "similar" page searches around."""
@@ -210,82 +181,73 @@ class LabelingSession(SessionQueries):
 
     def next_batch(self, strategy: str, batch_size: int, *, exemplars: Sequence[int] = (),
                    vectors: np.ndarray | None = None) -> Batch:
-        """Choose a page with `strategy` (plus a few audit cards) and record that it was served. The
-        strategy runs off the lock on a snapshot of the pool; an unanswered page is served again.
+        """Serve a page of the catalog's kind `strategy` (a strategy's picks plus a few audit cards,
+        audit cards only, or a review page) and record it. The strategy runs off the lock on a
+        snapshot of the pool; an unanswered page is served again.
 
         `exemplars` (item ids) and `vectors` (embedded images) are what a "similar" page searches around.
         """
+        kind = page_kind(strategy)
+        if kind.page == "review":
+            return self.review(batch_size)
         self.index.start()  # no-op once started (the workspace starts it as soon as the embeddings exist)
-        audit_page = strategy == AUDIT_PAGE
-        if not audit_page:
-            get_strategy(strategy)  # an unknown name fails before any work
+        n_audit = audit_count(batch_size, self.audit_per_page, audit_page=kind.page == "audit")
+        searched = bool(exemplars) or vectors is not None
 
         def snapshot() -> tuple[SessionState, Pool] | Batch:
-            last = self.state.batches[-1] if self.state.batches else None
-            if last is not None and last.seq == self.state.last_seq and last.strategy == strategy \
-                    and len(last.ids) == batch_size and not exemplars and vectors is None:
-                return self._served_again(last, strategy)  # the same page, still unanswered
-            return self.state, self.pool(exemplars, vectors)
+            st = self.state
+            last = st.batches[-1] if st.batches else None
+            if last is not None and last.seq == st.last_seq and last.strategy == strategy \
+                    and len(last.ids) == batch_size and not searched:
+                return served_again(last, kind.prelabel, self.trainer.cold, st.concept)
+            return st, self.pool(exemplars, vectors)
 
         def choose(taken: tuple[SessionState, Pool]) -> Page:
-            pool = taken[1]
-            n_audit = audit_count(batch_size, self.audit_per_page, audit_page=audit_page)
-            chosen = audit_only() if audit_page else select(strategy, pool, batch_size - n_audit)
-            return compose_page(chosen, pool, n_audit, self.state.concept)
+            seen, pool = taken
+            chosen = audit_only(strategy) if kind.choose is None else select(strategy, pool, batch_size - n_audit)
+            return compose_page(chosen, pool, n_audit, seen.concept)
 
         def record(taken: tuple[SessionState, Pool], page: Page, last: bool) -> Batch | None:
-            if self.state is taken[0]:  # nothing recorded meanwhile: the page a locked choice would make
-                return self._serve(strategy, page, taken[1])
-            if not last:
-                return None
-            again = snapshot()  # a busy session: chosen under the lock this time
-            return again if isinstance(again, Batch) else self._serve(strategy, choose(again), again[1])
+            if self.state is not taken[0]:  # something was recorded meanwhile: choose again
+                if not last:
+                    return None
+                again = snapshot()  # a busy session: chosen under the lock this time
+                if isinstance(again, Batch):
+                    return again
+                taken, page = again, choose(again)
+            return self._serve(strategy, page, taken[1].probs)
 
-        return self._off_lock(snapshot, choose, record)
+        return self.engine.optimistic(snapshot, choose, record)
 
-    def _serve(self, strategy: str, page: Page, pool: Pool) -> Batch:
-        """Record a composed page as served (under the journal's lock)."""
+    def _serve(self, strategy: str, page: Page, probs: Any) -> Batch:
+        """Record a composed page as served (under the journal's lock); `probs`: the pool's, by id."""
         if page.ids.size == 0:
             return Batch(None, [], [], page.batch_type, strategy, True, page.message)
         ids = [int(i) for i in page.ids]
-        probs = [round(float(p), 5) for p in pool.probs[page.ids]]
+        shown = [round(float(p), 5) for p in probs[page.ids]]
         event, _ = self.engine.record(BatchServed, strategy=strategy, batch_type=page.batch_type, ids=tuple(ids),
-                                      probs=tuple(probs), audit=tuple(int(a) for a in page.audit),
+                                      probs=tuple(shown), audit=tuple(int(a) for a in page.audit),
                                       audit_pool=page.audit_pool)
-        return Batch(event.seq, ids, probs, page.batch_type, strategy, message=page.message, prelabel=page.prelabel,
-                     starts=page.start_labels(pool.probs), audit=[int(a) for a in page.audit])
-
-    def _served_again(self, last: BatchServed, strategy: str) -> Batch:
-        """An unanswered page served again: nothing was recorded since, so the pool is as cold as it was."""
-        trainer = self.trainer
-        cold = not trainer.has_head and trainer.scores.prior is None
-        known = STRATEGIES.get(strategy)
-        prelabel = page_prelabel(known.prelabel if known is not None else None, cold)
-        message = cold_message(self.state.concept) if cold and prelabel == 0 else None
-        starts = start_labels(last.ids, last.probs, last.audit, prelabel, cold)
-        return Batch(last.seq, list(last.ids), list(last.probs), last.batch_type, strategy, message=message,
-                     prelabel=prelabel, starts=starts, audit=list(last.audit))
+        return Batch(event.seq, ids, shown, page.batch_type, strategy, message=page.message, prelabel=page.prelabel,
+                     starts=page.start_labels(probs), audit=[int(a) for a in page.audit])
 
     def review(self, size: int) -> Batch:
         """A page of labeled items whose out-of-fold prediction disagrees most with the human label,
-        recorded as served (strategy "review") so the next review page shows others. The fold heads
-        are fitted off the lock; a page whose labels changed meanwhile is computed again, and on the
-        last try keeps only the cards whose label and review status did not change."""
+        recorded as served (kind "review") so the next review page shows others. The fold heads are
+        fitted off the lock; when a card's label changed meanwhile, or another review page showed
+        it, the page is computed again, and the last try drops those cards."""
         config = self.trainer.learner.config
 
         def record(seen: SessionState, page: ReviewPage, last: bool) -> Batch | None:
-            if page.ids.size == 0:
-                return Batch(None, [], [], "neutral", REVIEW_STRATEGY, True, page.message)
             keep = still_valid(page, seen, self.state)
             if not keep.all() and not last:
                 return None
-            ids = [int(i) for i in page.ids[keep]]
-            probs = [round(float(p), 5) for p in page.probs[keep]]
-            if not ids:
-                return Batch(None, [], [], "neutral", REVIEW_STRATEGY, True, page.message)
-            event, _ = self.engine.record(BatchServed, strategy=REVIEW_STRATEGY, batch_type="neutral",
-                                          ids=tuple(ids), probs=tuple(probs))
-            return Batch(event.seq, ids, probs, "neutral", REVIEW_STRATEGY)
+            if not keep.any():
+                return Batch(None, [], [], "neutral", REVIEW, True, page.message)
+            ids, probs = [int(i) for i in page.ids[keep]], [round(float(p), 5) for p in page.probs[keep]]
+            event, _ = self.engine.record(BatchServed, strategy=REVIEW, batch_type="neutral", ids=tuple(ids),
+                                          probs=tuple(probs))
+            return Batch(event.seq, ids, probs, "neutral", REVIEW)
 
-        return self._off_lock(lambda: self.state, lambda seen: review_page(seen, self.embeddings, size, config=config),
+        return self.engine.optimistic(lambda: self.state, lambda seen: review_page(seen, self.embeddings, size, config=config),
                               record)

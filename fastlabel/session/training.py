@@ -148,6 +148,11 @@ class Trainer:
     def has_head(self) -> bool:
         return self.pending is not None or self.scores.head is not None
 
+    @property
+    def cold(self) -> bool:
+        """Neither a head (scored or pending) nor a text prior: there is no model's guess."""
+        return not self.has_head and self.scores.prior is None
+
     def ranking(self) -> np.ndarray | PendingScores:
         """What strategies rank by: the newest head's probabilities, by id."""
         pending = self.pending
