@@ -99,6 +99,18 @@ def open_page(context, server: ServerProcess, timeout_ms: int = 30_000, path: st
     return page
 
 
+def drop_image(page: Page) -> None:
+    """Drop a 64 px PNG (a flat skin tone) onto the page, as a file dragged in from the desktop."""
+    page.evaluate("""async () => {
+        const canvas = document.createElement('canvas'); canvas.width = canvas.height = 64;
+        const g = canvas.getContext('2d'); g.fillStyle = '#c08060'; g.fillRect(0, 0, 64, 64);
+        const blob = await new Promise(r => canvas.toBlob(r, 'image/png'));
+        const dt = new DataTransfer(); dt.items.add(new File([blob], 'face.png', {type: 'image/png'}));
+        document.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, cancelable: true}));
+        document.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, cancelable: true}));
+    }""")
+
+
 def rgb(css: str) -> tuple[int, int, int]:
     r, g, b = (int(float(v)) for v in re.findall(r"[\d.]+", css)[:3])
     return r, g, b

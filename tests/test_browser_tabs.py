@@ -16,18 +16,10 @@ from fastlabel.concepts import journal_concept
 
 pytestmark = pytest.mark.browser
 
-from test_browser import CHROMIUM, LAUNCH_ARGS, READY_TIMEOUT_S, TEXT_ENCODER, VIEWPORT, open_page  # noqa: E402
+from test_browser import (  # noqa: E402  (skips without Chromium)
+    CHROMIUM, LAUNCH_ARGS, READY_TIMEOUT_S, TEXT_ENCODER, VIEWPORT, drop_image, open_page)
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
-
-DROP_IMAGE = """async () => {
-    const canvas = document.createElement('canvas'); canvas.width = canvas.height = 64;
-    const g = canvas.getContext('2d'); g.fillStyle = '#c08060'; g.fillRect(0, 0, 64, 64);
-    const blob = await new Promise(r => canvas.toBlob(r, 'image/png'));
-    const dt = new DataTransfer(); dt.items.add(new File([blob], 'face.png', {type: 'image/png'}));
-    document.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, cancelable: true}));
-    document.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, cancelable: true}));
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +111,7 @@ def test_each_tab_writes_to_its_own_concept(server: ServerProcess) -> None:
         assert new_events(before, server)["positive"] == []  # the page came from the tab's concept
         confirm(glasses, "/api/submit_labels")
         with glasses.expect_response(lambda r: "/api/similar_image" in r.url) as resp:
-            glasses.evaluate(DROP_IMAGE)
+            drop_image(glasses)
         assert resp.value.ok, resp.value.text()
         settled(glasses)
         confirm(glasses, "/api/submit_labels")
