@@ -39,15 +39,18 @@ def free_port() -> int:
 class Client:
     """One keep-alive HTTP connection (one browser tab); reconnects once if the server dropped it."""
 
-    def __init__(self, base: str, timeout: float = 60) -> None:
+    def __init__(self, base: str, timeout: float = 60, token: str | None = None) -> None:
         parts = urlsplit(base)
         self.host, self.port, self.timeout = parts.hostname or "127.0.0.1", parts.port or 80, timeout
+        self.token = token  # a personal token, sent in the header (a server with users)
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, float]:
         """(status, raw body, seconds)."""
         data = None if body is None else orjson.dumps(body)
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.token:
+            headers["X-FastLabel-Token"] = self.token
         start = time.perf_counter()
         for attempt in (1, 2):
             try:
@@ -84,13 +87,13 @@ def stop_listener(ws: Any, stop: Any, thread: Any) -> None:
         pass
 
 
-def wait_ready(base: str, timeout: float, proc: subprocess.Popen | None = None) -> dict:
+def wait_ready(base: str, timeout: float, proc: subprocess.Popen | None = None, token: str | None = None) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise SystemExit(f"the server exited with {proc.returncode} before it was ready")
         try:
-            status, raw, _ = Client(base, timeout=5).call("GET", "/api/state")
+            status, raw, _ = Client(base, timeout=5, token=token).call("GET", "/api/state")
             state = orjson.loads(raw)
             if status == 200 and state["status"] == "ready":
                 return state
@@ -104,12 +107,12 @@ def wait_ready(base: str, timeout: float, proc: subprocess.Popen | None = None) 
 
 @contextmanager
 def serving(url: str | None, serve_args: Sequence[str], *, home: Path | None = None,
-            ready_timeout: float = 900) -> Iterator[str]:
+            ready_timeout: float = 900, token: str | None = None) -> Iterator[str]:
     """Yield the base URL of a ready server: `url` as given, or a `fastlabel serve` started here on a
     fresh session journal (a reused home only saves the embedding), stopped on exit; log: <home>/server.log."""
     if url:
         base = loopback_base(url)
-        wait_ready(base, ready_timeout)
+        wait_ready(base, ready_timeout, token=token)
         yield base
         return
     with tempfile.TemporaryDirectory(prefix="fastlabel-bench-") as scratch:
@@ -122,7 +125,7 @@ def serving(url: str | None, serve_args: Sequence[str], *, home: Path | None = N
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_ready(base, ready_timeout, proc)
+            wait_ready(base, ready_timeout, proc, token=token)
             yield base
         finally:
             proc.send_signal(signal.SIGINT)

@@ -226,6 +226,13 @@ class Concepts:
             for session in self._sessions.values():
                 session.subscribe(follower)
 
+    def release_leases(self, labeler: str) -> None:
+        """End every lease `labeler` holds on any open concept (their last tab closed)."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        for session in sessions:
+            session.leases.release(labeler)
+
     def listing(self) -> list[dict[str, Any]]:
         """Each concept with its label counts; one not opened yet is counted by folding its journal (no training)."""
         out = []

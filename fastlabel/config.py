@@ -47,6 +47,10 @@ class Config:
     default_strategy: str = "hunt_refine"  # chosen by the benchmark suite: benchmarks/RESULTS.md
     batch_size: int = 48
     max_batch_size: int = 200
+    # labeling as a team (fastlabel users add)
+    overlap_per_page: int = 2  # cards of each page that someone else labeled already: the agreement sample
+    lease_minutes: float = 10.0  # how long a served card stays its labeler's (renewed by their activity)
+    flag_below_kappa: float = 0.7  # a labeler whose kappa with the others falls below this is flagged
     # server
     host: str = "127.0.0.1"
     port: int = 8008

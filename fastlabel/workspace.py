@@ -302,7 +302,8 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
             pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
             seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=device,
             **item_space(pool.source), concept=concept, index=index,
-            data_source=pool.data_source, encoder_config=pool.encoder_config,
+            data_source=pool.data_source, encoder_config=pool.encoder_config, overlap_per_page=config.overlap_per_page,
+            lease_s=config.lease_minutes * 60, flag_below_kappa=config.flag_below_kappa,
         )
 
     started: list[bool] = []

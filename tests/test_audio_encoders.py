@@ -63,6 +63,43 @@ def test_logmel_through_the_embedding_cache(tmp_path: Path) -> None:
         encoder.encode_text("Human vocal")
 
 
+
+def test_a_growing_folder_embeds_only_its_new_windows(tmp_path: Path) -> None:
+    import os
+
+    encoder = LogMelEncoder()
+    encoded: list[int] = []
+    plain = encoder.encode_images
+
+    def counting(source, progress=None):
+        encoded.append(len(source))
+        return plain(source, progress)
+
+    encoder.encode_images = counting  # type: ignore[method-assign]
+    root = write_folder(tmp_path / "rec", 16_000)
+    soundfile.write(root / "long.flac", np.tile(sounds(16_000)["chirp"], 3).astype(np.float32), 16_000)  # 9 s: 3
+    home, cache = tmp_path / "home", tmp_path / "cache"
+
+    def open_and_embed() -> tuple[AudioFolder, np.ndarray]:
+        folder = AudioFolder(root, window_s=3.0, sample_rate=16_000, home_dir=home)
+        return folder, np.array(embed_source(folder, encoder, cache))
+
+    first, rows = open_and_embed()
+    assert encoded == [8] and len(first) == 8
+    soundfile.write(root / "new.wav", sounds(16_000, seed=2)["noise"].astype(np.float32), 16_000)
+    os.utime(root / "low.wav", (1, 1))
+    data = (root / "long.flac").read_bytes()
+    (root / "long.flac").write_bytes(data[: len(data) // 2])
+    again, rows_again = open_and_embed()
+    assert encoded == [8, 1]  # only the new file's window
+    assert len(again) == 9 and again.describe(8)["name"] == "new.wav"
+    long_ids = [i for i in range(8) if first.describe(i)["name"] == "long.flac"]
+    assert not again.available()[long_ids].any() and "long.flac" in dict(again.skipped)
+    kept = [i for i in range(8) if i not in long_ids]
+    assert again.available()[kept].all()
+    np.testing.assert_array_equal(rows_again[kept], rows[kept])  # the same windows, the same rows, no re-embedding
+
+
 # -- BirdNET (with the audio extra) -------------------------------------------------------------
 FSDD = Path(__file__).absolute().parent.parent.parent / "shared" / "data" / "fsdd" / "recordings"
 

@@ -23,12 +23,12 @@ from fastlabel.users import UserStore
 def team_home(new_home):
     home = new_home("team-security")
     store = UserStore(home)
-    return home, store.add("boss", admin=True), store.add("ann")
+    return home, store.add("boss", admin=True), store.add("ann"), store.add("cy")
 
 
 @pytest.fixture(scope="module")
 def app(team_home):
-    home, _, _ = team_home
+    home = team_home[0]
     app = create_app(Config(home=home, encoder="pixels"), background=False)
     app.testing = True
     return app
@@ -49,7 +49,7 @@ def test_no_token_is_401_and_the_page_asks_to_sign_in(app):
 
 
 def test_a_labeler_labels_but_may_not_export_or_manage(app, team_home):
-    _, boss, ann = team_home
+    _, boss, ann, _ = team_home
     client = app.test_client()
     assert client.get("/api/state", headers=header(ann)).status_code == 200
     assert client.get("/api/me", headers=header(ann)).get_json() == {"name": "ann", "role": "labeler", "team": True}
@@ -61,11 +61,11 @@ def test_a_labeler_labels_but_may_not_export_or_manage(app, team_home):
         assert res.status_code == 403, path
         assert "admin" in res.get_json()["error"]
     assert client.get("/api/export/labels", headers=header(boss)).status_code == 200
-    assert [u["name"] for u in client.get("/api/users", headers=header(boss)).get_json()["users"]] == ["ann", "boss"]
+    assert [u["name"] for u in client.get("/api/users", headers=header(boss)).get_json()["users"]] == ["ann", "boss", "cy"]
 
 
 def test_the_sign_in_sets_an_httponly_strict_cookie(app, team_home):
-    _, _, ann = team_home
+    ann = team_home[2]
     client = app.test_client()
     res = client.post("/api/signin", json={"token": ann})
     assert res.status_code == 200 and res.get_json() == {"name": "ann", "role": "labeler"}
@@ -78,7 +78,7 @@ def test_the_sign_in_sets_an_httponly_strict_cookie(app, team_home):
 
 
 def test_fifty_bad_tokens_in_a_row_are_slowed_down(app, team_home):
-    _, _, ann = team_home
+    ann = team_home[2]
     client = app.test_client()
     attacker = {"REMOTE_ADDR": "10.0.0.9"}
     statuses = []
@@ -119,7 +119,7 @@ def live_app(app) -> Iterator[str]:
 
 
 def test_tokens_in_a_query_string_or_a_cookie_never_reach_the_access_log(live_app, team_home, caplog):
-    _, boss, ann = team_home
+    _, boss, ann, _ = team_home
     caplog.set_level(logging.DEBUG)
     with urllib.request.urlopen(f"http://{live_app}/api/state?token={ann}", timeout=10) as res:
         assert res.status == 200
@@ -131,3 +131,29 @@ def test_tokens_in_a_query_string_or_a_cookie_never_reach_the_access_log(live_ap
     time.sleep(0.2)
     assert "/api/state?token=[redacted]" in caplog.text
     assert ann not in caplog.text and boss not in caplog.text and ann[8:20] not in caplog.text
+
+
+def test_two_labelers_over_http_get_disjoint_pages_and_their_own_undo(app, team_home):
+    _, boss, ann, cy = team_home
+    client = app.test_client()
+    concept = "?concept=http-team"
+    assert client.post("/api/concepts", json={"name": "http-team"}, headers=header(boss)).status_code == 201
+    pages = {}
+    for name, token in (("ann", ann), ("cy", cy)):
+        res = client.get(f"/api/next_batch{concept}&strategy=random&batch_size=24", headers=header(token))
+        pages[name] = res.get_json()
+    ids = {name: {item["id"] for item in page["items"]} for name, page in pages.items()}
+    assert len(ids["ann"]) == 24 and not ids["ann"] & ids["cy"]
+    for name, token in (("ann", ann), ("cy", cy)):
+        body = [{"id": i, "label": i % 2} for i in sorted(ids[name])]
+        res = client.post(f"/api/submit_labels{concept}&batch_id={pages[name]['batch_id']}", json=body,
+                          headers=header(token))
+        assert res.status_code == 200
+    undone = client.post(f"/api/undo{concept}", headers=header(ann)).get_json()  # ann's page, not cy's (the latest)
+    assert {item["id"] for item in undone["page"]["items"]} == ids["ann"] and undone["counts"]["labeled"] == 24
+    team = client.get(f"/api/team{concept}", headers=header(ann)).get_json()
+    assert {r["name"] for r in team["labelers"]} == {"ann", "cy"}
+    agreement = client.get(f"/api/agreement{concept}", headers=header(boss)).get_json()
+    assert [r["name"] for r in agreement["labelers"]] == ["cy"] and agreement["disagreements"] == []
+    rows = client.get(f"/api/export/labels{concept}", headers=header(boss)).data.splitlines()
+    assert len(rows) == 24 and all(b'"labeler":"cy"' in row for row in rows)

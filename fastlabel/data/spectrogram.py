@@ -112,22 +112,24 @@ def log_mel(signal: np.ndarray, sample_rate: int, *, n_mels: int = 64, hop: int 
     return (10.0 * np.log10(np.maximum(bands, 1e-12))).astype(np.float32)
 
 
-def to_colours(db: np.ndarray, db_range: tuple[float, float] = DB_RANGE) -> np.ndarray:
-    """(T, M) dB -> (M, T, 3) uint8 picture, low frequencies at the bottom, through the colour map."""
+def to_levels(db: np.ndarray, db_range: tuple[float, float] = DB_RANGE) -> np.ndarray:
+    """(T, M) dB -> (M, T) uint8 levels 0..255 (low frequencies at the bottom): indices into COLOURS."""
     low, high = db_range
     level = np.clip((db - low) / (high - low), 0.0, 1.0)
-    index = np.round(level * (len(COLOURS) - 1)).astype(np.intp)
-    return COLOURS[index.T[::-1]]
+    return np.ascontiguousarray(np.round(level * (len(COLOURS) - 1)).astype(np.uint8).T[::-1])
 
 
 def spectrogram_image(signal: np.ndarray, sample_rate: int, size: tuple[int, int]) -> Image.Image:
-    """A log-mel picture of a mono signal, `size` = (width, height) px."""
+    """A log-mel picture of a mono signal, `size` = (width, height) px: levels are resized (so
+    in-between pixels are in-between levels), then coloured through a palette."""
     width, height = size
     n_fft = fft_size(sample_rate)
     hop = max(1, min(n_fft // 2, len(signal) // max(1, width)))  # about one frame per column, or finer
     db = log_mel(signal, sample_rate, n_mels=min(CARD_MELS, height), hop=hop, n_fft=n_fft)
-    picture = Image.fromarray(np.ascontiguousarray(to_colours(db)))
-    return picture.resize((width, height), Image.Resampling.BILINEAR)
+    picture = Image.fromarray(to_levels(db), mode="L").resize((width, height), Image.Resampling.BILINEAR)
+    picture = picture.convert("P")
+    picture.putpalette(COLOURS.tobytes())
+    return picture
 
 
 def card_png(signal: np.ndarray, sample_rate: int, size: tuple[int, int] = CARD_SIZE) -> bytes:

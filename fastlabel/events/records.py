@@ -239,18 +239,22 @@ class QuerySet(Event):
     """A zero-shot query. `query_type` "text": `embedding` is the text's unit-norm embedding and `logit_scale`
     its temperature (similarities centred on the pool's mean). `query_type` "class": a class of the encoder's
     own classifier (a BirdNET species or sound), `embedding` its weight row and `bias` its bias, so the
-    prior is the classifier's own score, sigmoid(x . embedding + bias), and replays without the model."""
+    prior is the classifier's own score, sigmoid(x . embedding + bias), and replays without the model.
+
+    Version 3 added `labeler`: who set it (older records: "owner")."""
 
     query: str = ""
     embedding: tuple[float, ...] = ()
     logit_scale: float = 100.0
     query_type: str = "text"
     bias: float = 0.0
+    labeler: str = OWNER
     type: ClassVar[str] = "query_set"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     def check(self) -> None:
         _str(self.query, "query")
+        _labeler(self.labeler)
         if self.query_type not in QUERY_TYPES:
             raise InvalidInput(f"query_type must be one of {', '.join(QUERY_TYPES)}, got {self.query_type!r:.40}")
         _number(self.bias, "bias")

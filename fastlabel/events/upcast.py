@@ -91,3 +91,8 @@ def _submission_undone_gets_labeler(raw: Record) -> Record:
 @upcaster("query_set", 1)
 def _query_set_gets_type(raw: Record) -> Record:
     return {**raw, "query_type": "text", "bias": 0.0}  # every query before class queries was a text query
+
+
+@upcaster("query_set", 2)
+def _query_set_gets_labeler(raw: Record) -> Record:
+    return {**raw, "labeler": "owner"}

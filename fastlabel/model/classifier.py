@@ -74,7 +74,7 @@ class Classifier:
 
     def __init__(self, head: MLPHead, metadata: dict[str, Any], prior: Prior | None = None, *,
                  clip_checkpoint: str | Path | None = None, device: str | None = None,
-                 encoder: Encoder | None = None) -> None:
+                 encoder: Encoder | None = None, cache_dir: str | Path | None = None) -> None:
         self.head = head
         self.metadata = metadata
         self.prior = prior
@@ -82,11 +82,12 @@ class Classifier:
         self.threshold = float(metadata["threshold"])
         self._clip_checkpoint = clip_checkpoint
         self._device = device
+        self._cache_dir = cache_dir  # where the rebuilt encoder keeps what it compiles (an ONNX graph)
         self._encoder = encoder  # None: rebuilt from the metadata on first use
 
     @classmethod
     def load(cls, path: str | Path, *, clip_checkpoint: str | Path | None = None,
-             device: str | None = None) -> "Classifier":
+             device: str | None = None, cache_dir: str | Path | None = None) -> "Classifier":
         """Read a model file (never unpickling); the encoder is rebuilt on the first image input."""
         tensors, meta = read_artifact(Path(path))
         prior = None
@@ -94,7 +95,8 @@ class Classifier:
             p = meta["prior"]
             prior = Prior(np.asarray(tensors[PRIOR_KEY], np.float32), float(p["logit_scale"]), float(p["center"]),
                           float(p["weight"]))
-        return cls(head_from_tensors(tensors), meta, prior, clip_checkpoint=clip_checkpoint, device=device)
+        return cls(head_from_tensors(tensors), meta, prior, clip_checkpoint=clip_checkpoint, device=device,
+                   cache_dir=cache_dir)
 
     @property
     def concept(self) -> str:
@@ -105,7 +107,7 @@ class Classifier:
         """The model's own encoder, rebuilt from the metadata (EncoderUnavailable says why not)."""
         if self._encoder is None:
             self._encoder = rebuild_encoder(self.metadata["encoder"], clip_checkpoint=self._clip_checkpoint,
-                                            device=self._device)
+                                            device=self._device, cache_dir=self._cache_dir)
         return self._encoder
 
     def embed(self, images: Sequence[Image.Image | str | Path], progress: Progress | None = None) -> np.ndarray:

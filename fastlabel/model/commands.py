@@ -45,16 +45,27 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    from functools import partial
+
     from ..data import load_source
+    from ..data.sources import TableSpec
     from .classifier import Classifier
     from .classify import classify_source, output_format, rows_bytes, write_rows
 
+    home = args.home or default_home()
+    table = TableSpec(manifest=args.manifest, path_column=args.path_column, id_column=args.id_column,
+                      hf_dataset=args.hf_dataset, image_column=args.image_column, split=args.split,
+                      cache_dir=home / "cache" / "hf")
+    open_source = partial(load_source, sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images,
+                          table=table, registry_dir=home / "folders")
+    if args.engine == "ray":
+        return classify_on_ray(args, open_source, home)
     fmt = output_format(args.out)
-    clf = Classifier.load(args.model, clip_checkpoint=args.clip_checkpoint, device=args.device)
+    clf = Classifier.load(args.model, clip_checkpoint=args.clip_checkpoint, device=args.device, cache_dir=home / "cache")
     clf.encoder  # noqa: B018 - rebuild (or refuse) before reading any image
-    source = load_source(sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images)
+    source = open_source()
     report = args.progress()
-    result = classify_source(clf, source, (args.home or default_home()) / "cache", threshold=args.threshold,
+    result = classify_source(clf, source, home / "cache", threshold=args.threshold,
                              progress=lambda done, total: report("embedding", done, total))
     if args.out is None:
         sys.stdout.write(rows_bytes(result.rows, fmt).decode())
@@ -64,6 +75,26 @@ def cmd_classify(args: argparse.Namespace) -> int:
     print(f"classified {n} images as {clf.concept!r}: {result.positives} positive at threshold {result.threshold} "
           f"in {result.seconds:.1f} s ({n / max(result.seconds, 1e-9):.1f} images/s)"
           + (f"; wrote {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+def classify_on_ray(args: argparse.Namespace, open_source: Callable[[], Any], home: Path) -> int:
+    """`classify --engine ray --out DIR`: parquet shards, resumed where a previous run stopped."""
+    import time
+
+    from .classify_ray import classify_with_ray
+
+    if args.out is None or args.out.suffix:
+        raise InvalidInput("--engine ray writes a folder of parquet shards: give it with --out DIR")
+    start = time.perf_counter()
+    report = args.progress()
+    result = classify_with_ray(args.model, open_source, args.out, address=args.ray_address, actors=args.ray_actors,
+                               shard_rows=args.shard_rows, threshold=args.threshold, cache_dir=home / "cache",
+                               clip_checkpoint=args.clip_checkpoint,
+                               progress=lambda done, total: report("classifying", done, total))
+    seconds = time.perf_counter() - start
+    print(f"classified {result.rows} images into {len(result.written) + len(result.skipped)} shard(s) in {result.out} "
+          f"({len(result.written)} written, {len(result.skipped)} already there) in {seconds:.1f} s", file=sys.stderr)
     return 0
 
 
@@ -114,7 +145,19 @@ def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.
     g.add_argument("--sprite", type=Path, help="sprite sheet image (tiles in rows)")
     g.add_argument("--grid", help="sprite grid as COLSxROWS")
     g.add_argument("--tile", type=int, default=48, help="tile size in px (default 48)")
-    p.add_argument("--out", type=Path, help="F.jsonl or F.csv (default: JSONL on stdout)")
+    g.add_argument("--manifest", type=Path, help="a CSV or Parquet table of image paths")
+    g.add_argument("--path-column", help="the manifest's path column (default: path, file, image or filepath)")
+    g.add_argument("--id-column", help="the manifest's id column (default: id, if present)")
+    g.add_argument("--hf-dataset", type=Path, help="a Hugging Face dataset on disk (offline)")
+    g.add_argument("--image-column", help="the dataset's image column")
+    g.add_argument("--split", help="the dataset's split (default: train, or its first)")
+    p.add_argument("--out", type=Path, help="F.jsonl or F.csv (default: JSONL on stdout); with --engine ray a folder")
+    r = p.add_argument_group("distributed (pip install 'fastlabel[distributed]')")
+    r.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray Data batch inference into parquet shards under --out DIR")
+    r.add_argument("--ray-address", help="an existing Ray cluster (default: start one on this machine)")
+    r.add_argument("--ray-actors", type=int, help="model actors (default: 1 here, one per 4 CPUs or per GPU on a cluster)")
+    r.add_argument("--shard-rows", type=int, default=100_000, help="rows per parquet shard (default 100000)")
     p.add_argument("--threshold", type=float, help="P(positive) at or above which label is 1 (default: the model's)")
     p.add_argument("--clip-checkpoint", type=Path, help="the CLIP checkpoint file a checkpoint-based model needs")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")

@@ -97,7 +97,7 @@ def _model_name(spec: dict[str, Any]) -> str:
 
 
 def rebuild_encoder(spec: Any, *, clip_checkpoint: str | Path | None = None, device: str | None = None,
-                    batch_size: int = 64) -> Encoder:
+                    batch_size: int = 64, cache_dir: str | Path | None = None) -> Encoder:
     """The encoder `spec` describes, checked to give the recorded id and dimension; EncoderUnavailable
     (with what to do) when it cannot be rebuilt here."""
     if not isinstance(spec, dict):
@@ -110,7 +110,7 @@ def rebuild_encoder(spec: Any, *, clip_checkpoint: str | Path | None = None, dev
         size = spec.get("input_size")
         if not isinstance(size, int):
             raise BadModelFile("the model's imagenet encoder has no integer input_size")
-        encoder: Encoder = ImagenetEncoder(device=device, batch_size=batch_size, input_size=size)
+        encoder: Encoder = ImagenetEncoder(device=device, batch_size=batch_size, input_size=size, cache_dir=cache_dir)
     elif kind == "open_clip":
         from ..embeddings.clip import ClipEncoder
 

@@ -17,7 +17,7 @@ from ..config import Config
 from ..errors import FastLabelError
 from ..users import UserStore
 from ..workspace import Workspace, open_workspace
-from .auth import COOKIE, SIGN_IN_ENDPOINTS, Auth
+from .auth import COOKIE, SIGN_IN_ENDPOINTS, Auth, current_labeler
 from .concepts import concepts
 from .labels import labels
 from .media import media
@@ -146,7 +146,8 @@ def _register_socket(app: Flask, runtime: Runtime) -> None:
             ws.sock.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_SNDBUF, SOCKET_SEND_BUFFER)
         except (OSError, AttributeError):
             pass
-        client = runtime.hub.add(ws.send, lambda: shut_socket(ws))
+        labeler = current_labeler()
+        client = runtime.hub.add(ws.send, lambda: shut_socket(ws), labeler)
         try:
             if runtime.status != "ready" and runtime.progress:
                 runtime.hub.send_to(client, {"type": "progress", **runtime.progress})
@@ -157,6 +158,8 @@ def _register_socket(app: Flask, runtime: Runtime) -> None:
                 _on_message(client, raw, runtime)
         finally:
             runtime.hub.remove(client)
+            if runtime.status == "ready" and not runtime.hub.open_for(labeler):  # their last tab closed
+                runtime.workspace.concepts.release_leases(labeler)
 
 
 def shut_socket(ws) -> None:
@@ -178,3 +181,5 @@ def _on_message(client, raw: str | bytes, runtime: Runtime) -> None:
     ids = msg["ids"][: runtime.config.max_batch_size]
     n = runtime.workspace.session.n_items if runtime.status == "ready" else 0
     client.watched = frozenset(i for i in ids if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n)
+    if n:  # a tab showing its cards is activity: its labeler's leases are renewed
+        runtime.workspace.session.leases.renew(client.labeler)

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from ..errors import InvalidInput
 from ..events.records import CORRECTION_ORIGINS
 from ..session.labeled import FILTERS, labeled_items
+from .auth import current_labeler
 from .bodies import int_arg, json_body, parse_labels, request_id_arg
 from .media import item_json
 from .pages import batch_json
@@ -29,7 +30,7 @@ def review() -> Response:
     if request.method == "HEAD":  # a probe: serves and records nothing
         return Response(status=200, mimetype="application/json")
     ws = runtime().workspace
-    batch = ws.session.review(page_size())
+    batch = ws.session.review(page_size(), labeler=current_labeler())
     body = batch_json(ws, batch)
     given = ws.session.state.labels
     for item in body["items"]:
@@ -63,6 +64,7 @@ def correct() -> Response:
         raise InvalidInput(f"origin must be one of {', '.join(CORRECTION_ORIGINS)}")
     session = runtime().workspace.session
     done = session.correct(parse_labels(json_body(), session.n_items), origin=origin, batch_id=int_arg("batch_id"),
+                           labeler=current_labeler(),
                            request_id=request_id_arg())
     return jsonify({"counts": session.counts(), "train_ms": done.point.train_ms, "submission": done.seq,
                     "history_point": done.point.to_dict(), "repeated": done.repeated,

@@ -26,4 +26,6 @@ def batch_json(ws: Workspace, batch: Batch) -> dict[str, Any]:
         out["prelabel"] = batch.prelabel
     if batch.audit is not None:
         out["audit"] = batch.audit
+    if batch.overlap:  # cards someone else labeled already: the agreement sample
+        out["overlap"] = batch.overlap
     return out

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 
+from ..users import OWNER
+
 if TYPE_CHECKING:
     from ..session import Retrained
 
@@ -34,6 +36,7 @@ class Client:
                  queue_size: int = QUEUE_SIZE) -> None:
         self.send, self.close = send, close
         self.watched: frozenset[int] = frozenset()
+        self.labeler = OWNER  # who signed the tab in (app.py sets it)
         self._queue: queue.Queue[str | None] = queue.Queue(queue_size)
         self._on_dead = on_dead
         self.sending_since: float | None = None  # monotonic time the send in progress began
@@ -100,8 +103,15 @@ class Hub:
     def full(self) -> bool:
         return len(self._clients) >= self.max_sockets
 
-    def add(self, send: Callable[[str], None], close: Callable[[], None] = lambda: None) -> Client:
+    def open_for(self, labeler: str) -> bool:
+        """Whether `labeler` still has a tab open."""
+        with self._lock:
+            return any(c.labeler == labeler for c in self._clients)
+
+    def add(self, send: Callable[[str], None], close: Callable[[], None] = lambda: None,
+            labeler: str = OWNER) -> Client:
         client = Client(send, close, self._dead, self.queue_size)
+        client.labeler = labeler
         with self._lock:
             self._clients.add(client)
         return client
@@ -151,7 +161,8 @@ def announce_retrain(hub: Hub, message: "Retrained") -> None:
     try:
         common = {"type": "trained", "concept": message.concept, "counts": message.counts,
                   "last_train_ms": message.point.train_ms, "history_point": message.point.to_dict(),
-                  "can_undo": message.can_undo, **message.insights}
-        hub.broadcast(lambda c: {**common, "probs": message.probs_of(sorted(c.watched))})
+                  "by": message.by, **message.insights}
+        hub.broadcast(lambda c: {**common, "can_undo": c.labeler in message.undoable,  # undo takes back one's own
+                                 "probs": message.probs_of(sorted(c.watched))})
     except Exception:  # the change is saved and answered whatever happens to its announcement
         log.exception("could not announce a retrain")

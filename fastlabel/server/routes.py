@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidInput
 from ..threshold import THRESHOLD
+from .auth import current_labeler
 from .bodies import exemplar_ids, int_arg, json_body, parse_labels, request_id_arg
 from .media import item_json
 from .pages import batch_json
@@ -38,7 +39,7 @@ def set_query() -> Response:
     if not isinstance(raw, dict) or set(raw) != {"query"}:
         raise InvalidInput('body must be {"query": "..."}')
     session = runtime().workspace.session
-    query = session.set_query(raw["query"])
+    query = session.set_query(raw["query"], labeler=current_labeler())
     return jsonify({"query": query, "counts": session.counts()})
 
 
@@ -52,7 +53,8 @@ def next_batch() -> Response:
     size = min(size or rt.config.batch_size, rt.config.max_batch_size)
     ws = rt.workspace
     exemplars = exemplar_ids(request.args.get("ids"), ws.session.n_items)
-    return jsonify(batch_json(ws, ws.session.next_batch(strategy, size, exemplars=exemplars)))
+    return jsonify(batch_json(ws, ws.session.next_batch(strategy, size, exemplars=exemplars,
+                                                                 labeler=current_labeler())))
 
 
 @api.post("/submit_labels")
@@ -61,7 +63,7 @@ def submit_labels() -> Response:
     session = rt.workspace.session
     labels = parse_labels(json_body(), session.n_items)
     done = session.submit(labels, batch_id=int_arg("batch_id"), page_ms=int_arg("page_ms"),
-                          clicks=int_arg("clicks"), request_id=request_id_arg())
+                          clicks=int_arg("clicks"), request_id=request_id_arg(), labeler=current_labeler())
     point = done.point  # the push to every tab follows the retrain (Runtime subscribes to it)
     return jsonify({"counts": session.counts(), "train_ms": point.train_ms, "flip_rate": point.flip_rate,
                     "submission": done.seq, "history_point": point.to_dict(), "repeated": done.repeated,
@@ -72,7 +74,7 @@ def submit_labels() -> Response:
 def undo() -> Response:
     rt = runtime()
     ws = rt.workspace
-    undone = ws.session.undo(request_id_arg())
+    undone = ws.session.undo(request_id_arg(), labeler=current_labeler())
     page, given = undone.page, dict(undone.labels)
     order = [i for i in page.ids if i in given] if page is not None else list(given)
     probs = ws.session.probs

@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..data.decode import to_rgb
 from ..errors import FastLabelError, InvalidInput
+from .auth import current_labeler
 from .bodies import int_arg
 from .pages import batch_json
 from .runtime import runtime
@@ -132,4 +133,4 @@ def similar_image() -> Response:
     image = decode_image(data)
     ws = rt.workspace
     vectors = embed_upload(ws.encoder, image, data, ws.session.embeddings.shape[1])
-    return jsonify(batch_json(ws, ws.session.next_batch("similar", size, vectors=vectors)))
+    return jsonify(batch_json(ws, ws.session.next_batch("similar", size, vectors=vectors, labeler=current_labeler())))

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import FastLabelError, InvalidInput
 from ..events import Event, EventLog, ModelTrained, QuerySet, Retrain, SessionState, SubmissionUndone, apply
-from ..events import LabelsSubmitted
+from ..events import LabelResolved, LabelsSubmitted
 from ..learner.zeroshot import query_probs
 from .followers import Follower, Followers, retrained
 from .replies import Batch
@@ -95,10 +95,11 @@ class Engine:
         before = self.state
         self.state = apply(before, event)
         self._digest.add(event)
-        if isinstance(event, LabelsSubmitted):
+        if isinstance(event, (LabelsSubmitted, LabelResolved)):
             self.labeled[[item for item, _ in event.labels]] = True
-        elif isinstance(event, SubmissionUndone) and before.submissions:
-            for item in before.submissions[-1].previous:
+        elif isinstance(event, SubmissionUndone):
+            undone = before.submission(event.submission)  # any labeler's latest, not only the last of all
+            for item in undone.previous if undone is not None else ():
                 self.labeled[item] = item in self.state.labels
         elif isinstance(event, ModelTrained):
             self._digest_at[event.seq] = self._digest.hexdigest()

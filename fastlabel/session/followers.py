@@ -33,6 +33,8 @@ class Retrained:
     can_undo: bool
     insights: dict[str, Any]  # effort, estimates (measured once, at the retrain) and the stopping signal
     probs: np.ndarray  # every item's probability after this retrain (read-only)
+    by: str | None = None  # the labeler whose change this retrain followed
+    undoable: frozenset[str] = frozenset()  # labelers with a submission in effect (their undo has work to do)
 
     def probs_of(self, ids: Sequence[int]) -> dict[str, float]:
         """The probabilities of some cards, keyed by id as JSON keys are."""
@@ -44,8 +46,10 @@ def retrained(state: SessionState, point: TrainPoint, probs: np.ndarray, history
     """The message of one retrain, from the values it was measured with (pure)."""
     probs = probs.view()
     probs.flags.writeable = False
+    by = getattr(state.history[-1], "labeler", None) if state.history else None
     return Retrained(state.concept, point, views.counts(state), bool(state.submissions),
-                     views.insights(state, probs, history, available, quality=point.quality), probs)
+                     views.insights(state, probs, history, available, quality=point.quality), probs, by,
+                     frozenset(s.labeler for s in state.submissions))
 
 
 Follower = Callable[[Retrained], None]

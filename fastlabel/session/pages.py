@@ -116,7 +116,7 @@ def served_again(last: BatchServed, kind_prelabel: int | None, cold: bool, conce
     message = cold_message(concept) if cold and prelabel == 0 else None
     starts = start_labels(last.ids, last.probs, last.audit, prelabel, cold)
     return Batch(last.seq, list(last.ids), list(last.probs), last.batch_type, last.strategy, message=message,
-                 prelabel=prelabel, starts=starts, audit=list(last.audit))
+                 prelabel=prelabel, starts=starts, audit=list(last.audit), overlap=list(last.overlap))
 
 
 def audit_only(name: str = AUDIT) -> Selection:

@@ -4,6 +4,7 @@ them, except `score`, which reads the head while no retrain can swap it."""
 
 from __future__ import annotations
 
+import time
 from threading import RLock
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -12,11 +13,14 @@ import numpy as np
 from ..learner.registry import menu
 from ..learner.zeroshot import query_probs
 from . import views
+from .agreement import agreement_report
+from .effort import team_activity
 from .training import TrainPoint
 
 if TYPE_CHECKING:
     from ..events import EventLog, SessionState
     from .engine import Engine
+    from .leases import Leases
     from .training import Trainer
 
 
@@ -26,6 +30,8 @@ class SessionQueries:
     engine: Engine
     trainer: Trainer
     available: np.ndarray
+    leases: Leases
+    flag_below_kappa: float
 
     @property
     def state(self) -> SessionState:
@@ -69,7 +75,18 @@ class SessionQueries:
         return views.counts(self.state)
 
     def export_labels_jsonl(self, names: Sequence[str] | None = None) -> bytes:
-        return views.labels_jsonl(self.state.labels, names, self.state.concept)
+        state = self.state
+        return views.labels_jsonl(state.labels, names, state.concept, who=views.labeler_fields(state))
+
+    def agreement(self) -> dict[str, Any]:
+        """Agreement between the labelers of this concept, and its disagreement queue (agreement.py)."""
+        state = self.state
+        return agreement_report(state.votes, state.resolved, flag_below=self.flag_below_kappa)
+
+    def team_activity(self) -> dict[str, Any]:
+        """Labelers active now and their pages per minute (effort.team_activity), with the cards they hold."""
+        return {**team_activity(self.state, time.time(), self.leases.holders()),
+                "lapsed_submits": self.leases.lapsed_submits}
 
     def export_events_jsonl(self) -> bytes:
         return self.log.to_jsonl()

@@ -30,6 +30,7 @@ class Batch:
     prelabel: int | None = None  # the strategy's cards start with this label instead of the model's guess
     starts: list[int] | None = None  # per card, the label it is shown with (pages.start_labels); None: the model's guess
     audit: list[int] | None = None  # the audit cards among `ids`
+    overlap: list[int] | None = None  # cards someone else labeled, among `ids`: the agreement sample
 
 
 @dataclass(frozen=True)

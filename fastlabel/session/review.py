@@ -8,7 +8,8 @@ out-of-fold probability far from it: those cards come first on a review page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 import numpy as np
 
@@ -63,6 +64,15 @@ def out_of_fold_probs(embeddings: np.ndarray, ids: np.ndarray, labels: np.ndarra
 def reviewed_ids(state: SessionState) -> set[int]:
     """Items already shown on a review page."""
     return {i for b in state.batches if b.strategy == REVIEW for i in b.ids}
+
+
+def own_labels(state: SessionState, labeler: str) -> SessionState:
+    """The state as `labeler` reviews it: their own labels and their own review pages (alone on a
+    concept, the state itself)."""
+    if all(len(by) == 1 and labeler in by for by in state.votes.values()):
+        return state
+    mine = {i: by[labeler][0] for i, by in state.votes.items() if labeler in by}
+    return replace(state, labels=MappingProxyType(mine), batches=tuple(b for b in state.batches if b.labeler == labeler))
 
 
 def still_valid(page: ReviewPage, seen: SessionState, now: SessionState) -> np.ndarray:

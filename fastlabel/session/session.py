@@ -17,22 +17,26 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
-from ..events import (BatchServed, DataSource, EncoderConfig, Event, EventLog, ItemsAdded, LabelsCorrected,
-                      LabelsSubmitted, QuerySet, SessionStarted, SessionState, SubmissionUndone)
+from ..events import (BatchServed, DataSource, EncoderConfig, Event, EventLog, ItemsAdded, LabelResolved,
+                      LabelsCorrected, LabelsSubmitted, QuerySet, SessionStarted, SessionState, SubmissionUndone)
 from ..learner.base import Pool
 from ..learner.candidates import look_ahead
 from ..learner.head import HeadConfig, pool_array
 from ..learner.index import EmbeddingIndex
 from ..learner.registry import REVIEW, page_kind, select
+from ..users import OWNER
+from .agreement import FLAG_BELOW_KAPPA
 from .engine import Engine, check_recorded_on, snapshot_store
 from .followers import Follower
-from .pages import Page, audit_count, audit_only, compose_page, served_again
+from .leases import LEASE_S, Leases
+from .pages import Page, audit_count, audit_only, compose_page, overlap_count, overlap_sample, served_again
 from .replies import Batch, Submitted, TextEncoder, Undone
-from .review import ReviewPage, review_page, still_valid
+from .review import ReviewPage, own_labels, review_page, still_valid
 from .queries import SessionQueries
 from .training import Trainer
 
 MAX_QUERY_CHARS = 500
+UNANSWERED_LOOKBACK = 2000  # events looked back through for a labeler's unanswered page
 E = TypeVar("E", bound=Event)
 
 
@@ -44,11 +48,18 @@ class LabelingSession(SessionQueries):
                  device: torch.device | None = None, audit_per_page: int = 2, available: np.ndarray | None = None,
                  ids_may_grow: bool = False, concept: str = "positive", index: EmbeddingIndex | None = None,
                  snapshots: bool | str | Path = True, data_source: DataSource | None = None,
-                 encoder_config: EncoderConfig | None = None) -> None:
+                 encoder_config: EncoderConfig | None = None, overlap_per_page: int = 2, lease_s: float = LEASE_S,
+                 flag_below_kappa: float = FLAG_BELOW_KAPPA) -> None:
         """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
         a folder; or False, replay every retrain. `data_source` and `encoder_config` are recorded in a
-        new journal's first event, so commands given the journal alone open the same pool."""
+        new journal's first event, so commands given the journal alone open the same pool.
+        `overlap_per_page`: cards of each page already labeled by someone else (the agreement sample);
+        `lease_s`: how long a served card stays its labeler's; `flag_below_kappa`: the agreement under
+        which a labeler is flagged."""
         self.audit_per_page = audit_per_page
+        self.overlap_per_page = overlap_per_page
+        self.leases = Leases(lease_s)
+        self.flag_below_kappa = flag_below_kappa
         self.embeddings = pool_array(embeddings)  # float16 or float32, in place
         self.n_items = int(self.embeddings.shape[0])
         # which ids may be served (a folder's files come and go; None: all). A live view, not a copy
@@ -103,7 +114,7 @@ class LabelingSession(SessionQueries):
     def has_text(self) -> bool:
         return bool(self.text_encoder is not None and self.text_encoder.has_text)
 
-    def set_query(self, text: Any) -> str:
+    def set_query(self, text: Any, labeler: str = OWNER) -> str:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("query must be a non-empty string")
         text = text.strip()
@@ -117,62 +128,75 @@ class LabelingSession(SessionQueries):
         class_bias = getattr(self.text_encoder, "class_bias", None)  # an encoder whose text side is its classes
         kind = {"query_type": "class", "bias": float(class_bias(text))} if class_bias is not None else {}
         event, state = self.engine.record(QuerySet, query=text, embedding=tuple(float(v) for v in emb),
-                                          logit_scale=float(self.text_encoder.logit_scale), **kind)
+                                          logit_scale=float(self.text_encoder.logit_scale), labeler=labeler, **kind)
         self.engine.follow(event, state)
         return text
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
-               page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None) -> Submitted:
-        """Record a confirmed page of checked (id, label) pairs and retrain. A request id seen before
-        answers with that submission instead of applying it again."""
+               page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None,
+               labeler: str = OWNER) -> Submitted:
+        """Record a confirmed page of checked (id, label) pairs by `labeler` and retrain; their leases on
+        these cards end (a card whose lease lapsed is accepted all the same, and counted). A request id
+        seen before answers with that submission instead of applying it again."""
         def record() -> LabelsSubmitted:
             self._check_batch(batch_id)
             return self.engine.record(LabelsSubmitted, labels=tuple(labels), batch_id=batch_id, page_ms=page_ms,
-                                      clicks=clicks, request_id=request_id)[0]  # type: ignore[return-value]
+                                      clicks=clicks, request_id=request_id,
+                                      labeler=labeler)[0]  # type: ignore[return-value]
 
         event, repeated = self._once(request_id, LabelsSubmitted, record, labels)
-        if not repeated:  # on a large pool, the next hunt's neighbours are looked up while the head trains
+        if not repeated:
+            self.leases.settle(labeler, [i for i, _ in labels])  # on a large pool, the next hunt's neighbours are looked up while the head trains
             look_ahead(self.index, self.embeddings, [i for i, y in labels if y == 1])
         point, warning = self.engine.train_after(event.seq)
         return Submitted(event.seq, point, repeated=repeated, warning=warning)
 
     def correct(self, labels: Sequence[tuple[int, int]], *, origin: str, batch_id: int | None = None,
-                request_id: str | None = None) -> Submitted:
-        """Change labels already given (from a review page or the labeled gallery) and retrain; a
+                request_id: str | None = None, labeler: str = OWNER) -> Submitted:
+        """Change labels `labeler` already gave (from a review page or the labeled gallery) and retrain; a
         request id seen before answers with that correction instead of applying it again."""
         def record() -> LabelsCorrected:
-            unknown = [i for i, _ in labels if i not in self.state.labels]
+            votes = self.state.votes
+            unknown = [i for i, _ in labels if labeler not in votes.get(i, {})]
             if unknown:
-                raise InvalidInput(f"only labeled items can be corrected; not labeled: {unknown[:10]}")
+                raise InvalidInput(f"only items you labeled can be corrected; not labeled by {labeler}: {unknown[:10]}")
             self._check_batch(batch_id)
             return self.engine.record(LabelsCorrected, labels=tuple(labels), origin=origin, batch_id=batch_id,
-                                      request_id=request_id)[0]  # type: ignore[return-value]
+                                      request_id=request_id, labeler=labeler)[0]  # type: ignore[return-value]
 
         event, repeated = self._once(request_id, LabelsCorrected, record, labels)
         point, warning = self.engine.train_after(event.seq)
         return Submitted(event.seq, point, repeated=repeated, warning=warning)
 
-    def undo(self, request_id: str | None = None) -> Undone:
-        """Take back the latest submission; returns its labels, the page they came from and the retrain.
-        A request id seen before answers with the undo it made instead of taking back another page."""
+    def undo(self, request_id: str | None = None, labeler: str = OWNER) -> Undone:
+        """Take back `labeler`'s latest submission (nobody else's); returns its labels, the page they came
+        from and the retrain. The page on their screen is dropped (its leases end) and the page taken back
+        is theirs again. A request id seen before answers with the undo it made instead of taking back another page."""
         def record() -> SubmissionUndone:
-            if not self.state.submissions:
-                raise NothingToUndo("nothing to undo")
-            return self.engine.record(SubmissionUndone, submission=self.state.submissions[-1].seq,
-                                      request_id=request_id)[0]  # type: ignore[return-value]
+            latest = self.state.latest_submission(labeler)
+            if latest is None:
+                raise NothingToUndo("nothing to undo" if labeler == OWNER else f"{labeler} has nothing to undo")
+            return self.engine.record(SubmissionUndone, submission=latest.seq, request_id=request_id,
+                                      labeler=labeler)[0]  # type: ignore[return-value]
 
         event, repeated = self._once(request_id, SubmissionUndone, record)
         state = self.state
         taken = next(e for e in state.history if e.seq == event.submission)
-        page = state.batch(taken.batch_id) if taken.batch_id is not None else None  # type: ignore[union-attr]
+        if not repeated:
+            self.leases.release(labeler)
+            self.leases.grant(labeler, [i for i, _ in taken.labels if i not in state.labels])  # type: ignore[union-attr]
+        batch_id = getattr(taken, "batch_id", None)  # a resolution has none
+        page = state.batch(batch_id) if batch_id is not None else None
         point, warning = self.engine.train_after(event.seq)
         return Undone(taken.labels, page, point, repeated=repeated, warning=warning)  # type: ignore[union-attr]
 
-    def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None) -> Pool:
-        """What a strategy may look at now: items not served (gone, unreadable) count as taken;
-        `exemplars` and `vectors` are what a "similar" page searches around."""
+    def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None, labeler: str = OWNER) -> Pool:
+        """What a strategy may look at now for `labeler`: items not served (gone, unreadable), labeled by
+        anyone, or leased to another labeler count as taken; `exemplars` and `vectors` are what a
+        "similar" page searches around."""
         labeled = ~self.available
         labeled |= self.engine.labeled  # kept event by event, not rebuilt from the labels
+        labeled[self.leases.held_by_others(labeler)] = True
         rng = np.random.default_rng([self.state.seed, self.state.last_seq])
         trainer = self.trainer
         return Pool(self.embeddings, trainer.ranking(), labeled, dict(self.state.labels), rng,
@@ -180,32 +204,40 @@ class LabelingSession(SessionQueries):
                     exemplars=tuple(int(i) for i in exemplars), query_vectors=vectors)
 
     def next_batch(self, strategy: str, batch_size: int, *, exemplars: Sequence[int] = (),
-                   vectors: np.ndarray | None = None) -> Batch:
+                   vectors: np.ndarray | None = None, labeler: str = OWNER) -> Batch:
         """Serve a page of the catalog's kind `strategy` (a strategy's picks plus a few audit cards,
         audit cards only, or a review page) and record it. The strategy runs off the lock on a
         snapshot of the pool; an unanswered page is served again.
 
         `exemplars` (item ids) and `vectors` (embedded images) are what a "similar" page searches around.
+        `labeler` is served cards nobody else holds, plus a few overlap cards someone else labeled.
         """
         kind = page_kind(strategy)
         if kind.page == "review":
-            return self.review(batch_size)
+            return self.review(batch_size, labeler)
         self.index.start()  # no-op once started (the workspace starts it as soon as the embeddings exist)
         n_audit = audit_count(batch_size, self.audit_per_page, audit_page=kind.page == "audit")
         searched = bool(exemplars) or vectors is not None
 
         def snapshot() -> tuple[SessionState, Pool] | Batch:
             st = self.state
-            last = st.batches[-1] if st.batches else None
-            if last is not None and last.seq == st.last_seq and last.strategy == strategy \
-                    and len(last.ids) == batch_size and not searched:
+            last = None if searched else self._unanswered(labeler)
+            if last is not None and last.strategy == strategy and len(last.ids) == batch_size:
+                self.leases.grant(labeler, last.ids)
                 return served_again(last, kind.prelabel, self.trainer.cold, st.concept)
-            return st, self.pool(exemplars, vectors)
+            return st, self.pool(exemplars, vectors, labeler)
 
         def choose(taken: tuple[SessionState, Pool]) -> Page:
             seen, pool = taken
-            chosen = audit_only(strategy) if kind.choose is None else select(strategy, pool, batch_size - n_audit)
-            return compose_page(chosen, pool, n_audit, seen.concept)
+            overlap = np.empty(0, np.int64)
+            if kind.choose is not None and not searched:
+                blocked = np.zeros(self.n_items, dtype=bool)
+                blocked[self.leases.held_by_others(labeler)] = True
+                overlap = overlap_sample(pool.rng, seen.votes, labeler,
+                                         overlap_count(batch_size, self.overlap_per_page), blocked)
+            chosen = audit_only(strategy) if kind.choose is None else \
+                select(strategy, pool, batch_size - n_audit - overlap.size)
+            return compose_page(chosen, pool, n_audit, seen.concept, overlap)
 
         def record(taken: tuple[SessionState, Pool], page: Page, last: bool) -> Batch | None:
             if self.state is not taken[0]:  # something was recorded meanwhile: choose again
@@ -215,23 +247,55 @@ class LabelingSession(SessionQueries):
                 if isinstance(again, Batch):
                     return again
                 taken, page = again, choose(again)
-            return self._serve(strategy, page, taken[1].probs)
+            return self._serve(strategy, page, taken[1].probs, labeler)
 
         return self.engine.optimistic(snapshot, choose, record)
 
-    def _serve(self, strategy: str, page: Page, probs: Any) -> Batch:
-        """Record a composed page as served (under the journal's lock); `probs`: the pool's, by id."""
+    def _unanswered(self, labeler: str) -> BatchServed | None:
+        """`labeler`'s latest page, when nothing they did, no query and no new items came after it and
+        none of its cards was labeled since (by someone whose lease on it had lapsed); alone on a
+        concept: the page served last, with nothing recorded after it."""
+        events = self.log.events
+        for k in range(len(events) - 1, max(-1, len(events) - 1 - UNANSWERED_LOOKBACK), -1):
+            event = events[k]
+            if isinstance(event, BatchServed) and event.labeler == labeler:
+                labels, overlap = self.state.labels, set(event.overlap)
+                return None if any(i in labels for i in event.ids if i not in overlap) else event
+            if getattr(event, "labeler", None) == labeler or isinstance(event, (QuerySet, ItemsAdded)):
+                return None
+        return None
+
+    def _serve(self, strategy: str, page: Page, probs: Any, labeler: str) -> Batch:
+        """Record a composed page as served to `labeler` and lease its cards to them (under the journal's
+        lock); `probs`: the pool's, by id."""
         if page.ids.size == 0:
             return Batch(None, [], [], page.batch_type, strategy, True, page.message)
         ids = [int(i) for i in page.ids]
         shown = [round(float(p), 5) for p in probs[page.ids]]
+        overlap = [int(i) for i in page.overlap]
         event, _ = self.engine.record(BatchServed, strategy=strategy, batch_type=page.batch_type, ids=tuple(ids),
                                       probs=tuple(shown), audit=tuple(int(a) for a in page.audit),
-                                      audit_pool=page.audit_pool)
+                                      audit_pool=page.audit_pool, labeler=labeler, overlap=tuple(overlap))
+        self.leases.grant(labeler, ids)
         return Batch(event.seq, ids, shown, page.batch_type, strategy, message=page.message, prelabel=page.prelabel,
-                     starts=page.start_labels(probs), audit=[int(a) for a in page.audit])
+                     starts=page.start_labels(probs), audit=[int(a) for a in page.audit], overlap=overlap)
 
-    def review(self, size: int) -> Batch:
+    def resolve(self, labels: Sequence[tuple[int, int]], *, labeler: str = OWNER,
+                request_id: str | None = None) -> Submitted:
+        """An admin's decision on items the labelers labeled (a label_resolved event): it overrides their
+        labels for training and export, and the head retrains. Undone like a page, by its admin's undo."""
+        def record() -> LabelResolved:
+            unlabeled = [i for i, _ in labels if i not in self.state.votes]
+            if unlabeled:
+                raise InvalidInput(f"only labeled items can be resolved; not labeled: {unlabeled[:10]}")
+            return self.engine.record(LabelResolved, labels=tuple(labels), labeler=labeler,
+                                      request_id=request_id)[0]  # type: ignore[return-value]
+
+        event, repeated = self._once(request_id, LabelResolved, record, labels)
+        point, warning = self.engine.train_after(event.seq)
+        return Submitted(event.seq, point, repeated=repeated, warning=warning)
+
+    def review(self, size: int, labeler: str = OWNER) -> Batch:
         """A page of labeled items whose out-of-fold prediction disagrees most with the human label,
         recorded as served (kind "review") so the next review page shows others. The fold heads are
         fitted off the lock; when a card's label changed meanwhile, or another review page showed
@@ -246,8 +310,10 @@ class LabelingSession(SessionQueries):
                 return Batch(None, [], [], "neutral", REVIEW, True, page.message)
             ids, probs = [int(i) for i in page.ids[keep]], [round(float(p), 5) for p in page.probs[keep]]
             event, _ = self.engine.record(BatchServed, strategy=REVIEW, batch_type="neutral", ids=tuple(ids),
-                                          probs=tuple(probs))
+                                          probs=tuple(probs), labeler=labeler)
             return Batch(event.seq, ids, probs, "neutral", REVIEW)
 
-        return self.engine.optimistic(lambda: self.state, lambda seen: review_page(seen, self.embeddings, size, config=config),
-                              record)
+        def page(seen: SessionState) -> ReviewPage:  # a labeler reviews their own labels
+            return review_page(own_labels(seen, labeler), self.embeddings, size, config=config)
+
+        return self.engine.optimistic(lambda: self.state, page, record)

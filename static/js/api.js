@@ -121,4 +121,9 @@ export const api = {
   labeled: (filter, offset, limit) => request("GET", "/api/labeled", { query: { filter, offset, limit } }),
   correct: (labels, { origin, batchId }) =>
     once("POST", "/api/correct", { query: { origin, batch_id: batchId }, body: labels }),
+  me: () => request("GET", "/api/me"),
+  team: () => request("GET", "/api/team"),
+  agreement: () => request("GET", "/api/agreement"),
+  resolve: (labels) => once("POST", "/api/resolve", { body: labels }),
+  signOut: () => request("POST", "/api/signout"),
 };

@@ -13,6 +13,7 @@ import { addCardButtons, bindSimilar } from "./similar.js";
 import { Socket } from "./socket.js";
 import { renderCounts, renderStats, formatNumber } from "./stats.js";
 import { renderFolderNote } from "./skipped.js";
+import { initTeam, noteRetrain, refreshTeam } from "./team.js";
 import { showError, toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
@@ -96,6 +97,7 @@ async function onReady(state) {
   if (concept !== state.concept) state = await api.state(); // this tab's concept, from its URL
   applyState(state);
   fillToolbar(state);
+  initTeam();
   await loadBatch();
 }
 
@@ -372,6 +374,8 @@ function onPush(msg) {
     if (msg.concept && msg.concept !== currentConcept()) return; // another tab's concept
     if (msg.probs) grid.updateProbs(msg.probs);
     applyRetrain(msg);
+    noteRetrain(msg);
+    refreshTeam();
   }
 }
 

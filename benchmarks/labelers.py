@@ -1,0 +1,257 @@
+"""A team on one concept: N simulated labelers (HTTP + WebSocket clients) against one server.
+
+Each labeler is a user with a personal token, one keep-alive HTTP connection and one open WebSocket
+(counting the retrains pushed to it). It does `--pages` rounds of GET /api/next_batch then POST
+/api/submit_labels, answering every card from the ground truth column; one of them (the last) flips
+`--noise` of its answers. First one labeler labels a concept of its own alone (the baseline), then
+all of them label another concept at once, in the same run on the same server.
+
+Checks, from the concept's journal (exported by an admin) and /api/agreement:
+- 0 labels lost or duplicated: every acknowledged submission is in the journal once, as sent, under its
+  labeler, and every label it gave is that labeler's label in the final state;
+- no card served to two labelers outside the overlap cards;
+- the noisy labeler has the lowest kappa with the others, and is flagged;
+- submit -> next page p95 with the team against the labeler alone.
+
+Loopback only; stops by itself.
+Run (idle machine): .venv/bin/python benchmarks/labelers.py --sprite ../shared/data/celeba10k/sprite.jpg \\
+    --grid 100x100 --attributes ../shared/data/celeba10k/attributes.csv --attribute Smiling \\
+    --encoder imagenet --labelers 8 --pages 30 --out bench-out/labelers.json
+Smoke: the same with --labelers 2 --pages 3 (it still checks everything it can).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import simple_websocket
+
+sys.path.insert(0, str(Path(__file__).absolute().parent.parent))
+from fastlabel.events import BatchServed, LabelsSubmitted, fold, parse_jsonl  # noqa: E402
+from fastlabel.users import UserStore  # noqa: E402
+
+from served import Client, percentiles_ms, serve_args_from, serving, stop_listener  # noqa: E402
+
+ADMIN = "lead"
+
+
+def truth_column(path: Path, attribute: str) -> list[int]:
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if attribute not in rows[0]:
+        raise SystemExit(f"{path} has no column {attribute!r}")
+    return [1 if int(r[attribute]) > 0 else 0 for r in rows]
+
+
+class Watcher:
+    """One labeler's open WebSocket; counts the retrains pushed to it."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.ws = simple_websocket.Client.connect(base.replace("http://", "ws://") + "/ws",
+                                                  headers={"X-FastLabel-Token": token})
+        self.trained = 0
+        self.by: set[str] = set()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+
+    def _listen(self) -> None:
+        try:
+            while not self._stop.is_set():
+                raw = self.ws.receive(timeout=0.5)
+                if raw is not None:
+                    msg = orjson.loads(raw)
+                    if msg.get("type") == "trained":
+                        self.trained += 1
+                        if msg.get("by"):
+                            self.by.add(msg["by"])
+        except simple_websocket.ConnectionClosed:
+            pass
+
+    def stop(self) -> None:
+        stop_listener(self.ws, self._stop, self.thread)
+
+
+@dataclass
+class Labeler:
+    name: str
+    token: str
+    noise: float
+    acks: list[tuple[int, dict[int, int]]] = field(default_factory=list)  # (submission seq, labels)
+    latency: list[float] = field(default_factory=list)  # submit -> next page, seconds
+    errors: list[str] = field(default_factory=list)
+    pushes: int = 0
+    pushed_by: set[str] = field(default_factory=set)
+
+
+def label(base: str, who: Labeler, concept: str, truth: list[int], pages: int, batch_size: int,
+          start: threading.Barrier | None) -> None:
+    """`pages` rounds of next page -> answer -> submit; the time from sending a submit to holding the next page."""
+    rng = random.Random(hash(who.name) & 0xFFFF)
+    client = Client(base, token=who.token)
+    watcher = Watcher(base, who.token)
+    if start is not None:
+        start.wait()
+    query = f"concept={concept}&batch_size={batch_size}"
+    try:
+        page = client.json("GET", f"/api/next_batch?{query}")
+        for _ in range(pages):
+            ids = [item["id"] for item in page["items"]]
+            if not ids:
+                who.errors.append("pool exhausted")
+                break
+            answers = {i: truth[i] if rng.random() >= who.noise else 1 - truth[i] for i in ids}
+            began = time.perf_counter()
+            status, raw, _ = client.call("POST", f"/api/submit_labels?concept={concept}&batch_id={page['batch_id']}"
+                                                 f"&page_ms={rng.randint(4000, 12000)}&clicks={rng.randint(0, 8)}",
+                                         [{"id": i, "label": y} for i, y in answers.items()])
+            if status != 200:
+                who.errors.append(f"submit {status}: {raw[:120]!r}")
+                break
+            who.acks.append((orjson.loads(raw)["submission"], answers))
+            page = client.json("GET", f"/api/next_batch?{query}")
+            who.latency.append(time.perf_counter() - began)
+    except (OSError, RuntimeError) as exc:
+        who.errors.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        time.sleep(1.0)  # the last retrain's push
+        watcher.stop()
+        who.pushes, who.pushed_by = watcher.trained, watcher.by
+        client.close()
+
+
+def verify(base: str, admin: str, concept: str, team: list[Labeler]) -> dict:
+    """Lost or duplicated labels and cards served to two labelers, from the concept's journal."""
+    admin_client = Client(base, token=admin)
+    status, raw, _ = admin_client.call("GET", f"/api/export/events?concept={concept}")
+    if status != 200:
+        raise SystemExit(f"export of the journal failed: {status} {raw[:200]!r}")
+    events, problems = parse_jsonl(raw)
+    state = fold(events)
+    submitted = defaultdict(list)
+    for e in events:
+        if isinstance(e, LabelsSubmitted):
+            submitted[e.labeler].append(e)
+    missing = duplicated = lost = 0
+    for who in team:
+        by_seq = {e.seq: e for e in submitted[who.name]}
+        duplicated += len(submitted[who.name]) - len(who.acks)
+        for seq, answers in who.acks:
+            event = by_seq.get(seq)
+            if event is None or dict(event.labels) != answers:
+                missing += 1
+            for item, y in answers.items():
+                vote = state.votes.get(item, {}).get(who.name)
+                lost += vote is None or vote[0] != y
+    served = defaultdict(set)
+    for e in events:
+        if isinstance(e, BatchServed):
+            for item in set(e.ids) - set(e.overlap):
+                served[item].add(e.labeler)
+    collisions = sorted(i for i, names in served.items() if len(names) > 1)
+    overlap_cards = sum(len(e.overlap) for e in events if isinstance(e, BatchServed))
+    agreement = admin_client.json("GET", f"/api/agreement?concept={concept}")
+    activity = admin_client.json("GET", f"/api/team?concept={concept}")
+    admin_client.close()
+    for row in agreement["disagreements"]:
+        row.pop("image", None)
+    return {"journal_problems": problems, "submissions_missing_or_changed": missing,
+            "submissions_duplicated": duplicated, "labels_lost": lost,
+            "cards_served_to_two_outside_overlap": len(collisions), "collision_ids": collisions[:20],
+            "overlap_cards_served": overlap_cards, "labels_in_effect": len(state.labels),
+            "agreement": {k: agreement[k] for k in ("labelers", "pairs", "alpha", "overlap_items", "flag_below_kappa")},
+            "disagreements": len(agreement["disagreements"]), "activity": activity}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sprite", type=Path)
+    p.add_argument("--grid")
+    p.add_argument("--embeddings", type=Path)
+    p.add_argument("--encoder", default="imagenet")
+    p.add_argument("--attributes", type=Path, required=True)
+    p.add_argument("--attribute", default="Smiling")
+    p.add_argument("--labelers", type=int, default=8)
+    p.add_argument("--pages", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=48)
+    p.add_argument("--noise", type=float, default=0.2, help="share of answers the last labeler flips")
+    p.add_argument("--home", type=Path, help="reuse a home (its embedding cache); users are added to it")
+    p.add_argument("--out", type=Path)
+    args = p.parse_args()
+
+    truth = truth_column(args.attributes, args.attribute)
+    with tempfile.TemporaryDirectory(prefix="fastlabel-team-") as scratch:
+        home = args.home or Path(scratch)
+        store = UserStore(home)
+        names = [f"labeler{k + 1}" for k in range(args.labelers)]
+        tokens = {}
+        for name in [ADMIN, *names]:
+            tokens[name] = store.rotate(name) if store.get(name) else store.add(name, admin=name == ADMIN)
+        serve_args = serve_args_from(args)
+        with serving(None, serve_args, home=home, token=tokens[ADMIN]) as base:
+            admin = Client(base, token=tokens[ADMIN])
+            stamp = time.strftime("%H%M%S")
+            solo_concept, team_concept = f"solo-{stamp}", f"team-{stamp}"
+            for concept in (solo_concept, team_concept):
+                admin.json("POST", "/api/concepts", {"name": concept})
+            admin.close()
+
+            solo = Labeler(names[0], tokens[names[0]], 0.0)
+            label(base, solo, solo_concept, truth, args.pages, args.batch_size, None)
+
+            team = [Labeler(n, tokens[n], args.noise if k == len(names) - 1 else 0.0) for k, n in enumerate(names)]
+            start = threading.Barrier(len(team))
+            threads = [threading.Thread(target=label, args=(base, w, team_concept, truth, args.pages, args.batch_size,
+                                                             start)) for w in team]
+            began = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            seconds = time.perf_counter() - began
+            checks = verify(base, tokens[ADMIN], team_concept, team)
+
+    noisy = team[-1].name
+    rows = {r["name"]: r for r in checks["agreement"]["labelers"]}
+    kappas = {n: r["kappa"] for n, r in rows.items() if r["kappa"] is not None}
+    solo_p = percentiles_ms(solo.latency)
+    team_p = percentiles_ms([s for w in team for s in w.latency])
+    result = {
+        "labelers": len(team), "pages_each": args.pages, "batch_size": args.batch_size, "noise": args.noise,
+        "team_seconds": round(seconds, 1), "errors": [e for w in [solo, *team] for e in w.errors],
+        "submit_to_next_page_ms": {"alone": solo_p, "team": team_p,
+                                   "p95_ratio": round(team_p["p95"] / solo_p["p95"], 2)
+                                   if solo_p.get("p95") and team_p.get("p95") else None},
+        "pushes_per_labeler": {w.name: w.pushes for w in team},
+        "pushes_from_others": {w.name: sorted(w.pushed_by - {w.name}) for w in team},
+        "noisy_labeler": noisy,
+        "noisy_has_lowest_kappa": bool(kappas) and min(kappas, key=kappas.get) == noisy,
+        "noisy_flagged": bool(rows.get(noisy, {}).get("flagged")),
+        **checks,
+    }
+    text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    ok = (not result["errors"] and checks["labels_lost"] == 0 and checks["submissions_duplicated"] == 0
+          and checks["submissions_missing_or_changed"] == 0 and checks["cards_served_to_two_outside_overlap"] == 0)
+    print(f"\n{'OK' if ok else 'FAILED'}: {len(team)} labelers x {args.pages} pages; lost {checks['labels_lost']}, "
+          f"duplicated {checks['submissions_duplicated']}, served to two {checks['cards_served_to_two_outside_overlap']}; "
+          f"noisy {noisy}: lowest kappa {result['noisy_has_lowest_kappa']}, flagged {result['noisy_flagged']}; "
+          f"submit->next p95 alone {solo_p.get('p95')} ms, team {team_p.get('p95')} ms")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
