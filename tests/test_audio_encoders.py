@@ -164,7 +164,7 @@ def test_human_vocal_zero_shot_ranks_speech_first(birdnet, tmp_path: Path) -> No
 
     root = tmp_path / "mix"
     root.mkdir()
-    for clip in sorted(FSDD.glob("*.wav"))[:24]:
+    for clip in sorted(FSDD.glob("*.wav"))[::125]:  # 24 clips: every speaker, every digit
         (root / clip.name).write_bytes(clip.read_bytes())
     rate, rng = 8000, np.random.default_rng(1)
     t = np.arange(3 * rate) / rate
@@ -179,5 +179,7 @@ def test_human_vocal_zero_shot_ranks_speech_first(birdnet, tmp_path: Path) -> No
     assert speech.sum() == 24 and (~speech).sum() == 8
     exact = birdnet.class_probs(rows, "human vocal")
     prior = zero_shot_probs(rows, birdnet.encode_text("Human vocal"), birdnet.logit_scale)  # the session's prior
-    assert roc_auc_score(speech, exact) >= 0.9
+    auc = roc_auc_score(speech, exact)
+    print(f"Human vocal zero-shot ROC AUC {auc:.3f}")
+    assert auc >= 0.9
     assert roc_auc_score(speech, prior) == pytest.approx(roc_auc_score(speech, exact))
