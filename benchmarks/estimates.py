@@ -17,6 +17,7 @@ import numpy as np
 
 from fastlabel.cli import add_data_args, config_from_args
 from fastlabel.config import Config
+from fastlabel.learner.goals import GOALS
 from fastlabel.session.estimates import quality_estimates
 from fastlabel.session import LabelingSession
 from fastlabel.workspace import open_pool
@@ -39,7 +40,7 @@ def main() -> None:
     parser.add_argument("--attribute", default="Smiling")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--strategy", default=Config.default_strategy)
+    parser.add_argument("--strategy", default=GOALS[Config.goal].strategy)
     parser.add_argument("--audit-pages", type=int, default=2, help="audit pages labeled after the last checkpoint")
     args = parser.parse_args()
     pool = open_pool(config_from_args(args))

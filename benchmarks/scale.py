@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT = "hunt_refine"  # Config.default_strategy
+DEFAULT = "hunt_refine"  # the train goal's strategy (learner/goals.py)
 STRATEGIES = (DEFAULT, "kmeans", "borderline", "random", "verify_positives")
 PAGE = 48
 DIM = 512

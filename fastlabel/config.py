@@ -44,7 +44,8 @@ class Config:
     concept: str | None = None  # the concept to open or create (what a positive label means, e.g. "smiling");
     # None: the one current when the server last stopped ("positive" in a new workspace)
     # labeling loop
-    default_strategy: str = "hunt_refine"  # chosen by the benchmark suite: benchmarks/RESULTS.md
+    goal: str = "train"  # find (every positive) | train (a classifier); the page can switch it
+    default_strategy: str | None = None  # the page's strategy; None: the goal's (learner/goals.py)
     batch_size: int = 48
     max_batch_size: int = 200
     # labeling as a team (fastlabel users add)

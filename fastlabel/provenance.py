@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .data import ImageFolder, ImageSource, SpriteSheet
+from .data import ImageSource, SpriteSheet
 from .embeddings import Encoder
 from .errors import DataError, InvalidInput
 from .events import DataSource, EncoderConfig, SessionStarted
@@ -32,7 +32,8 @@ EXTRAS = {"sprite": {"grid": "grid", "tile": "tile"},
           "audio": {"window": "window_s", "hop": "hop_s"}}
 FLAGS = {"sprite": "--sprite SPRITE.png", "folder": "--images FOLDER", "manifest": "--manifest TABLE",
          "hf_dataset": "--hf-dataset DATASET", "audio": "--audio FOLDER"}
-FINGERPRINT_KINDS = {"folder": "folder", "manifest": "manifest", "hf-dataset": "hf_dataset"}  # prefix: kind
+# a data fingerprint's prefix: the kind of source it names
+FINGERPRINT_KINDS = {"folder": "folder", "manifest": "manifest", "hf-dataset": "hf_dataset", "audio": "audio"}
 PREDATES = "this journal predates recorded data sources"
 
 
@@ -44,8 +45,9 @@ def describe_source(config: Config, source: ImageSource) -> DataSource:
         extras.update(window=getattr(source, "window_s", config.window_s), hop=getattr(source, "hop_s", config.hop_s))
     if isinstance(source, SpriteSheet):
         extras = {"grid": f"{source.cols}x{source.rows}", "tile": source.tile}  # the grid it was read with
-    if isinstance(source, ImageFolder):  # manifests and datasets too: their ids live in a registry
-        extras["folder_id"] = source.registry.folder_id
+    registry = getattr(source, "registry", None)  # folders, manifests, datasets, recordings: ids kept in one
+    if registry is not None:
+        extras["folder_id"] = registry.folder_id
     location = getattr(config, LOCATIONS[kind]) if kind in LOCATIONS else ""
     return DataSource(kind, str(location), **extras)
 

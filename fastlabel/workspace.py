@@ -21,6 +21,7 @@ from .device import pick_device
 from .embeddings import Encoder, embed_source, encoder_from_config
 from .errors import DataError
 from .events import DataSource, EncoderConfig, EventLog, LabelsSubmitted
+from .learner.goals import goal_menu
 from .learner.head import use_threads, warm_up
 from .learner.index import EmbeddingIndex
 from .learner.index_cache import IndexCache
@@ -124,6 +125,8 @@ class Workspace:
             "concept": s.state.concept,
             "query": s.state.query,
             "strategies": s.strategy_menu(),
+            "goal": s.goal.name,
+            "goals": goal_menu(),
             "counts": s.counts(),
             "last_train_ms": last.train_ms if last else None,
             "history": [p.to_dict() for p in history],
@@ -301,7 +304,7 @@ def open_workspace(config: Config, progress: Progress | None = None) -> Workspac
         return LabelingSession(
             pool.embeddings, journal, text_encoder=pool.encoder if pool.encoder.has_text else None,
             seed=pool.config.seed, data_id=data_id, encoder_id=pool.encoder.id, device=device,
-            **item_space(pool.source), concept=concept, index=index,
+            **item_space(pool.source), concept=concept, index=index, goal=config.goal,
             data_source=pool.data_source, encoder_config=pool.encoder_config, overlap_per_page=config.overlap_per_page,
             lease_s=config.lease_minutes * 60, flag_below_kappa=config.flag_below_kappa,
         )

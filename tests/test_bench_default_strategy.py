@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastlabel.config import Config
+from fastlabel.learner.goals import GOALS
 from fastlabel.learner.hunt_refine import HuntRefinePlan, hunt_count
 from fastlabel.learner.base import Pool
 from fastlabel.learner.diversity import choose_spread
@@ -25,7 +26,7 @@ def pool(probs: np.ndarray, labels: dict[int, int], seed: int = 0) -> Pool:
 
 
 def test_default_is_registered_and_titled_by_what_it_does():
-    assert Config.default_strategy in STRATEGIES
+    assert GOALS[Config.goal].strategy in STRATEGIES
     assert "hunt" in STRATEGIES["hunt_refine"].title.lower()
 
 

@@ -40,18 +40,20 @@ def test_goals_first_page_that_meets_a_target_and_censoring():
     assert figures["auc95_labels"] == Reach(20.0, True)  # 0.86 >= 0.855
     assert figures["auc95_clicks"] == Reach(6.0, True)
     assert figures["find50_labels"] == Reach(20.0, True)  # 5 of 10 positives first held after page 2
-    assert figures["find90_labels"] == Reach(20.0, True)
+    assert figures["find95_labels"] == Reach(30.0, True)  # all 10 held after page 3
     slow = run([0.5, 0.6], [0, 1])
     censored = run_goals(slow, 0.9, 10, 30, "t").figures
     assert censored["auc95_labels"] == Reach(10.0, False)  # the budget-end value, marked
-    # 90% of 100 positives cannot fit in 30 labels: that target is left out
-    assert "find90_labels" not in run_goals(points, 0.9, 100, 30, "t").figures
+    # 95% of 100 positives cannot fit in 30 labels: that target is left out
+    assert "find95_labels" not in run_goals(points, 0.9, 100, 30, "t").figures
     assert not reachable(0.5, 100, 30) and reachable(0.5, 10, 30)
 
 
 def test_a_run_is_done_once_every_reachable_target_is_met():
-    assert not done(run([0.5, 0.9], [0, 4]), 0.9, pool_positives=10, budget=30)  # positives short of 90%
-    assert done(run([0.5, 0.9], [0, 9]), 0.9, pool_positives=10, budget=30)
+    assert not done(run([0.5, 0.9], [0, 9]), 0.9, pool_positives=10, budget=30)  # positives short of 95%
+    assert done(run([0.5, 0.9], [0, 10]), 0.9, pool_positives=10, budget=30)
+    assert done(run([0.5, 0.6], [0, 10]), 0.9, pool_positives=10, budget=30, train=False)  # find goal only
+    assert not done(run([0.5, 0.9], [0, 9]), 0.9, pool_positives=10, budget=30, train=False)
     assert done(run([0.5, 0.9], [0, 1]), 0.9, pool_positives=1000, budget=30)  # no find target fits
     assert not done(run([0.5, 0.8], [0, 10]), 0.9, pool_positives=10, budget=30)  # AUC short of 95%
     assert done(run([0.5, 0.9], [0, 4]), 0.9, pool_positives=10, budget=30, find=False)  # random: AUC only

@@ -187,3 +187,21 @@ def test_the_recorded_demo_journal_exports_with_no_flags(new_home, tmp_path, cap
     out = tmp_path / "m.safetensors"
     assert main(["export-model", str(RECORDED), "--home", str(home), "--out", str(out)]) == 0
     assert "encoder pixels:16:pca128:seed0" in capsys.readouterr().out and out.stat().st_size > 0
+
+
+def test_a_journal_of_recordings_records_its_windows_and_replays_with_no_flags(tmp_path, capsys):
+    pytest.importorskip("soundfile")
+    from test_audio_app import write_recordings
+
+    home = tmp_path / "home"
+    recordings = write_recordings(home / "rec")
+    journal = home / "calls.jsonl"
+    ws = open_workspace(Config(home=home, audio=recordings, encoder="logmel", session=journal, window_s=2.0))
+    page = ws.session.next_batch("random", 4)
+    ws.session.submit([(int(i), int(i) % 2) for i in page.ids], batch_id=page.batch_id)
+    ws.concepts.close()
+    source = orjson.loads(journal.read_bytes().splitlines()[0])["source"]
+    assert source["kind"] == "audio" and source["location"] == str(recordings)
+    assert source["window"] == 2.0 and source["hop"] == 2.0 and source["folder_id"]
+    assert main(["replay", str(journal), "--home", str(home)]) == 0
+    assert "labels: 4" in capsys.readouterr().out

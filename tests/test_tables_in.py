@@ -125,3 +125,28 @@ def test_parquet_folder_as_a_dataset_with_a_broken_row(photos: Path, tmp_path: P
                          registry_dir=tmp_path / "reg")
     assert source.paths == ["row 0", "row 1", "row 2", "row 3"]
     assert source.available().tolist() == [True, True, True, False] and "row 3" in dict(source.skipped)
+
+
+def test_a_manifest_naming_one_file_under_many_ids_embeds_it_once(photos: Path, tmp_path: Path) -> None:
+    rows = [{"id": f"item-{k}", "path": f"img/{k % 3}.png"} for k in range(30)]
+    manifest = write_csv(photos / "many.csv", rows)
+    seen: list[int] = []
+
+    class Counting:
+        id, has_text, logit_scale, dim = "counting", False, 1.0, 3
+
+        def encode_images(self, source, progress=None):
+            seen.append(len(source))
+            return np.stack([np.asarray(source.image(i), dtype=np.float32).mean(axis=(0, 1)) for i in range(len(source))])
+
+        def encode_text(self, text):
+            raise NotImplementedError
+
+    from fastlabel.embeddings import embed_source
+
+    source = ManifestSource(manifest, registry_dir=tmp_path / "reg")
+    assert len(source) == 30 and source.available().all()
+    rows_out = embed_source(source, Counting(), tmp_path / "cache")
+    assert seen == [3] and rows_out.shape == (30, 3)
+    np.testing.assert_array_equal(rows_out[4], rows_out[1])
+    assert not np.array_equal(rows_out[0], rows_out[1])

@@ -11,6 +11,7 @@ from ..config import Config
 from ..data import read_identities
 from ..errors import InvalidInput
 from ..events import Event
+from ..learner.goals import GOALS
 from ..workspace import EmbeddedData
 from .runner import BenchSpec, run_benchmark, write_bench
 from .simulate import Progress
@@ -81,7 +82,7 @@ def bench_suite(base: Config, suite: Suite, parts: Sequence[str], data_root: Pat
             from .suite_plots import write_suite_plots
 
             meta["plots"] = [p.name for p in write_suite_plots(result, default, folder)]
-        text = suite_markdown(result, default, meta)
+        text = suite_markdown(result, default, meta, find_default=GOALS["find"].strategy)
         (folder / "summary.md").write_text(text)
         texts.append(text)
     return "\n\n".join(texts)

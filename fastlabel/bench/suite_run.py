@@ -27,7 +27,7 @@ from .report import write_points_csv
 from .runner import make_task
 from .simulate import Point, Run, reference_auc, simulate
 from .split import holdout_split
-from .suite import BASELINE, CELEBA, DEMO, Suite, TaskDef
+from .suite import CELEBA, DEMO, Suite, TaskDef
 
 Progress = Callable[[str], None]
 
@@ -102,15 +102,19 @@ def run_part(suite: Suite, part: str, data: dict[str, SuiteData], progress: Prog
     with threadpool_limits(limits=1):
         for seed in seeds:
             for name, d in data.items():
-                run_seed(result, [t for t in tasks if t.data == name], d, seed, progress)
+                run_seed(result, [t for t in tasks if t.data == name], d, seed, progress,
+                         saved=lambda: save_result(replace(result, seconds=time.perf_counter() - started), out)
+                         if out is not None else None)
             result.seconds = time.perf_counter() - started
             if out is not None:
                 save_result(result, out)
     return result
 
 
-def run_seed(result: SuiteResult, tasks: list[TaskDef], d: SuiteData, seed: int, progress: Progress | None) -> None:
-    """One split of one data set: its index and reference fitted once, then every task x strategy."""
+def run_seed(result: SuiteResult, tasks: list[TaskDef], d: SuiteData, seed: int, progress: Progress | None,
+             saved: Callable[[], None] | None = None) -> None:
+    """One split of one data set: its index and reference fitted once, then every task x strategy
+    (`saved` is called after each task, so a stopped run keeps its finished tasks)."""
     suite = result.suite
     split = holdout_split(len(d.embeddings), d.identities, suite.test_fraction, seed)
     index = None  # the clustering and neighbour index of this split's pool, shared by its tasks
@@ -121,8 +125,9 @@ def run_seed(result: SuiteResult, tasks: list[TaskDef], d: SuiteData, seed: int,
         facts = TaskSeed(reference_auc(task), int(task.train_y.sum()), len(split.train), budget)
         result.facts[(t.name, seed)] = facts
         for strategy in suite.strategies:
+            find, train = suite.stops(strategy)
             stop = partial(goals.done, reference_auc=facts.reference_auc, pool_positives=facts.pool_positives,
-                           budget=facts.budget, find=suite.find_goal and strategy != BASELINE)
+                           budget=facts.budget, find=find, train=train)
             t0 = time.perf_counter()
             points = simulate(task, Run(strategy, strategy), budget, suite.batch_size, stop=stop)
             result.points += points
@@ -131,6 +136,8 @@ def run_seed(result: SuiteResult, tasks: list[TaskDef], d: SuiteData, seed: int,
                 progress(f"{t.name} seed {seed} {strategy}: {last.labels} labels, {last.positives}/"
                          f"{facts.pool_positives} positives, AUC {last.auc:.3f} / {facts.reference_auc:.3f} "
                          f"({time.perf_counter() - t0:.1f} s)")
+        if saved is not None:
+            saved()
 
 
 def save_result(result: SuiteResult, out: Path) -> None:
@@ -139,7 +146,7 @@ def save_result(result: SuiteResult, out: Path) -> None:
     write_points_csv(result.points, out / "points.csv")
     body = {"suite": result.suite.name, "part": result.part, "encoders": result.encoders,
             "batch_size": result.suite.batch_size, "strategies": list(result.suite.strategies),
-            "find_goal": result.suite.find_goal,
+            "find_goal": result.suite.find_goal, "find_strategies": list(result.suite.find_strategies),
             "run_seconds": round(result.seconds, 1),
             "facts": [{"task": task, "seed": seed, **facts.__dict__} for (task, seed), facts in result.facts.items()]}
     (out / "facts.json").write_text(json.dumps(body, indent=2) + "\n")
@@ -151,7 +158,8 @@ def load_result(suite: Suite, folder: Path) -> SuiteResult:
 
     body = json.loads((folder / "facts.json").read_text())
     suite = replace(suite, strategies=tuple(body["strategies"]), batch_size=int(body["batch_size"]),
-                    find_goal=bool(body.get("find_goal", True)))
+                    find_goal=bool(body.get("find_goal", True)),
+                    find_strategies=tuple(body.get("find_strategies", ())))
     result = SuiteResult(suite, body["part"], encoders=body["encoders"], seconds=float(body["run_seconds"]))
     for row in body["facts"]:
         result.facts[(row["task"], int(row["seed"]))] = TaskSeed(

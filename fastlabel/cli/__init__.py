@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="access token (required, and generated if absent, off loopback)")
     p.add_argument("--session", type=Path, help="session journal (JSONL); resumed if it exists")
     p.add_argument("--batch-size", type=int, default=48)
-    p.add_argument("--strategy", default=Config.default_strategy, help="strategy the page starts with")
+    p.add_argument("--goal", choices=("find", "train"), default=Config.goal,
+                   help="find every positive, or train a classifier (default %(default)s); the page can switch it")
+    p.add_argument("--strategy", help="strategy the page starts with (default: the goal's)")
     p.add_argument("--concept", help="the concept to label, opened or created, e.g. smiling "
                    "(default: the one labeled last; 'positive' in a new workspace)")
     p.add_argument("--server", choices=("auto", "gunicorn", "dev"), default="auto",
@@ -70,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="simulate labeling with each strategy, answering from an attribute CSV")
     add_data_args(p)
     p.add_argument("--strategies", help="all | a,b,c (default all; with --suite, the suite's own)")
+    p.add_argument("--goal", choices=("find", "train"),
+                   help="without --strategies: that goal's default strategy alone (with --suite: and random)")
     p.add_argument("--budget", type=int, default=600, help="labels per run (default 600)")
     p.add_argument("--batch-size", type=int, help="page size (default 48, or the suite's)")
     s_ = p.add_argument_group("suite (instead of --attribute: fixed tasks, both goals, paired intervals)")
@@ -78,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="tune: tuned tasks on the tuning seeds; report: every task on held-out seeds")
     s_.add_argument("--data-root", type=Path, default=Path("../shared/data"),
                     help="folder holding celeba10k/ (default ../shared/data)")
+    s_.add_argument("--tasks", help="some of the suite's tasks only: Attribute or data/Attribute, comma-separated")
+    s_.add_argument("--first-seed", type=int, help="the part's seeds from this one on (split a long run)")
     s_.add_argument("--from-saved", action="store_true", help="rewrite tables and plots from a previous --out")
     s_.add_argument("--auc-only", action="store_true",
                     help="the classifier goal only: every run stops at the AUC targets (much cheaper)")

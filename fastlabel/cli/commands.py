@@ -8,6 +8,7 @@ import sys
 
 from ..config import Config
 from ..errors import FastLabelError
+from ..learner.goals import GOALS
 from .arguments import config_from_args, journal_config, tqdm_progress
 
 log = logging.getLogger("fastlabel")
@@ -24,7 +25,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     token = args.token or (new_token() if needs_token(args.host) else None)
     cfg = config_from_args(args, host=args.host, port=args.port, token=token, session=args.session,
-                           batch_size=args.batch_size, default_strategy=args.strategy, concept=args.concept)
+                           batch_size=args.batch_size, default_strategy=args.strategy, concept=args.concept,
+                           goal=args.goal)
     url = f"http://{'127.0.0.1' if args.host in ('127.0.0.1', 'localhost') else args.host}:{args.port}/"
     print(f"FastLabel on {url}{'?token=' + token if token else ''}", flush=True)
     if token:
@@ -144,7 +146,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.suite:
         return bench_suite(args)
     spec = BenchSpec(attributes=parse_attribute_args(args.attribute),
-                     strategies=tuple(benchable_strategies(args.strategies or "all")), budget=args.budget,
+                     strategies=tuple(bench_strategies(args) or benchable_strategies("all")), budget=args.budget,
                      batch_size=args.batch_size or 48, seeds=args.seeds or 5, test_fraction=args.test_fraction)
     pool = open_pool(config_from_args(args), progress=tqdm_progress())
     report = bench(pool, spec, args.identities, args.out, plots=not args.no_plots,
@@ -155,16 +157,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_strategies(args: argparse.Namespace) -> list[str] | None:
+    """--strategies as named; else --goal's default strategy alone; else None (all, or the suite's)."""
+    from ..bench.simulate import benchable_strategies
+    from ..learner.goals import get_goal
+
+    if args.strategies:
+        return benchable_strategies(args.strategies)
+    if args.goal:
+        return [get_goal(args.goal).strategy]
+    return None
+
+
 def bench_suite(args: argparse.Namespace) -> int:
     """`bench --suite NAME`: the fixed task list, tuning and report parts, both goals, paired intervals."""
     from ..bench.command import bench_suite as run_suite
-    from ..bench.simulate import benchable_strategies
     from ..bench.suite import get_suite
 
-    suite = get_suite(args.suite, strategies=benchable_strategies(args.strategies) if args.strategies else None,
-                      seeds=args.seeds, batch_size=args.batch_size, auc_only=args.auc_only)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    suite = get_suite(args.suite, strategies=bench_strategies(args), seeds=args.seeds, batch_size=args.batch_size,
+                      auc_only=args.auc_only, tasks=tasks, first_seed=args.first_seed)
     parts = ("tune", "report") if args.part == "all" else (args.part,)
-    text = run_suite(config_from_args(args), suite, parts, args.data_root, args.out, Config.default_strategy,
+    text = run_suite(config_from_args(args), suite, parts, args.data_root, args.out, GOALS["train"].strategy,
                      plots=not args.no_plots, from_saved=args.from_saved,
                      progress=line_progress(args))
     print(text)

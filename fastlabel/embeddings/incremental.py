@@ -119,15 +119,27 @@ def embed_by_content(source: HashedSource, encoder: Encoder, cache: EmbeddingCac
     reuse, todo = plan(source, old_hashes, getattr(encoder, "incremental", True))
     fresh, failures, seconds = None, {}, 0.0
     if todo:
-        view = ItemsView(source, todo)
+        # items of one content (a manifest naming one file under several ids) are encoded once
+        first_of: dict[str, int] = {}
+        if getattr(encoder, "incremental", True):
+            for item in todo:
+                first_of.setdefault(source.content_hash(item), item)
+        encode = list(first_of.values()) if first_of else todo
+        view = ItemsView(source, encode)
         started = time.perf_counter()
         fresh = np.asarray(encoder.encode_images(view, progress), dtype=np.float32)
         seconds = time.perf_counter() - started
-        if fresh.ndim != 2 or fresh.shape[0] != len(todo):
-            raise ValueError(f"{encoder.id} returned shape {fresh.shape} for {len(todo)} items")
+        if fresh.ndim != 2 or fresh.shape[0] != len(encode):
+            raise ValueError(f"{encoder.id} returned shape {fresh.shape} for {len(encode)} items")
         failures = view.failures
-        log.info("Embedded %d new or changed %ss of %s with %s in %.1f s (%d reused from the cache).",
-                 len(todo) - len(failures), media_of(source).noun, source.name, encoder.id, seconds, len(reuse))
+        if len(encode) < len(todo):  # spread each encoded row (and failure) over the items of its content
+            row_of = {item: k for k, item in enumerate(encode)}
+            first = [first_of[source.content_hash(item)] for item in todo]
+            fresh = fresh[[row_of[f] for f in first]]
+            failures = {item: view.failures[f] for item, f in zip(todo, first) if f in view.failures}
+        log.info("Embedded %d new or changed %ss of %s with %s in %.1f s (%d reused from the cache%s).",
+                 len(encode) - len(view.failures), media_of(source).noun, source.name, encoder.id, seconds,
+                 len(reuse), f"; {len(todo) - len(encode)} more of the same content" if len(encode) < len(todo) else "")
     dim = fresh.shape[1] if fresh is not None else (old.shape[1] if old is not None else 0)
     rows = np.zeros((len(source), dim), dtype=np.float32)
     hashes: list[str | None] = [None] * len(source)

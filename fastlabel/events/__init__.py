@@ -6,6 +6,7 @@ from .records import (
     BatchServed,
     DataSource,
     EncoderConfig,
+    GoalSet,
     ItemsAdded,
     Event,
     LabelResolved,
@@ -20,7 +21,8 @@ from .records import (
 from .reducer import Retrain, SessionState, Submission, apply, fold
 
 __all__ = [
-    "EVENT_TYPES", "BatchServed", "DataSource", "EncoderConfig", "ItemsAdded", "Event", "EventLog", "LabelResolved", "LabelsCorrected", "LabelsSubmitted", "ModelTrained",
+    "EVENT_TYPES", "BatchServed", "DataSource", "EncoderConfig", "GoalSet", "ItemsAdded", "Event", "EventLog",
+    "LabelResolved", "LabelsCorrected", "LabelsSubmitted", "ModelTrained",
     "QuerySet", "SessionStarted",
     "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
     "load_events", "parse_jsonl",

@@ -402,6 +402,20 @@ class LabelResolved(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class GoalSet(Event):
+    """What the user labels for from here on: "find" every positive, or "train" a classifier. The
+    session checks the name against its known goals; the record only that it is a plain word."""
+
+    goal: str = ""
+    type: ClassVar[str] = "goal_set"
+
+    def check(self) -> None:
+        _str(self.goal, "goal")
+        if not (0 < len(self.goal) <= 32 and self.goal.isascii() and self.goal.isalpha()):
+            raise InvalidInput(f"goal must be a short word, got {self.goal!r:.40}")
+
+
+@dataclass(frozen=True, slots=True)
 class ModelTrained(Event):
     """The head retrained here, on every label change before this event (`n_labels` is for reading only)."""
 
@@ -425,7 +439,7 @@ class ItemsAdded(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, LabelsCorrected, SubmissionUndone,
-                              LabelResolved, ModelTrained, ItemsAdded)
+                              LabelResolved, ModelTrained, ItemsAdded, GoalSet)
 }
 
 _TUPLE_FIELDS = {"embedding", "ids", "probs", "audit", "overlap"}

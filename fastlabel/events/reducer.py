@@ -12,6 +12,7 @@ from .label_policy import Vote, label_in_effect
 from .records import (
     BatchServed,
     Event,
+    GoalSet,
     ItemsAdded,
     LabelResolved,
     LabelsCorrected,
@@ -64,6 +65,7 @@ class SessionState:
     concept: str = "positive"
     labels: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
     query: str | None = None
+    goal: str | None = None  # the user's stated goal ("find" | "train"); None: the configured default
     query_embedding: tuple[float, ...] | None = None
     query_logit_scale: float = 100.0
     query_type: str = "text"  # "class": a classifier's class, scored sigmoid(x . embedding + bias)
@@ -151,6 +153,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
             state, query=event.query, query_embedding=event.embedding, query_logit_scale=event.logit_scale,
             query_type=event.query_type, query_bias=event.bias,
         )
+    if isinstance(event, GoalSet):
+        return replace(state, goal=event.goal)
     if isinstance(event, BatchServed):
         return replace(state, batches=state.batches + (event,), audit_ids=state.audit_ids | set(event.audit))
     if isinstance(event, (LabelsSubmitted, LabelsCorrected)):

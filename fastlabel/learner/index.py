@@ -67,7 +67,7 @@ class Neighbours:
     def __init__(self, ivf: faiss.IndexIVF) -> None:
         self.ivf = ivf
         self.ivf.nprobe = probes(ivf.ntotal, ivf.nlist)
-        self._known: dict[int, np.ndarray] = {}  # item -> its neighbours, for SEALS
+        self._known: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # item -> (neighbours, similarities)
         self._lock = threading.Lock()
         # look-aheads run on one thread, started by the first of them
         self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-neighbours")
@@ -82,15 +82,20 @@ class Neighbours:
         """Remember the neighbours of `items` in the background (a later `of_items` finds them)."""
         self._ahead.submit(self.of_items, items, embeddings, k)
 
-    def of_items(self, items: np.ndarray, embeddings: np.ndarray, k: int) -> np.ndarray:
-        """The union of the k nearest neighbours of `items` (each item's list is remembered)."""
+    def lists(self, items: np.ndarray, embeddings: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(neighbour ids, cosine similarities) of each item, nearest first, the item itself
+        included; each list is searched once and remembered (callers share one k: SEALS's)."""
         with self._lock:
             todo = np.asarray([i for i in np.asarray(items).tolist() if i not in self._known], dtype=np.int64)
             if todo.size:
-                _, ids = self.search(embeddings[todo], k)
-                for item, row in zip(todo.tolist(), ids):
-                    self._known[item] = row[row >= 0]
-            found = [self._known[i] for i in np.asarray(items).tolist()]
+                sims, ids = self.search(embeddings[todo], k)
+                for item, row, sim in zip(todo.tolist(), ids, sims):
+                    self._known[item] = (row[row >= 0], sim[row >= 0])
+            return [self._known[i] for i in np.asarray(items).tolist()]
+
+    def of_items(self, items: np.ndarray, embeddings: np.ndarray, k: int) -> np.ndarray:
+        """The union of the k nearest neighbours of `items` (each item's list is remembered)."""
+        found = [ids for ids, _ in self.lists(items, embeddings, k)]
         return np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnknownStrategy
+from .active_search import make_active_search
 from .base import PageKind, Pool, PoolExhausted, Selection, sort_by_confidence
 from .confidence import choose_borderline, choose_verify_negatives, choose_verify_positives
 from .diversity import choose_kmeans, choose_random, choose_spread
@@ -39,6 +40,8 @@ CATALOG: dict[str, PageKind] = {
         PageKind("random", "Random", "neutral", choose_random, needs=frozenset(), diverse_when_cold=False),
         PageKind("hybrid", "Hybrid (diverse, fairly sure)", "neutral", make_hybrid(), needs=HUNTING),
         PageKind("hunt_refine", "Hunt rare positives, then refine", "neutral", make_hunt_refine(), needs=HUNTING),
+        PageKind("active_search", "Find every positive (active search)", "positive", make_active_search(),
+                 needs=HUNTING),
         PageKind("similar", "More like this (nearest items)", "positive", choose_similar,
                  needs=frozenset({"exemplars", "index"}), starts="positive", diverse_when_cold=False),
         PageKind(AUDIT, "Audit (random cards)", "neutral", None, needs=frozenset(), diverse_when_cold=False,

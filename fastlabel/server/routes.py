@@ -29,6 +29,7 @@ def state() -> Response:
                             "default_strategy": cfg.default_strategy, "threshold": THRESHOLD}
     if rt.status == "ready":
         body.update(rt.workspace.summary())
+        body["default_strategy"] = cfg.default_strategy or rt.workspace.session.goal.strategy
         body["journal_problems"] = rt.workspace.session.log.problems  # e.g. a torn last line skipped
     return jsonify(body)
 
@@ -43,12 +44,22 @@ def set_query() -> Response:
     return jsonify({"query": query, "counts": session.counts()})
 
 
+@api.post("/set_goal")
+def set_goal() -> Response:
+    raw = json_body()
+    if not isinstance(raw, dict) or set(raw) != {"goal"}:
+        raise InvalidInput('body must be {"goal": "find"} or {"goal": "train"}')
+    session = runtime().workspace.session
+    goal = session.set_goal(raw["goal"])
+    return jsonify({"goal": goal.name, "strategy": goal.strategy, **session.insights()})
+
+
 @api.get("/next_batch")
 def next_batch() -> Response:
     if request.method == "HEAD":  # a probe: serves and records nothing
         return Response(status=200, mimetype="application/json")
     rt = runtime()
-    strategy = request.args.get("strategy") or rt.config.default_strategy
+    strategy = request.args.get("strategy") or rt.config.default_strategy or rt.workspace.session.goal.strategy
     size = int_arg("batch_size", default=rt.config.batch_size, minimum=1, maximum=None)
     size = min(size or rt.config.batch_size, rt.config.max_batch_size)
     ws = rt.workspace

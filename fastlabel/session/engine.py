@@ -60,6 +60,7 @@ class Engine:
                  snapshots: HeadSnapshots | None = None, available: np.ndarray | None = None) -> None:
         self.embeddings, self.log, self.trainer, self.snapshots = embeddings, log, trainer, snapshots
         self.available = available
+        self.default_goal = "train"  # the goal in effect until a goal_set event states one
         self.state = SessionState()
         self.lock = log.lock  # the journal and the state folded from it
         self.head_lock = trainer.lock  # the head: training and swapping its scores
@@ -129,7 +130,8 @@ class Engine:
         self.points[point.seq] = point
         if self.followers:
             history = self.history(state)
-            self.followers.announce(lambda: retrained(state, point, probs, history, self.available))
+            goal = state.goal or self.default_goal
+            self.followers.announce(lambda: retrained(state, point, probs, history, self.available, goal))
 
     def subscribe(self, follower: Follower) -> None:
         """`follower(message)` after every retrain from now on, on the followers' thread."""

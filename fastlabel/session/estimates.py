@@ -172,3 +172,65 @@ def stopping_signal(flip_rates: list[float | None], est: QualityEstimates, *, ma
         return False, f"predictions are stable, but the estimate of missed positives is still wide (±{h.half_width:.0f})"
     return True, (f"ready to stop: predictions are stable and about {h.value:.0f} ± {h.half_width:.0f} positives "
                   f"remain among {est.unlabeled_predicted_negative:,} predicted negatives; export the predictions")
+
+
+@dataclass(frozen=True)
+class FindProgress:
+    """The find goal's headline: positives labeled, and the positives estimated in the pool (the
+    labeled ones plus those the audit cards say are still hidden, among predicted negatives and
+    predicted positives), with the interval from the two audit estimates' bounds added up."""
+
+    found: int
+    total: Estimate | None
+
+    @property
+    def share(self) -> float | None:
+        return self.found / self.total.value if self.total is not None and self.total.value > 0 else None
+
+    def to_dict(self) -> dict:
+        return {"found": self.found, "total": asdict(self.total) if self.total else None, "share": self.share}
+
+
+def find_progress(found: int, est: QualityEstimates) -> FindProgress:
+    """Positives found against the positives estimated in the pool (None before any audit card)."""
+    h = est.hidden_positives
+    if h is None:
+        return FindProgress(found, None)
+    n_pos = est.unlabeled_predicted_positive
+    p = est.precision or Estimate(0.0, 0.0, 1.0 if n_pos else 0.0, h.n_pages)
+    total = Estimate(round(found + h.value + p.value * n_pos, 1), round(found + h.low + p.low * n_pos, 1),
+                     round(found + h.high + p.high * n_pos, 1), h.n_pages)
+    return FindProgress(found, total)
+
+
+def find_stopping_signal(progress: FindProgress, recent_hits: list[float], *, target: float = 0.95,
+                         min_pages: int = 5, dry: float = 0.0) -> tuple[bool, str]:
+    """Stop finding when the estimate says `target` of the positives are labeled, once `min_pages`
+    pages carried audit cards and the search ran dry: the last two pages' picks held no more than
+    `dry` positives (none, by default; two audit cards a page alone say little on a small pool)."""
+    total = progress.total
+    if total is None or total.n_pages < min_pages:
+        return False, f"keep searching: label {min_pages}+ pages with audit cards to estimate what is still hidden"
+    share = progress.share or 0.0
+    said = (f"{progress.found:,} of about {total.value:,.0f} positives found "
+            f"({total.low:,.0f}–{total.high:,.0f} in the pool)")
+    if share < target:
+        return False, f"keep searching: {said}"
+    sure = progress.found >= target * total.high  # even the interval's top leaves nothing to find
+    if not sure and (len(recent_hits) < 2 or max(recent_hits[-2:]) > dry):
+        return False, f"keep searching: {said}, but the last pages still found positives"
+    return True, f"ready to stop: {said}, {share:.0%} by the estimate; export the labels"
+
+
+def page_hit_rates(state: SessionState, last: int = 2) -> list[float]:
+    """Positive share of the strategy's own picks (audit cards left out) on the last pages submitted."""
+    rates: list[float] = []
+    for sub in reversed(state.submissions):
+        if sub.correction is not None or sub.batch_id is None:
+            continue
+        picks = [y for item, y in sub.labels if item not in state.audit_ids]
+        if picks:
+            rates.append(sum(picks) / len(picks))
+        if len(rates) == last:
+            break
+    return rates[::-1]

@@ -42,13 +42,14 @@ class Retrained:
 
 
 def retrained(state: SessionState, point: TrainPoint, probs: np.ndarray, history: Sequence[TrainPoint],
-              available: np.ndarray | None) -> Retrained:
-    """The message of one retrain, from the values it was measured with (pure)."""
+              available: np.ndarray | None, goal: str = "train") -> Retrained:
+    """The message of one retrain, from the values it was measured with (pure); `goal`: the one in
+    effect (the state's, else the session's default), whose stop signal the panel shows."""
     probs = probs.view()
     probs.flags.writeable = False
     by = getattr(state.history[-1], "labeler", None) if state.history else None
     return Retrained(state.concept, point, views.counts(state), bool(state.submissions),
-                     views.insights(state, probs, history, available, quality=point.quality), probs, by,
+                     views.insights(state, probs, history, available, quality=point.quality, goal=goal), probs, by,
                      frozenset(s.labeler for s in state.submissions))
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ..learner.goals import Goal, get_goal
 from ..learner.registry import menu
 from ..learner.zeroshot import query_probs
 from . import views
@@ -91,9 +92,16 @@ class SessionQueries:
     def export_events_jsonl(self) -> bytes:
         return self.log.to_jsonl()
 
-    def insights(self) -> dict[str, Any]:
-        """Effort figures, quality estimates and the stopping signal, all derived from the log."""
-        return views.insights(self.state, self.probs, self.history(), self.available)
+    @property
+    def goal(self) -> Goal:
+        """The goal in effect: the last one stated (a goal_set event), else the session's default."""
+        return get_goal(self.state.goal or self.engine.default_goal)
+
+    def insights(self, goal: str | None = None) -> dict[str, Any]:
+        """Effort figures, quality estimates and the stopping signal of the goal in effect (or `goal`),
+        all derived from the log."""
+        return views.insights(self.state, self.probs, self.history(), self.available,
+                              goal=get_goal(goal).name if goal else self.goal.name)
 
     def predictions(self) -> dict[str, Any]:
         return views.predictions(self.state, self.probs, self.available)

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
-from ..events import (BatchServed, DataSource, EncoderConfig, Event, EventLog, ItemsAdded, LabelResolved,
+from ..events import (BatchServed, DataSource, EncoderConfig, Event, EventLog, GoalSet, ItemsAdded, LabelResolved,
                       LabelsCorrected, LabelsSubmitted, QuerySet, SessionStarted, SessionState, SubmissionUndone)
 from ..learner.base import Pool
+from ..learner.goals import Goal, get_goal
 from ..learner.candidates import look_ahead
 from ..learner.head import HeadConfig, pool_array
 from ..learner.index import EmbeddingIndex
@@ -49,13 +50,13 @@ class LabelingSession(SessionQueries):
                  ids_may_grow: bool = False, concept: str = "positive", index: EmbeddingIndex | None = None,
                  snapshots: bool | str | Path = True, data_source: DataSource | None = None,
                  encoder_config: EncoderConfig | None = None, overlap_per_page: int = 2, lease_s: float = LEASE_S,
-                 flag_below_kappa: float = FLAG_BELOW_KAPPA) -> None:
+                 flag_below_kappa: float = FLAG_BELOW_KAPPA, goal: str = "train") -> None:
         """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
         a folder; or False, replay every retrain. `data_source` and `encoder_config` are recorded in a
         new journal's first event, so commands given the journal alone open the same pool.
         `overlap_per_page`: cards of each page already labeled by someone else (the agreement sample);
         `lease_s`: how long a served card stays its labeler's; `flag_below_kappa`: the agreement under
-        which a labeler is flagged."""
+        which a labeler is flagged. `goal`: the goal in effect until one is stated."""
         self.audit_per_page = audit_per_page
         self.overlap_per_page = overlap_per_page
         self.leases = Leases(lease_s)
@@ -71,6 +72,7 @@ class LabelingSession(SessionQueries):
         self.trainer = Trainer(self.embeddings, head_config, device, available=self.available)
         self.engine = Engine(self.embeddings, log, self.trainer, snapshot_store(snapshots, log.journal, self.embeddings),
                              self.available)
+        self.engine.default_goal = get_goal(goal).name
         self.engine.replay(log.events)
         if not log.events:
             self.engine.record(SessionStarted, seed=seed, n_items=self.n_items, data=data_id, encoder=encoder_id,
@@ -131,6 +133,15 @@ class LabelingSession(SessionQueries):
                                           logit_scale=float(self.text_encoder.logit_scale), labeler=labeler, **kind)
         self.engine.follow(event, state)
         return text
+
+    def set_goal(self, goal: Any) -> Goal:
+        """State what the labels are for ("find" every positive, or "train" a classifier): the
+        panel's headline and stop signal follow it, and so does the page's default strategy."""
+        chosen = get_goal(goal) if isinstance(goal, str) else get_goal(repr(goal))
+        with self.engine.lock:
+            if self.state.goal != chosen.name:
+                self.engine.record(GoalSet, goal=chosen.name)
+        return chosen
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
                page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None,

@@ -9,7 +9,8 @@ import numpy as np
 import orjson
 
 from .effort import effort_stats
-from .estimates import QualityEstimates, quality_estimates, stopping_signal
+from .estimates import (QualityEstimates, find_progress, find_stopping_signal, page_hit_rates, quality_estimates,
+                        stopping_signal)
 from ..events import SessionState
 from ..users import OWNER
 from .training import TrainPoint
@@ -50,14 +51,21 @@ def labels_jsonl(labels: Mapping[int, int], names: Sequence[str] | None = None, 
 
 
 def insights(state: SessionState, probs: np.ndarray, history: Sequence[TrainPoint],
-             available: np.ndarray | None = None, quality: QualityEstimates | None = None) -> dict[str, Any]:
+             available: np.ndarray | None = None, quality: QualityEstimates | None = None,
+             goal: str = "train") -> dict[str, Any]:
     """Effort figures, quality estimates (over the items `available`, default all; `quality` when
-    they were measured already, at the retrain that made `probs`) and the stopping signal."""
+    they were measured already, at the retrain that made `probs`) and the stopping signal of the
+    goal: for "find", positives found against those estimated in the pool."""
     if quality is None:
         quality = quality_estimates(state, probs, available=available)
-    ready, message = stopping_signal([p.flip_rate for p in history], quality)
-    return {"effort": effort_stats(state), "estimates": quality.to_dict(),
-            "stop": {"ready": ready, "message": message}}
+    out: dict[str, Any] = {"effort": effort_stats(state), "estimates": quality.to_dict(), "goal": goal}
+    if goal == "find":
+        progress = find_progress(state.n_positive, quality)
+        ready, message = find_stopping_signal(progress, page_hit_rates(state))
+        out["find"] = progress.to_dict()
+    else:
+        ready, message = stopping_signal([p.flip_rate for p in history], quality)
+    return {**out, "stop": {"ready": ready, "message": message}}
 
 
 def predictions(state: SessionState, probs: np.ndarray, available: np.ndarray | None = None) -> dict[str, Any]:

@@ -101,6 +101,7 @@ export const api = {
   signIn: (token) => request("POST", "/api/signin", { body: { token } }),
   state: () => request("GET", "/api/state"),
   setQuery: (query) => request("POST", "/api/set_query", { body: { query } }),
+  setGoal: (goal) => request("POST", "/api/set_goal", { body: { goal } }),
   nextBatch: (strategy, batchSize, ids = []) =>
     request("GET", "/api/next_batch", {
       query: { strategy, batch_size: batchSize, ids: ids.length ? ids.join(",") : undefined },

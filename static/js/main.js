@@ -12,6 +12,7 @@ import { ReviewView } from "./review.js";
 import { addCardButtons, bindSimilar } from "./similar.js";
 import { Socket } from "./socket.js";
 import { renderCounts, renderStats, formatNumber } from "./stats.js";
+import { bindGoal, fillGoals, renderHeadline } from "./goal.js";
 import { renderFolderNote } from "./skipped.js";
 import { initTeam, noteRetrain, refreshTeam } from "./team.js";
 import { showError, toast } from "./toast.js";
@@ -174,6 +175,8 @@ function applyState(state) {
   app.state = state;
   setThreshold(state.threshold);
   renderStats(state);
+  fillGoals(state);
+  renderHeadline(state);
   renderFolderNote(state);
   $("undo").disabled = app.busy || !state.can_undo;
   const data = state.data || {};
@@ -200,6 +203,8 @@ function applyRetrain(msg) {
     effort: msg.effort,
     estimates: msg.estimates,
     stop: msg.stop,
+    goal: msg.goal ?? app.state.goal,
+    find: msg.find,
     can_undo: msg.can_undo,
   });
 }
@@ -439,6 +444,16 @@ const { searchCards: searchSimilar } = bindSimilar({
   onError: showError,
 });
 
+/** A goal switched: the panel shows its headline and stop signal, the menu its strategy. */
+function onGoalChanged(res) {
+  const { strategy, ...figures } = res;
+  if (app.strategies.some((s) => s.name === strategy)) $("strategy").value = strategy;
+  applyState({ ...app.state, ...figures, default_strategy: strategy });
+  if (pageIsPristine()) loadBatch();
+  else toast("The goal's strategy applies from the next page.", "info");
+}
+
 wire();
+bindGoal({ onChanged: onGoalChanged, onError: showError });
 socket.connect();
 pollState();
