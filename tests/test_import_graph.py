@@ -3,10 +3,11 @@
 Every import statement counts: at module level, inside a function, and under TYPE_CHECKING, and
 so does `importlib.import_module("fastlabel....")` with a literal name. A type-only import still
 means one module has to know the other, so a circle of them is a circle in the design even though
-Python never runs it (lint-imports leaves type-only imports out; this test does not). The layers are read from pyproject.toml's import-linter contracts, so there is
-one list of them; this test adds what lint-imports does not check: circles inside a layer,
-type-only imports, imports of the package root (the public face, above every layer), and a
-module that no layer of its contract names.
+Python never runs it (lint-imports counts them too: `exclude_type_checking_imports = false`).
+The layers are read from pyproject.toml's import-linter contracts, so there is one list of them;
+this test adds what lint-imports does not check: circles inside a layer, literal `import_module`
+calls, imports of the package root (the public face, above every layer), and a module that no
+layer of its contract names.
 """
 
 from __future__ import annotations

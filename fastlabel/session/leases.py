@@ -27,10 +27,12 @@ class _Held:
 class Leases:
     """Which labeler holds which cards, until when; thread-safe."""
 
-    def __init__(self, ttl_s: float = LEASE_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_s: float = LEASE_S, clock: Callable[[], float] = time.monotonic, *,
+                 lock: threading.Lock | threading.RLock | None = None) -> None:
+        """`lock`: a session passes its journal's lock, so a submit takes no lock of its own here."""
         self.ttl_s, self._clock = ttl_s, clock
         self._held: dict[str, _Held] = {}
-        self._lock = threading.Lock()
+        self._lock = lock if lock is not None else threading.Lock()
         self.lapsed_submits = 0  # labels submitted for cards their labeler did not hold (lapsed or never leased)
 
     def _live(self, now: float) -> dict[str, _Held]:

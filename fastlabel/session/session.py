@@ -59,7 +59,6 @@ class LabelingSession(SessionQueries):
         which a labeler is flagged. `goal`: the goal in effect until one is stated."""
         self.audit_per_page = audit_per_page
         self.overlap_per_page = overlap_per_page
-        self.leases = Leases(lease_s)
         self.flag_below_kappa = flag_below_kappa
         self.embeddings = pool_array(embeddings)  # float16 or float32, in place
         self.n_items = int(self.embeddings.shape[0])
@@ -72,6 +71,7 @@ class LabelingSession(SessionQueries):
         self.trainer = Trainer(self.embeddings, head_config, device, available=self.available)
         self.engine = Engine(self.embeddings, log, self.trainer, snapshot_store(snapshots, log.journal, self.embeddings),
                              self.available)
+        self.leases = Leases(lease_s, lock=self.engine.lock)  # held briefly, by the commands that hold it anyway
         self.engine.default_goal = get_goal(goal).name
         self.engine.replay(log.events)
         if not log.events:
