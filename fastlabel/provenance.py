@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .config import Config
 from .data import ImageSource, SpriteSheet
 from .embeddings import Encoder
 from .errors import DataError, InvalidInput
-from .events import DataSource, EncoderConfig, SessionStarted
+from .events import DataSource, EncoderConfig, SessionStarted, event_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,17 @@ FLAGS = {"sprite": "--sprite SPRITE.png", "folder": "--images FOLDER", "manifest
 # a data fingerprint's prefix: the kind of source it names
 FINGERPRINT_KINDS = {"folder": "folder", "manifest": "manifest", "hf-dataset": "hf_dataset", "audio": "audio"}
 PREDATES = "this journal predates recorded data sources"
+
+
+def recorded_start(journal: Path) -> SessionStarted | None:
+    """The `session_started` a journal opens with, read from its first line alone; None when the
+    file does not exist yet or does not start with one (its own load reports what is wrong)."""
+    try:
+        with open(journal, "rb") as handle:
+            first = event_from_dict(orjson.loads(handle.readline()))
+    except (OSError, ValueError, InvalidInput):
+        return None
+    return first if isinstance(first, SessionStarted) else None
 
 
 def describe_source(config: Config, source: ImageSource) -> DataSource:

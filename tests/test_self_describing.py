@@ -15,6 +15,7 @@ from PIL import Image
 
 from fastlabel.cli import build_parser, main
 from fastlabel.cli.arguments import journal_config
+from fastlabel.cli.commands import serve_config
 from fastlabel.config import Config
 from fastlabel.data import ImageFolder
 from fastlabel.errors import InvalidInput
@@ -125,6 +126,15 @@ def test_a_journal_written_today_replays_predicts_and_exports_with_no_flags(jour
     assert (tmp_path / "m.safetensors").stat().st_size > 0
     assert main(["replay", str(journal), "--home", str(home)]) == 0
     assert "labels: 48" in capsys.readouterr().out
+
+
+def test_serve_resumes_a_journal_on_its_recorded_data_with_no_flags(journal_today, tmp_path):
+    home, sprite, journal, _ = journal_today
+    args = build_parser().parse_args(["serve", "--session", str(journal), "--home", str(home)])
+    config = serve_config(args, token=None)
+    assert (config.sprite, config.grid, config.tile, config.encoder) == (sprite, "30x20", 48, "pixels")
+    fresh = build_parser().parse_args(["serve", "--session", str(tmp_path / "new.jsonl"), "--encoder", "pixels"])
+    assert serve_config(fresh, token=None).sprite is None  # a new journal: the flags (here: the demo)
 
 
 def test_flags_override_a_moved_source_and_a_mismatch_is_a_clear_error(journal_today, tmp_path, capsys):

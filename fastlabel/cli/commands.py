@@ -24,14 +24,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..server.serving import serve
 
     token = args.token or (new_token() if needs_token(args.host) else None)
-    cfg = config_from_args(args, host=args.host, port=args.port, token=token, session=args.session,
-                           batch_size=args.batch_size, default_strategy=args.strategy, concept=args.concept,
-                           goal=args.goal)
+    cfg = serve_config(args, token)
     url = f"http://{'127.0.0.1' if args.host in ('127.0.0.1', 'localhost') else args.host}:{args.port}/"
     print(f"FastLabel on {url}{'?token=' + token if token else ''}", flush=True)
     if token:
         print(f"access token: {token}", flush=True)
     return serve(cfg, args.server)
+
+
+def serve_config(args: argparse.Namespace, token: str | None) -> Config:
+    """The server's Config; a journal given with --session that exists brings its recorded data and
+    encoder, so resuming it needs no data flags."""
+    from ..provenance import recorded_start
+
+    recorded = recorded_start(args.session) if args.session is not None else None
+    return config_from_args(args, recorded, host=args.host, port=args.port, token=token, session=args.session,
+                            batch_size=args.batch_size, default_strategy=args.strategy, concept=args.concept,
+                            goal=args.goal)
 
 
 def cmd_embed(args: argparse.Namespace) -> int:

@@ -152,7 +152,7 @@ def classifier_layer(interpreter: Any) -> tuple[int, int, int]:
 
 
 class BirdnetModel:
-    """The interpreter, its classifier's weights, and the pseudo-inverse that recovers the pooled features."""
+    """The interpreter, its classifier's weights, and the least-squares solve that recovers the pooled features."""
 
     def __init__(self, path: Path, threads: int | None = None, batch_size: int = BATCH_SIZE) -> None:
         try:
@@ -168,8 +168,8 @@ class BirdnetModel:
         self.bias = np.array(self.interpreter.get_tensor(bias), dtype=np.float32)
         if self.weights.shape[1] != FEATURE_DIM:
             raise EncoderUnavailable(f"{MODEL_FILE}'s classifier takes {self.weights.shape[1]} features, not {FEATURE_DIM}")
-        w64 = self.weights.astype(np.float64)
-        self._gram = cho_factor(w64.T @ w64)  # least squares through W: (W'W) e = W'(logits - b)
+        self._weights64 = self.weights.astype(np.float64)  # float32 products lose 1e-4 of the features
+        self._gram = cho_factor(self._weights64.T @ self._weights64)  # least squares: (W'W) e = W'(logits - b)
         self.input = self.interpreter.get_input_details()[0]["index"]
         self.output = self.interpreter.get_output_details()[0]["index"]
         self._size = 0  # the batch the interpreter is allocated for
@@ -203,8 +203,8 @@ class BirdnetModel:
         """(B, 1024) pooled features (before the classifier), recovered from the logits."""
         from scipy.linalg import cho_solve  # with the runtime, in the audio extra
 
-        centred = (self.logits(windows) - self.bias).astype(np.float64)
-        pooled = cho_solve(self._gram, self.weights.T.astype(np.float64) @ centred.T).T.astype(np.float32)
+        projected = (self.logits(windows) - self.bias).astype(np.float64) @ self._weights64  # W'(logits - b)
+        pooled = cho_solve(self._gram, projected.T).T.astype(np.float32)
         return np.maximum(pooled, 0.0, out=pooled)  # the pool averages ReLU outputs: never below 0
 
 

@@ -4,6 +4,10 @@
     clf.predict_proba(["a.jpg", "b.jpg"])   # or PIL images, or an (N, D) embedding array
     clf.predict(images)                     # 0/1 at the model's threshold
 
+A model trained on recordings takes recordings: audio file paths or (samples, sample_rate) pairs, each
+cut into windows as the training pool was (the model's window and hop, resampled to its encoder's
+rate); `predict_proba` then gives one array per recording, P(positive) per window.
+
 P(positive) is exactly what the session showed for that model: the head's sigmoid, blended
 with the zero-shot text prior when a query was set, `w * prior + (1 - w) * head`, with the
 prior centred on the training pool's mean similarity (`prior.center`) and `w` the weight
@@ -21,6 +25,7 @@ import torch
 from PIL import Image
 
 from ..data.decode import decode_image, to_rgb
+from ..data.media import encoder_media
 from ..embeddings.base import Encoder, Progress
 from ..errors import DataError, InvalidInput
 from ..learner.head import MLPHead
@@ -69,6 +74,47 @@ class ImageList:
             raise DataError(f"cannot read {item} as an image: {exc}") from None
 
 
+class WindowList:
+    """Windows of audio (already cut, at the encoder's rate) as a source for an audio encoder."""
+
+    media = "audio"
+
+    def __init__(self, windows: np.ndarray, sample_rate: int) -> None:
+        self.windows = windows
+        self.sample_rate = sample_rate
+        self.name = f"{len(windows)} windows"
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def window(self, item_id: int) -> np.ndarray:
+        return self.windows[item_id]
+
+
+def is_recording(item: Any) -> bool:
+    """An audio file path, or a (samples, sample_rate) pair."""
+    if isinstance(item, tuple):
+        return len(item) == 2 and isinstance(item[1], (int, np.integer)) and not isinstance(item[1], bool)
+    if not isinstance(item, (str, Path)):
+        return False
+    try:
+        from ..data.audio import AUDIO_EXTENSIONS  # the audio extra
+    except ImportError:
+        return False
+    return Path(item).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def read_recording(path: Path) -> tuple[np.ndarray, int]:
+    """A whole audio file as (samples, rate); DataError when libsndfile cannot read it."""
+    import soundfile
+
+    try:
+        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, OSError) as exc:
+        raise DataError(f"cannot read {path} as a recording: {exc}") from None
+    return samples, int(rate)
+
+
 class Classifier:
     """A FastLabel model: head (+ text prior) on the embeddings of the encoder it was trained with."""
 
@@ -114,6 +160,24 @@ class Classifier:
         """(N, D) embeddings of the images with the model's own encoder (no cache: see classify for that)."""
         return self.encoder.encode_images(ImageList(images), progress)  # type: ignore[arg-type]
 
+    def recording_windows(self, item: Any) -> np.ndarray:
+        """(n_windows, samples) of one recording, cut as the model's training windows were."""
+        from ..data.audio import Windowing, window_array
+
+        encoder = self.encoder
+        cut = self.metadata.get("media") or {}
+        window = float(cut.get("window_s") or encoder.window_s)  # type: ignore[attr-defined]
+        windowing = Windowing(window, float(cut.get("hop_s") or window), int(encoder.sample_rate))  # type: ignore[attr-defined]
+        signal, rate = item if isinstance(item, tuple) else read_recording(Path(item))
+        return window_array(np.asarray(signal, dtype=np.float32), int(rate), windowing)
+
+    def embed_recordings(self, items: Sequence[Any], progress: Progress | None = None) -> list[np.ndarray]:
+        """Per recording, the (n_windows, D) embeddings of its windows with the model's own encoder."""
+        cuts = [self.recording_windows(item) for item in items]
+        rows = self.encoder.encode_images(WindowList(np.concatenate(cuts), self.encoder.sample_rate),  # type: ignore[arg-type, attr-defined]
+                                          progress)
+        return np.split(np.asarray(rows), np.cumsum([len(c) for c in cuts])[:-1])
+
     def scores(self, embeddings: np.ndarray) -> np.ndarray:
         """P(positive) for (N, D) embeddings of the model's encoder."""
         x = np.asarray(embeddings, dtype=np.float32)
@@ -128,15 +192,20 @@ class Classifier:
         w = self.prior.weight
         return (w * self.prior.probs(x) + (1 - w) * head).astype(np.float32)
 
-    def predict_proba(self, x: Any, progress: Progress | None = None) -> np.ndarray:
-        """P(positive), one per input: PIL images, image file paths, or an (N, D) embedding array."""
+    def predict_proba(self, x: Any, progress: Progress | None = None) -> Any:
+        """P(positive), one per input: PIL images, image file paths, or an (N, D) embedding array; for a
+        model of recordings, audio paths or (samples, rate) pairs: one array per recording, a value per window."""
         if isinstance(x, np.ndarray) or isinstance(x, torch.Tensor):
             return self.scores(np.asarray(x))
-        if isinstance(x, (str, Path, Image.Image)):
-            raise InvalidInput("pass a list of images or paths (or an (N, D) array), not a single one")
+        if isinstance(x, (str, Path, Image.Image)) or is_recording(x):
+            raise InvalidInput("pass a list of images, recordings or paths (or an (N, D) array), not a single one")
         items = list(x)
         if not items:
             return np.empty(0, np.float32)
+        if all(is_recording(i) for i in items):
+            if encoder_media(self.encoder) != "audio":
+                raise InvalidInput(f"this model takes images ({self.metadata['encoder']['id']}), not recordings")
+            return [self.scores(rows) for rows in self.embed_recordings(items, progress)]
         if all(isinstance(i, (Image.Image, str, Path)) for i in items):
             return self.scores(self.embed(items, progress))
         return self.scores(np.asarray(items, dtype=np.float32))
@@ -144,7 +213,10 @@ class Classifier:
     def predict(self, x: Any, threshold: float | None = None) -> np.ndarray:
         """0/1 labels at the model's threshold (or `threshold`)."""
         t = self.threshold if threshold is None else float(threshold)
-        return (self.predict_proba(x) >= t).astype(np.int64)
+        probs = self.predict_proba(x)
+        if isinstance(probs, list):  # recordings: per window
+            return [(p >= t).astype(np.int64) for p in probs]
+        return (probs >= t).astype(np.int64)
 
     def __repr__(self) -> str:
         t = self.metadata.get("training", {})

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import default_home
+from ..errors import InvalidInput
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
     from ..events import load_events
     from ..workspace import open_pool
     from .artifact import write_artifact
+    from .encoders import media_spec
     from .versions import latest_version, replayed_snapshot
 
     fmt = args.format or ("onnx" if args.out.suffix.lower() == ".onnx" else "safetensors")
@@ -27,7 +29,8 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     seq = latest_version(events) if args.at is None else args.at
     config, recording = args.journal_config(args, events)  # the recorded data and encoder, unless flags give them
     pool = open_pool(config, progress=args.progress(), recording=recording)
-    export = replayed_snapshot(events, seq, pool.embeddings, pool.encoder, data_id=pool.source.fingerprint())
+    export = replayed_snapshot(events, seq, pool.embeddings, pool.encoder, data_id=pool.source.fingerprint(),
+                               media=media_spec(pool.source))
     meta = export.metadata
     if fmt == "onnx":
         from .onnx_export import CHECK_IMAGES, export_onnx, pixels_of
@@ -44,13 +47,36 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def classify_data(args: argparse.Namespace, clf: Any, open_images: Callable[[], Any], home: Path) -> Any:
+    """The source `classify` reads: images as given (`open_images`), or recordings cut as the model's
+    were (its sample rate, window and hop; --window and --hop override), the model's media checked first."""
+    from ..data import load_source
+    from ..data.media import AUDIO, IMAGE, encoder_media
+
+    takes = encoder_media(clf.encoder) or IMAGE.name
+    given = AUDIO.name if args.audio is not None else IMAGE.name
+    if takes != given:
+        flag = "--audio DIR" if takes == AUDIO.name else "--images DIR, --manifest FILE or --sprite PATH"
+        raise InvalidInput(f"this model was trained on {takes} ({clf.metadata['encoder']['id']}); give {flag}")
+    if args.audio is None:
+        if args.window is not None or args.hop is not None:
+            raise InvalidInput("--window and --hop cut recordings; give them with --audio DIR")
+        return open_images()
+    if args.images is not None or args.sprite is not None or args.manifest is not None or args.hf_dataset is not None:
+        raise InvalidInput("give --audio DIR alone, not with another data source")
+    cut = clf.metadata.get("media") or {}
+    window = args.window or cut.get("window_s") or clf.encoder.window_s
+    return load_source(audio=args.audio, window_s=window, hop_s=args.hop or cut.get("hop_s") or window,
+                       sample_rate=clf.encoder.sample_rate, registry_dir=home / "folders")
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     from functools import partial
 
     from ..data import load_source
     from ..data.sources import TableSpec
     from .classifier import Classifier
-    from .classify import classify_source, output_format, rows_bytes, write_rows
+    from .classify import classify_source, output_format, rows_bytes, write_raven, write_rows
 
     home = args.home or default_home()
     table = TableSpec(manifest=args.manifest, path_column=args.path_column, id_column=args.id_column,
@@ -59,22 +85,32 @@ def cmd_classify(args: argparse.Namespace) -> int:
     open_source = partial(load_source, sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images,
                           table=table, registry_dir=home / "folders")
     if args.engine == "ray":
+        if args.audio is not None or args.format == "raven":
+            raise InvalidInput("--engine ray classifies images; classify recordings with the local engine")
         return classify_on_ray(args, open_source, home)
-    fmt = output_format(args.out)
+    raven = args.format == "raven"
+    if raven and (args.audio is None or args.out is None):
+        raise InvalidInput("--format raven writes one selection table per recording: give --audio DIR and --out FOLDER")
+    fmt = None if raven else output_format(args.out)
     clf = Classifier.load(args.model, clip_checkpoint=args.clip_checkpoint, device=args.device, cache_dir=home / "cache")
     clf.encoder  # noqa: B018 - rebuild (or refuse) before reading any image
-    source = open_source()
+    source = classify_data(args, clf, open_source, home)
     report = args.progress()
     result = classify_source(clf, source, home / "cache", threshold=args.threshold,
                              progress=lambda done, total: report("embedding", done, total))
-    if args.out is None:
+    if raven:
+        counts = write_raven(result.rows, args.out, high_hz=clf.encoder.sample_rate / 2)
+        note = f"; wrote {len(counts)} selection tables ({sum(counts.values())} selections) to {args.out}"
+    elif args.out is None:
         sys.stdout.write(rows_bytes(result.rows, fmt).decode())
+        note = ""
     else:
         write_rows(result.rows, args.out)
+        note = f"; wrote {args.out}"
     n = len(result.rows)
-    print(f"classified {n} images as {clf.concept!r}: {result.positives} positive at threshold {result.threshold} "
-          f"in {result.seconds:.1f} s ({n / max(result.seconds, 1e-9):.1f} images/s)"
-          + (f"; wrote {args.out}" if args.out else ""), file=sys.stderr)
+    unit = "windows" if args.audio is not None else "images"
+    print(f"classified {n} {unit} as {clf.concept!r}: {result.positives} positive at threshold {result.threshold} "
+          f"in {result.seconds:.1f} s ({n / max(result.seconds, 1e-9):.1f} {unit}/s){note}", file=sys.stderr)
     return 0
 
 
@@ -138,9 +174,9 @@ def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.
                    help="default: from the --out suffix")
     p.set_defaults(func=cmd_export_table, make_config=make_config, progress=progress)
 
-    p = sub.add_parser("classify", help="run an exported model on new images")
+    p = sub.add_parser("classify", help="run an exported model on new images or recordings")
     p.add_argument("model", type=Path)
-    g = p.add_argument_group("images (one source)")
+    g = p.add_argument_group("data (one source)")
     g.add_argument("--images", type=Path, help="a folder of images (searched recursively)")
     g.add_argument("--sprite", type=Path, help="sprite sheet image (tiles in rows)")
     g.add_argument("--grid", help="sprite grid as COLSxROWS")
@@ -151,7 +187,14 @@ def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.
     g.add_argument("--hf-dataset", type=Path, help="a Hugging Face dataset on disk (offline)")
     g.add_argument("--image-column", help="the dataset's image column")
     g.add_argument("--split", help="the dataset's split (default: train, or its first)")
-    p.add_argument("--out", type=Path, help="F.jsonl or F.csv (default: JSONL on stdout); with --engine ray a folder")
+    g.add_argument("--audio", type=Path, help="a folder of recordings, cut into windows as the model's were")
+    g.add_argument("--window", type=float, metavar="SECONDS", help="with --audio: window length (default: the model's)")
+    g.add_argument("--hop", type=float, metavar="SECONDS", help="with --audio: step between windows (default: the model's)")
+    p.add_argument("--out", type=Path, help="F.jsonl or F.csv (default: JSONL on stdout); with --format raven or "
+                   "--engine ray a folder")
+    p.add_argument("--format", choices=("rows", "raven"), default="rows",
+                   help="rows: one row per image or window (default); raven: with --audio, one Raven Pro selection "
+                        "table per recording, the windows at or above the threshold merged into selections")
     r = p.add_argument_group("distributed (pip install 'fastlabel[distributed]')")
     r.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: this process; ray: Ray Data batch inference into parquet shards under --out DIR")

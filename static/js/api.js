@@ -120,6 +120,8 @@ export const api = {
   switchConcept: (name) => request("POST", "/api/concepts/current", { body: { name } }),
   review: (size) => request("GET", "/api/review", { query: { size } }),
   labeled: (filter, offset, limit) => request("GET", "/api/labeled", { query: { filter, offset, limit } }),
+  /** A window's sound (16-bit WAV), with `context` windows either side: a URL for an <audio> element. */
+  audioUrl: (id, context = 0) => withToken(`/api/audio/${id}${context ? `?context=${context}` : ""}`),
   correct: (labels, { origin, batchId }) =>
     once("POST", "/api/correct", { query: { origin, batch_id: batchId }, body: labels }),
   me: () => request("GET", "/api/me"),

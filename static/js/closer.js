@@ -1,6 +1,6 @@
 // A closer look: hold z (or press and hold a card) to see the focused card large: the source
-// image at full resolution for image folders, the tile scaled up for sprite sheets. Letting go
-// closes it. Keys keep working while it is open (arrows move the focus, and the view follows).
+// image at full resolution for image folders, the tile scaled up for sprite sheets, a wide
+// spectrogram with context for a window of a recording (`hooks` play it). Letting go closes it. Keys keep working while it is open (arrows move the focus, and the view follows).
 
 import { withToken } from "./api.js";
 
@@ -12,7 +12,7 @@ function typingIn(target) {
   return target instanceof Element && (target.isContentEditable || target.matches("input, textarea, select"));
 }
 
-export function bindCloser(grid) {
+export function bindCloser(grid, hooks = {}) {
   const box = $("closer");
   const img = $("closer-img");
   const caption = $("closer-caption");
@@ -32,13 +32,16 @@ export function bindCloser(grid) {
       if (shown === card.id) img.src = full.src;
     };
     full.src = withToken(`/api/image/${card.id}`);
-    caption.textContent = card.overlay.textContent;
+    const where = card.el.dataset.media === "audio" ? ` \u00b7 ${card.el.title}` : ""; // a window's file and times
+    caption.textContent = card.overlay.textContent + where;
     box.hidden = false;
+    hooks.open?.(card);
   }
 
   function close() {
     shown = null;
     box.hidden = true;
+    hooks.close?.();
   }
 
   document.addEventListener("keydown", (e) => {

@@ -1,6 +1,8 @@
 // The card grid: one card per item, its label, the keyboard focus ring, and the effort
 // counters (time on screen, clicks) that go with the page when it is submitted.
 
+import { windowTitle } from "./audio.js";
+
 const HIGHLIGHT_MS = 1200;
 let threshold = 0.5; // the server's decision threshold; /api/state sends it
 
@@ -66,7 +68,8 @@ export class Grid {
 
       const el = document.createElement("div");
       el.dataset.id = String(item.id);
-      if (item.name) el.title = item.name; // a photo's file name on hover
+      if (item.media) el.dataset.media = item.media;
+      if (item.name) el.title = item.media === "audio" ? windowTitle(item) : item.name; // file (and times) on hover
       const img = document.createElement("img");
       img.src = `data:image/png;base64,${item.image}`;
       img.alt = "";

@@ -2,6 +2,7 @@
 // (next page -> label -> confirm & train -> next page), undo, and pushed retrains.
 
 import { api, relinkDownloads } from "./api.js";
+import { bindAudio, formatSeconds } from "./audio.js";
 import { bindCloser } from "./closer.js";
 import { currentConcept, initConcepts, refreshConcepts } from "./concepts.js";
 import { GalleryView } from "./gallery.js";
@@ -162,11 +163,18 @@ function fillToolbar(state) {
   size.disabled = false;
 
   const hasText = Boolean(state.encoder && state.encoder.has_text);
-  const noText = "This encoder has no text side; start the server with --encoder clip for zero-shot queries.";
+  const audio = (state.data || {}).media === "audio"; // the text side is BirdNET's classes
+  const noText = audio
+    ? "This encoder has no classes; start the server with --encoder birdnet for zero-shot queries by class name."
+    : "This encoder has no text side; start the server with --encoder clip for zero-shot queries.";
   $("set-query").disabled = !hasText;
   $("query").disabled = !hasText;
-  $("query-box").title = hasText ? "Score every image against this text before labeling" : noText;
-  $("query").placeholder = hasText ? "Describe the positives, e.g. smiling woman" : "Needs CLIP";
+  $("set-query").textContent = audio ? "Zero-shot class init" : "Zero-shot text init";
+  $("query-box").title = !hasText ? noText
+    : audio ? "Score every window with BirdNET's own score for this class before labeling"
+    : "Score every image against this text before labeling";
+  $("query").placeholder = !hasText ? (audio ? "Needs BirdNET" : "Needs CLIP")
+    : audio ? "A BirdNET class, e.g. Human vocal, Dog, Eurasian Blackbird" : "Describe the positives, e.g. smiling woman";
   if (state.query) $("query").value = state.query;
 }
 
@@ -180,7 +188,9 @@ function applyState(state) {
   renderFolderNote(state);
   $("undo").disabled = app.busy || !state.can_undo;
   const data = state.data || {};
-  $("data-name").textContent = data.name ? `${formatNumber(data.available ?? data.n_items)} images \u00b7 ${data.name}` : "";
+  sound.setMedia(data.media);
+  const noun = data.media === "audio" ? `windows of ${formatSeconds(data.window_s)}` : "images";
+  $("data-name").textContent = data.name ? `${formatNumber(data.available ?? data.n_items)} ${noun} \u00b7 ${data.name}` : "";
   $("data-name").title = data.name || "";
   $("encoder-id").textContent = state.encoder ? state.encoder.id : "";
   $("current-query").textContent = state.query ? `\u201c${state.query}\u201d` : "none";
@@ -397,6 +407,8 @@ function toggleHelp(force) {
   help.hidden = typeof force === "boolean" ? !force : !help.hidden;
 }
 
+const sound = bindAudio();
+
 function wire() {
   relinkDownloads();
   $("confirm").addEventListener("click", confirm);
@@ -409,7 +421,7 @@ function wire() {
   });
   $("help-toggle").addEventListener("click", () => toggleHelp());
   for (const b of document.querySelectorAll("[data-view]")) b.addEventListener("click", () => setView(b.dataset.view));
-  bindCloser(grid);
+  bindCloser(grid, sound.closer);
   $("help-close").addEventListener("click", () => toggleHelp(false));
   // Mouse clicks on toolbar buttons leave the focus where it was, so Enter/Space keep
   // meaning "confirm" instead of re-pressing the last button clicked.
