@@ -14,12 +14,17 @@ For each pool size, in its own process (so peak RSS is that size's alone), throu
 The 30k pool is the seed's shape: a 200 x 150 sprite of 48 px tiles assembled from CelebA 10k
 (each face three times), with the ImageNet encoder's embeddings: the 10k faces' cached rows
 (`--celeba-embeddings`, checked against a fresh embedding of a few tiles) repeated three times;
-`--cold` also times its cold start (embed all 30k + open + first page) through the workspace. Larger pools
+`--cold` also times its cold start (embed all 30k + open + first page) through the workspace.
+`--sizes manifest100k` (any size after "manifest") times a manifest of that many rows through the
+workspace: a CSV of distinct ids naming 256 small generated PNGs in turn (so every id is its own item
+while the embedding runs once per file), read, registered, embedded, opened, first page; then a restart
+(registry and embedding cache hit) and its first page. Larger pools
 are synthetic, clustered, unit-length 512-d rows, stored as the embedding cache stores them
 (float32, or float16 above 1 GB of float32: the 1M pool). Answers come from a planted concept
 (a few clusters positive), so the head has something to learn.
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/scale.py --home /tmp/scale-home --sizes 30k,100k,1M --cold
+     PYTHONPATH=. .venv/bin/python benchmarks/scale.py --home /tmp/scale-home --sizes manifest100k
 """
 
 from __future__ import annotations
@@ -156,9 +161,54 @@ def cold_start(home: Path, sprite: Path, input_size: int | None) -> dict:
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 
 
+MANIFEST_FILES = 256
+
+
+def write_manifest(folder: Path, n: int) -> Path:
+    """n rows of distinct ids over MANIFEST_FILES small PNGs (each a different colour and stripe), made once."""
+    from PIL import Image, ImageDraw
+
+    manifest = folder / "items.csv"
+    if manifest.exists():
+        return manifest
+    rng = np.random.default_rng(0)
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    for k in range(MANIFEST_FILES):
+        image = Image.new("RGB", (48, 48), tuple(int(v) for v in rng.integers(0, 256, 3)))
+        ImageDraw.Draw(image).rectangle((0, k % 40, 47, k % 40 + 8), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+        image.save(folder / "img" / f"{k:03d}.png")
+    lines = ["id,path,group"] + [f"row-{i},img/{i % MANIFEST_FILES:03d}.png,{i % 7}" for i in range(n)]
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def manifest_start(home: Path, n: int) -> dict:
+    """A manifest of n rows from nothing (read, ids registered, embedded, opened, first page), then a restart."""
+    from fastlabel.config import Config
+    from fastlabel.workspace import open_workspace
+
+    folder = home / f"manifest-{n}"
+    manifest = write_manifest(folder, n)
+    config = Config(manifest=manifest, encoder="imagenet", embed_input_size=64, home=folder / "home", device="cpu")
+    out: dict = {"manifest_rows": n}
+    for run in ("cold", "restart"):
+        start = time.perf_counter()
+        ws = open_workspace(config)
+        opened = time.perf_counter() - start
+        page, first = timed(lambda: ws.session.next_batch(DEFAULT, PAGE))
+        assert len(page.ids) == PAGE and int(ws.source.available().sum()) == n
+        out[f"{run}_open_s"], out[f"{run}_first_page_s"] = round(opened, 2), round(first, 3)
+        ws.concepts.close()
+    out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+    return out
+
+
 def child(args: argparse.Namespace) -> None:
     """One measurement in this process; prints one JSON line."""
     home = Path(args.home)
+    if args.one.startswith("manifest"):
+        print(json.dumps(manifest_start(home, parse_size(args.one.removeprefix("manifest")))))
+        return
     if args.one == "cold":
         print(json.dumps(cold_start(home, seed_sprite(home, Path(args.celeba))[0], args.input_size)))
         return
@@ -256,6 +306,11 @@ def report(results: list[dict]) -> str:
         if "pool" in r:
             cells = [f"{r['next_batch'][s]['p50_ms']} / {r['next_batch'][s]['p95_ms']}" for s in STRATEGIES]
             lines.append(f"| {r['items']:,} | " + " | ".join(cells) + " |")
+    for r in results:
+        if "manifest_rows" in r:
+            lines += ["", f"manifest of {r['manifest_rows']:,} rows: open from nothing {r['cold_open_s']} s, first page "
+                          f"{r['cold_first_page_s']} s; restart {r['restart_open_s']} s, first page "
+                          f"{r['restart_first_page_s']} s; peak RSS {r['peak_rss_gb']} GB"]
     for r in results:
         if "encoder" in r:
             lines += ["", f"cold start, 30k sprite ({r['encoder']}): embed + open {r['embed_and_open_s']} s "

@@ -17,7 +17,7 @@ from fastlabel.learner.base import PageKind
 from fastlabel.learner.head import HeadConfig
 from fastlabel.server.push import Hub, announce_retrain
 from fastlabel.session import LabelingSession, Retrained
-from fastlabel.session import session as session_module
+from fastlabel.session import page_commands as session_module
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(400, 16)).astype(np.float32)

@@ -96,10 +96,12 @@ class ImageFolder:
         self.registry = registry
         self.changes: Changes = self.registry.reconcile(found, check)
         try:
-            self.registry.save()
+            if self.changes.recorded or registry.file is None or not registry.file.exists():
+                self.registry.save()
         except OSError as exc:  # a read-only home: this start works, the next one re-hashes the folder
             log.warning("could not save the item registry %s (%s)", registry.file, exc)
         self._lock = threading.Lock()
+        self._paths: list[str] | None = None
         self._refresh()
         if not self.available().any():
             if found or self.broken:
@@ -179,8 +181,11 @@ class ImageFolder:
     # -- the ImageSource interface --------------------------------------------------------------
     @property
     def paths(self) -> list[str]:
-        """Relative path of every id (absent files included: their labels keep a name)."""
-        return [r.path for r in self.registry.by_id]
+        """Relative path of every id (absent files included: their labels keep a name). Made once per
+        start (paths change only when the folder is reconciled), so a loop over items stays linear."""
+        if self._paths is None or len(self._paths) != len(self.registry.by_id):
+            self._paths = [r.path for r in self.registry.by_id]
+        return self._paths
 
     def __len__(self) -> int:
         return len(self.registry)

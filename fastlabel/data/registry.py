@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -80,6 +80,11 @@ class Changes:
     @property
     def any(self) -> bool:
         return bool(self.new or self.changed or self.removed or self.returned)
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the registry's records moved (a touch updates the stat it keeps): it must be saved."""
+        return self.any or bool(self.touched)
 
 
 class ItemRegistry:
@@ -163,9 +168,12 @@ class ItemRegistry:
         return changes
 
 
+RECORD_FIELDS = tuple(f.name for f in fields(ItemRecord))
+
+
 def record_json(record: ItemRecord) -> dict:
-    """A record as stored: `key` only where the item has one."""
-    body = asdict(record)
+    """A record as stored: `key` only where the item has one (plain values: no deep copy, unlike asdict)."""
+    body = {name: getattr(record, name) for name in RECORD_FIELDS}
     if body["key"] is None:
         del body["key"]
     return body

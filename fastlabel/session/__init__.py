@@ -1,6 +1,7 @@
 """The labeling session: commands in, events journaled, effects (retrain, push) following them.
 
-- `session.py`: the commands (submit, correct, undo, next page, review page, set query);
+- `session.py`: construction and the label commands (submit, correct, undo, resolve, query, goal);
+- `page_commands.py`: the next page (any kind of the catalog) and the review page, chosen off the lock;
 - `queries.py`: what the session answers without changing anything;
 - `engine.py`: the one event -> effect path (fold, follow), live and in replay, and the locks;
 - `retrain_policy.py`: when the head retrains (coalesced);

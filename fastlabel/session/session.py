@@ -1,6 +1,7 @@
 """The labeling session's command layer: each command checks its input, records one event through
 the effect engine (engine.py) and answers (replies.py); what follows an event (a retrain, the push)
-is the engine's.
+is the engine's. Here: construction and the label commands (submit, correct, undo, resolve, query,
+goal), with the one idempotent-command helper; the page commands are page_commands.py's.
 
 Locks: a command holds the journal's lock only to read the state and record its event; the slow
 parts run outside it (engine.optimistic): a page's strategy runs on a snapshot of the pool, a review
@@ -17,31 +18,27 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
-from ..events import (BatchServed, DataSource, EncoderConfig, Event, EventLog, GoalSet, ItemsAdded, LabelResolved,
-                      LabelsCorrected, LabelsSubmitted, QuerySet, SessionStarted, SessionState, SubmissionUndone)
-from ..learner.base import Pool
+from ..events import (DataSource, EncoderConfig, Event, EventLog, GoalSet, ItemsAdded, LabelResolved, LabelsCorrected,
+                      LabelsSubmitted, QuerySet, SessionStarted, SubmissionUndone)
 from ..learner.goals import Goal, get_goal
 from ..learner.candidates import look_ahead
 from ..learner.head import HeadConfig, pool_array
 from ..learner.index import EmbeddingIndex
-from ..learner.registry import REVIEW, page_kind, select
 from ..users import OWNER
 from .agreement import FLAG_BELOW_KAPPA
 from .engine import Engine, check_recorded_on, snapshot_store
 from .followers import Follower
 from .leases import LEASE_S, Leases
-from .pages import Page, audit_count, audit_only, compose_page, overlap_count, overlap_sample, served_again
-from .replies import Batch, Submitted, TextEncoder, Undone
-from .review import ReviewPage, own_labels, review_page, still_valid
+from .page_commands import PageCommands
+from .replies import Submitted, TextEncoder, Undone
 from .queries import SessionQueries
 from .training import Trainer
 
 MAX_QUERY_CHARS = 500
-UNANSWERED_LOOKBACK = 2000  # events looked back through for a labeler's unanswered page
 E = TypeVar("E", bound=Event)
 
 
-class LabelingSession(SessionQueries):
+class LabelingSession(PageCommands, SessionQueries):
     """One labeling session over one pool of embeddings. Thread-safe: changes are serialised."""
 
     def __init__(self, embeddings: np.ndarray, log: EventLog | None = None, *, text_encoder: TextEncoder | None = None,
@@ -201,96 +198,6 @@ class LabelingSession(SessionQueries):
         point, warning = self.engine.train_after(event.seq)
         return Undone(taken.labels, page, point, repeated=repeated, warning=warning)  # type: ignore[union-attr]
 
-    def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None, labeler: str = OWNER) -> Pool:
-        """What a strategy may look at now for `labeler`: items not served (gone, unreadable), labeled by
-        anyone, or leased to another labeler count as taken; `exemplars` and `vectors` are what a
-        "similar" page searches around."""
-        labeled = ~self.available
-        labeled |= self.engine.labeled  # kept event by event, not rebuilt from the labels
-        labeled[self.leases.held_by_others(labeler)] = True
-        rng = np.random.default_rng([self.state.seed, self.state.last_seq])
-        trainer = self.trainer
-        return Pool(self.embeddings, trainer.ranking(), labeled, dict(self.state.labels), rng,
-                    has_head=trainer.has_head, has_prior=trainer.scores.prior is not None, index=self.index,
-                    exemplars=tuple(int(i) for i in exemplars), query_vectors=vectors)
-
-    def next_batch(self, strategy: str, batch_size: int, *, exemplars: Sequence[int] = (),
-                   vectors: np.ndarray | None = None, labeler: str = OWNER) -> Batch:
-        """Serve a page of the catalog's kind `strategy` (a strategy's picks plus a few audit cards,
-        audit cards only, or a review page) and record it. The strategy runs off the lock on a
-        snapshot of the pool; an unanswered page is served again.
-
-        `exemplars` (item ids) and `vectors` (embedded images) are what a "similar" page searches around.
-        `labeler` is served cards nobody else holds, plus a few overlap cards someone else labeled.
-        """
-        kind = page_kind(strategy)
-        if kind.page == "review":
-            return self.review(batch_size, labeler)
-        self.index.start()  # no-op once started (the workspace starts it as soon as the embeddings exist)
-        n_audit = audit_count(batch_size, self.audit_per_page, audit_page=kind.page == "audit")
-        searched = bool(exemplars) or vectors is not None
-
-        def snapshot() -> tuple[SessionState, Pool] | Batch:
-            st = self.state
-            last = None if searched else self._unanswered(labeler)
-            if last is not None and last.strategy == strategy and len(last.ids) == batch_size:
-                self.leases.grant(labeler, last.ids)
-                return served_again(last, kind.prelabel, self.trainer.cold, st.concept)
-            return st, self.pool(exemplars, vectors, labeler)
-
-        def choose(taken: tuple[SessionState, Pool]) -> Page:
-            seen, pool = taken
-            overlap = np.empty(0, np.int64)
-            if kind.choose is not None and not searched:
-                blocked = np.zeros(self.n_items, dtype=bool)
-                blocked[self.leases.held_by_others(labeler)] = True
-                overlap = overlap_sample(pool.rng, seen.votes, labeler,
-                                         overlap_count(batch_size, self.overlap_per_page), blocked)
-            chosen = audit_only(strategy) if kind.choose is None else \
-                select(strategy, pool, batch_size - n_audit - overlap.size)
-            return compose_page(chosen, pool, n_audit, seen.concept, overlap)
-
-        def record(taken: tuple[SessionState, Pool], page: Page, last: bool) -> Batch | None:
-            if self.state is not taken[0]:  # something was recorded meanwhile: choose again
-                if not last:
-                    return None
-                again = snapshot()  # a busy session: chosen under the lock this time
-                if isinstance(again, Batch):
-                    return again
-                taken, page = again, choose(again)
-            return self._serve(strategy, page, taken[1].probs, labeler)
-
-        return self.engine.optimistic(snapshot, choose, record)
-
-    def _unanswered(self, labeler: str) -> BatchServed | None:
-        """`labeler`'s latest page, when nothing they did, no query and no new items came after it and
-        none of its cards was labeled since (by someone whose lease on it had lapsed); alone on a
-        concept: the page served last, with nothing recorded after it."""
-        events = self.log.events
-        for k in range(len(events) - 1, max(-1, len(events) - 1 - UNANSWERED_LOOKBACK), -1):
-            event = events[k]
-            if isinstance(event, BatchServed) and event.labeler == labeler:
-                labels, overlap = self.state.labels, set(event.overlap)
-                return None if any(i in labels for i in event.ids if i not in overlap) else event
-            if getattr(event, "labeler", None) == labeler or isinstance(event, (QuerySet, ItemsAdded)):
-                return None
-        return None
-
-    def _serve(self, strategy: str, page: Page, probs: Any, labeler: str) -> Batch:
-        """Record a composed page as served to `labeler` and lease its cards to them (under the journal's
-        lock); `probs`: the pool's, by id."""
-        if page.ids.size == 0:
-            return Batch(None, [], [], page.batch_type, strategy, True, page.message)
-        ids = [int(i) for i in page.ids]
-        shown = [round(float(p), 5) for p in probs[page.ids]]
-        overlap = [int(i) for i in page.overlap]
-        event, _ = self.engine.record(BatchServed, strategy=strategy, batch_type=page.batch_type, ids=tuple(ids),
-                                      probs=tuple(shown), audit=tuple(int(a) for a in page.audit),
-                                      audit_pool=page.audit_pool, labeler=labeler, overlap=tuple(overlap))
-        self.leases.grant(labeler, ids)
-        return Batch(event.seq, ids, shown, page.batch_type, strategy, message=page.message, prelabel=page.prelabel,
-                     starts=page.start_labels(probs), audit=[int(a) for a in page.audit], overlap=overlap)
-
     def resolve(self, labels: Sequence[tuple[int, int]], *, labeler: str = OWNER,
                 request_id: str | None = None) -> Submitted:
         """An admin's decision on items the labelers labeled (a label_resolved event): it overrides their
@@ -305,26 +212,3 @@ class LabelingSession(SessionQueries):
         event, repeated = self._once(request_id, LabelResolved, record, labels)
         point, warning = self.engine.train_after(event.seq)
         return Submitted(event.seq, point, repeated=repeated, warning=warning)
-
-    def review(self, size: int, labeler: str = OWNER) -> Batch:
-        """A page of labeled items whose out-of-fold prediction disagrees most with the human label,
-        recorded as served (kind "review") so the next review page shows others. The fold heads are
-        fitted off the lock; when a card's label changed meanwhile, or another review page showed
-        it, the page is computed again, and the last try drops those cards."""
-        config = self.trainer.learner.config
-
-        def record(seen: SessionState, page: ReviewPage, last: bool) -> Batch | None:
-            keep = still_valid(page, seen, self.state)
-            if not keep.all() and not last:
-                return None
-            if not keep.any():
-                return Batch(None, [], [], "neutral", REVIEW, True, page.message)
-            ids, probs = [int(i) for i in page.ids[keep]], [round(float(p), 5) for p in page.probs[keep]]
-            event, _ = self.engine.record(BatchServed, strategy=REVIEW, batch_type="neutral", ids=tuple(ids),
-                                          probs=tuple(probs), labeler=labeler)
-            return Batch(event.seq, ids, probs, "neutral", REVIEW)
-
-        def page(seen: SessionState) -> ReviewPage:  # a labeler reviews their own labels
-            return review_page(own_labels(seen, labeler), self.embeddings, size, config=config)
-
-        return self.engine.optimistic(lambda: self.state, page, record)
