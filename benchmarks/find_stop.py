@@ -4,7 +4,8 @@ A simulated labeler runs the app's loop with the find goal's strategy (pages wit
 cards each) on rare attributes, answering from the attribute column, until the find goal's stop
 signal fires or the budget ends. At the moment it fires, the panel's estimate of the positives in
 the pool (labeled + still hidden, with its interval) is set beside the truth: the interval covers
-the truth when the true hidden count lies within it.
+the truth when the true hidden count lies within it. `A+B` names a planted concept: the items
+that have both attributes (e.g. the demo faces' Wearing_Hat+Eyeglasses, about 2%).
 
     PYTHONPATH=. python benchmarks/find_stop.py --home .fastlabel --encoder imagenet \\
         --data-root ../shared/data --attributes Gray_Hair,Pale_Skin --seeds 0,1,2 --budget 2400
@@ -35,6 +36,7 @@ def run(embeddings: np.ndarray, y: np.ndarray, seed: int, budget: int, batch_siz
         if batch.exhausted or not batch.ids:
             break
         session.submit([(i, int(y[i])) for i in batch.ids], batch_id=batch.batch_id)
+        session.settle()
         view = session.insights(goal="find")
         if view["stop"]["ready"]:
             break
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoder", default="imagenet")
     ap.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     ap.add_argument("--data", default="celeba10k", help="celeba10k | demo")
-    ap.add_argument("--attributes", default="Gray_Hair")
+    ap.add_argument("--attributes", default="Gray_Hair",
+                    help="comma-separated columns; A+B: a planted concept, items with both")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--budget", type=int, default=2400)
     ap.add_argument("--batch-size", type=int, default=48)
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     covered = fired = 0
     with threadpool_limits(limits=1):
         for attribute in args.attributes.split(","):
-            y = data.columns[attribute]
+            y = np.prod([data.columns[a] for a in attribute.split("+")], axis=0)
             for seed in (int(s) for s in args.seeds.split(",")):
                 row = run(data.embeddings, y, seed, args.budget, args.batch_size)
                 t = row["total"]

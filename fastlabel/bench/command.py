@@ -67,14 +67,15 @@ def bench_suite(base: Config, suite: Suite, parts: Sequence[str], data_root: Pat
                 plots: bool = True, progress: Progress | None = None, from_saved: bool = False) -> str:
     """Run (or, `from_saved`, reload) each part of a suite into out/PART/ and write its summary.md."""
     from .suite_report import suite_markdown
-    from .suite_run import load_result, open_suite_data, run_part
+    from .suite_run import load_result, load_results, open_suite_data, run_part
 
     texts = []
     data = {} if from_saved else {name: open_suite_data(name, base, data_root) for name in suite.data_sets}
     for part in parts:
         folder = out / part
-        if from_saved:
-            result = load_result(suite, folder)
+        if from_saved:  # out/PART, or else the parts of separate runs under out/*/PART
+            result = load_result(suite, folder) if (folder / "facts.json").exists() else \
+                load_results(suite, sorted(f for f in out.glob(f"*/{part}") if (f / "facts.json").exists()))
         else:
             result = run_part(suite, part, data, progress, out=folder)
         meta: dict = {}
@@ -83,6 +84,7 @@ def bench_suite(base: Config, suite: Suite, parts: Sequence[str], data_root: Pat
 
             meta["plots"] = [p.name for p in write_suite_plots(result, default, folder)]
         text = suite_markdown(result, default, meta, find_default=GOALS["find"].strategy)
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "summary.md").write_text(text)
         texts.append(text)
     return "\n\n".join(texts)

@@ -170,3 +170,21 @@ def load_result(suite: Suite, folder: Path) -> SuiteResult:
                                        int(row["clicks"]), int(row["positives"]), float(row["auc"]),
                                        float(row["bal_acc"]), float(row["ap"])))
     return result
+
+
+def load_results(suite: Suite, folders: list[Path]) -> SuiteResult:
+    """Saved parts run separately (e.g. one `--tasks` each) as one result; facts and points are unioned."""
+    if not folders:
+        raise InvalidInput("no saved suite part to read (run the suite first, or check --out)")
+    parts = [load_result(suite, f) for f in folders]
+    first = parts[0]
+    strategies = tuple(dict.fromkeys(s for r in parts for s in r.suite.strategies))
+    tasks = {name for r in parts for name, _ in r.facts}
+    merged = SuiteResult(replace(first.suite, strategies=strategies,
+                                 tasks=tuple(t for t in suite.tasks if t.name in tasks)),
+                         first.part, encoders={k: v for r in parts for k, v in r.encoders.items()},
+                         seconds=sum(r.seconds for r in parts))
+    for r in parts:
+        merged.points += r.points
+        merged.facts.update(r.facts)
+    return merged
