@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-import simple_websocket
 
 sys.path.insert(0, str(Path(__file__).absolute().parent.parent))
 from fastlabel.events import BatchServed, LabelsSubmitted, fold, parse_jsonl  # noqa: E402
 from fastlabel.users import UserStore  # noqa: E402
 
-from served import Client, percentiles_ms, serve_args_from, serving, stop_listener  # noqa: E402
+from load import Watcher  # noqa: E402
+from served import Client, percentiles_ms, serve_args_from, serving  # noqa: E402
 
 ADMIN = "lead"
 
@@ -51,35 +51,6 @@ def truth_column(path: Path, attribute: str) -> list[int]:
     if attribute not in rows[0]:
         raise SystemExit(f"{path} has no column {attribute!r}")
     return [1 if int(r[attribute]) > 0 else 0 for r in rows]
-
-
-class Watcher:
-    """One labeler's open WebSocket; counts the retrains pushed to it."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.ws = simple_websocket.Client.connect(base.replace("http://", "ws://") + "/ws",
-                                                  headers={"X-FastLabel-Token": token})
-        self.trained = 0
-        self.by: set[str] = set()
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._listen, daemon=True)
-        self.thread.start()
-
-    def _listen(self) -> None:
-        try:
-            while not self._stop.is_set():
-                raw = self.ws.receive(timeout=0.5)
-                if raw is not None:
-                    msg = orjson.loads(raw)
-                    if msg.get("type") == "trained":
-                        self.trained += 1
-                        if msg.get("by"):
-                            self.by.add(msg["by"])
-        except simple_websocket.ConnectionClosed:
-            pass
-
-    def stop(self) -> None:
-        stop_listener(self.ws, self._stop, self.thread)
 
 
 @dataclass
@@ -99,7 +70,7 @@ def label(base: str, who: Labeler, concept: str, truth: list[int], pages: int, b
     """`pages` rounds of next page -> answer -> submit; the time from sending a submit to holding the next page."""
     rng = random.Random(hash(who.name) & 0xFFFF)
     client = Client(base, token=who.token)
-    watcher = Watcher(base, who.token)
+    watcher = Watcher(base, [], who.token)
     if start is not None:
         start.wait()
     query = f"concept={concept}&batch_size={batch_size}"
@@ -126,7 +97,7 @@ def label(base: str, who: Labeler, concept: str, truth: list[int], pages: int, b
     finally:
         time.sleep(1.0)  # the last retrain's push
         watcher.stop()
-        who.pushes, who.pushed_by = watcher.trained, watcher.by
+        who.pushes, who.pushed_by = watcher.counts["trained"], watcher.by
         client.close()
 
 

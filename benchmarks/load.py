@@ -44,12 +44,15 @@ class Results:
 
 
 class Watcher:
-    """One open WebSocket watching a page of ids; counts the pushes it hears."""
+    """One open WebSocket watching a page of ids; counts the pushes it hears, and who caused the retrains
+    (`by`). `token`: a personal token, for a server with users."""
 
-    def __init__(self, base: str, ids: list[int]) -> None:
-        self.ws = simple_websocket.Client.connect(base.replace("http://", "ws://") + "/ws")
+    def __init__(self, base: str, ids: list[int], token: str | None = None) -> None:
+        headers = {"X-FastLabel-Token": token} if token else None
+        self.ws = simple_websocket.Client.connect(base.replace("http://", "ws://") + "/ws", headers=headers)
         self.ws.send(orjson.dumps({"type": "watch", "ids": ids}).decode())
         self.counts: dict[str, int] = defaultdict(int)
+        self.by: set[str] = set()
         self.error: str | None = None
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._listen, daemon=True)
@@ -60,7 +63,10 @@ class Watcher:
             while not self._stop.is_set():
                 raw = self.ws.receive(timeout=0.5)
                 if raw is not None:
-                    self.counts[orjson.loads(raw).get("type", "?")] += 1
+                    msg = orjson.loads(raw)
+                    self.counts[msg.get("type", "?")] += 1
+                    if msg.get("by"):
+                        self.by.add(msg["by"])
         except simple_websocket.ConnectionClosed as exc:
             if not self._stop.is_set():
                 self.error = f"socket closed: {exc}"

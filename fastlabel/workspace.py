@@ -280,8 +280,9 @@ def open_pool(config: Config, progress: Progress | None = None, recording: Recor
 
 
 def item_space(source: ImageSource) -> dict[str, Any]:
-    """The session's view of the ids: which are served now, and whether new ones may appear (folders)."""
-    return {"available": source.available(), "ids_may_grow": isinstance(source, ImageFolder)}
+    """The session's view of the ids: which are served now, and whether new ones may appear (a source
+    whose ids are kept in a registry: folders of images or recordings, manifests)."""
+    return {"available": source.available(), "ids_may_grow": getattr(source, "registry", None) is not None}
 
 
 def open_workspace(config: Config, progress: Progress | None = None) -> Workspace:

@@ -88,15 +88,27 @@ def no_dialogs(page: Page) -> list[str]:
     return seen
 
 
-def open_page(context, server: ServerProcess, timeout_ms: int = 30_000) -> Page:
+def open_page(context, server: ServerProcess, timeout_ms: int = 30_000, path: str = "/") -> Page:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.js_errors = errors  # type: ignore[attr-defined]
-    page.goto(server.base + "/")
+    page.goto(server.base + path)
     page.wait_for_selector("#grid .card", timeout=timeout_ms)
     expect(page.locator("#confirm")).to_be_enabled()
     return page
+
+
+def drop_image(page: Page) -> None:
+    """Drop a 64 px PNG (a flat skin tone) onto the page, as a file dragged in from the desktop."""
+    page.evaluate("""async () => {
+        const canvas = document.createElement('canvas'); canvas.width = canvas.height = 64;
+        const g = canvas.getContext('2d'); g.fillStyle = '#c08060'; g.fillRect(0, 0, 64, 64);
+        const blob = await new Promise(r => canvas.toBlob(r, 'image/png'));
+        const dt = new DataTransfer(); dt.items.add(new File([blob], 'face.png', {type: 'image/png'}));
+        document.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, cancelable: true}));
+        document.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, cancelable: true}));
+    }""")
 
 
 def rgb(css: str) -> tuple[int, int, int]:

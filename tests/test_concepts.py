@@ -134,7 +134,7 @@ def every_route(app) -> list[tuple[str, str, object]]:
     """(method, path, a valid body) for every /api route that acts on a concept."""
     bodies = {"/api/set_query": {"query": "x"}, "/api/submit_labels": [{"id": 0, "label": 1}],
               "/api/concepts": {"name": "fresh one"}, "/api/concepts/current": {"name": "positive"},
-              "/api/correct": [{"id": 0, "label": 1}]}
+              "/api/correct": [{"id": 0, "label": 1}], "/api/set_goal": {"goal": "find"}}
     out = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/") or rule.rule in ACCOUNT_ROUTES:

@@ -182,6 +182,15 @@ def test_static_files_are_served(app):
     assert client.get("/static/index.html").status_code == 200
 
 
+def test_every_call_from_the_page_goes_through_api_js():
+    """Only api.js sends requests (it adds the token and the tab's concept); a module with a fetch of its
+    own would act on whatever concept the server has current."""
+    js = Path(__file__).absolute().parent.parent / "static" / "js"
+    senders = {p.name for p in js.glob("*.js") if any(call in p.read_text() for call in ("fetch(", "XMLHttpRequest",
+                                                                                        "sendBeacon("))}
+    assert senders == {"api.js"}, senders
+
+
 # -- who may call -----------------------------------------------------------------------------
 
 

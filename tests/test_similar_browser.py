@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_browser import CHROMIUM, browser, context, open_page, server  # noqa: F401  (fixtures)
+from test_browser import CHROMIUM, browser, context, drop_image, open_page, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -56,14 +56,7 @@ def test_more_like_this_from_a_card_a_key_and_a_dropped_image(server, context): 
 
     before = page_ids(page)
     with page.expect_response(similar_page) as resp:
-        page.evaluate("""async () => {
-        const canvas = document.createElement('canvas'); canvas.width = canvas.height = 64;
-        const g = canvas.getContext('2d'); g.fillStyle = '#c08060'; g.fillRect(0, 0, 64, 64);
-        const blob = await new Promise(r => canvas.toBlob(r, 'image/png'));
-        const dt = new DataTransfer(); dt.items.add(new File([blob], 'face.png', {type: 'image/png'}));
-        document.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, cancelable: true}));
-        document.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, cancelable: true}));
-    }""")
+        drop_image(page)
     page.wait_for_function("ids => [...document.querySelectorAll('#grid .card')].map(c => +c.dataset.id).join() !== ids",
                            arg=",".join(map(str, before)))
     assert shown_as_sent(page, resp.value.json()) and page.locator(".toast-error").count() == 0

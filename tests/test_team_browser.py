@@ -13,12 +13,12 @@ from live_server import ServerProcess, call
 
 from fastlabel.users import UserStore
 
-from test_browser import CHROMIUM, LAUNCH_ARGS, VIEWPORT, screenshot
+from test_browser import CHROMIUM, VIEWPORT, browser, screenshot  # noqa: F401 (browser: a fixture)
 
 if not CHROMIUM.exists():
     pytest.skip(f"system Chromium not found at {CHROMIUM}", allow_module_level=True)
 try:
-    from playwright.sync_api import Page, expect, sync_playwright
+    from playwright.sync_api import Page, expect
 except ImportError:
     pytest.skip("playwright (python) is not installed", allow_module_level=True)
 
@@ -40,14 +40,6 @@ def team(new_home):
         yield srv, tokens
     finally:
         srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield b
-        b.close()
 
 
 def sign_in(browser, srv: ServerProcess, token: str) -> Page:

@@ -18,16 +18,9 @@ from fastlabel.session import LabelingSession
 from fastlabel.session.leases import Leases
 from fastlabel.session.views import labeler_fields, labels_jsonl
 
+from test_session import pool  # noqa: F401 (a fixture: 600 points in 32 dimensions and their labels)
+
 RECORDED = Path(__file__).absolute().parent.parent / "replays" / "demo-smiling.jsonl"
-
-
-@pytest.fixture(scope="module")
-def pool():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(600, 32)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    y = (x[:, 0] + 0.3 * x[:, 1] > 0).astype(int)
-    return x, y
 
 
 def answer(batch, y, flip=()):

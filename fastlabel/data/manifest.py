@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import posixpath
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,11 @@ def pick_column(columns: list[str], given: str | None, candidates: tuple[str, ..
     return found
 
 
+def normalised(path: str) -> str:
+    """A path as the registry keeps it: forward slashes, no "." parts or doubled separators."""
+    return posixpath.normpath(path.replace(os.sep, "/"))
+
+
 def cell_text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -116,7 +122,7 @@ class ManifestSource(ImageFolder):
                 why = f"{stat.strerror or stat}".lower()
                 broken.append((name, why if key is None else f"{path}: {why}"))
                 continue
-            found.append(FoundFile(Path(path).as_posix(), stat.st_size, stat.st_mtime_ns, key=key))
+            found.append(FoundFile(normalised(path), stat.st_size, stat.st_mtime_ns, key=key))
         return found, broken, metadata
 
     @property

@@ -140,12 +140,15 @@ def embed_by_content(source: HashedSource, encoder: Encoder, cache: EmbeddingCac
         log.info("Embedded %d new or changed %ss of %s with %s in %.1f s (%d reused from the cache%s).",
                  len(encode) - len(view.failures), media_of(source).noun, source.name, encoder.id, seconds,
                  len(reuse), f"; {len(todo) - len(encode)} more of the same content" if len(encode) < len(todo) else "")
-    dim = fresh.shape[1] if fresh is not None else (old.shape[1] if old is not None else 0)
-    rows = np.zeros((len(source), dim), dtype=np.float32)
     hashes: list[str | None] = [None] * len(source)
     for item, row in reuse.items():
-        rows[item] = old[row]  # type: ignore[index]
         hashes[item] = old_hashes[row]
+    if old is not None and not todo and hashes == old_hashes:
+        return old  # nothing new: the mapped cache as it is (no copy of a large pool)
+    dim = fresh.shape[1] if fresh is not None else (old.shape[1] if old is not None else 0)
+    rows = np.zeros((len(source), dim), dtype=np.float32)
+    if reuse:
+        rows[np.fromiter(reuse.keys(), np.int64, len(reuse))] = old[np.fromiter(reuse.values(), np.int64, len(reuse))]  # type: ignore[index]
     if fresh is not None:
         rows[todo] = fresh
         wanted = source.available()

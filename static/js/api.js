@@ -1,5 +1,6 @@
-// HTTP calls to the FastLabel server. Every failure becomes an ApiError carrying the
-// server's {"error": "..."} message, so callers can show it in a toast. A submit or an undo
+// HTTP calls to the FastLabel server: every call from the page goes through `request` here, which
+// sends the token and the tab's concept (no other module builds its own fetch). Every failure
+// becomes an ApiError carrying the server's {"error": "..."} message, so callers can show it in a toast. A submit or an undo
 // carries a request id of its own and is sent again with it when the answer is lost on the
 // way: the server applies each id once and answers a repeat as it answered the first.
 
@@ -16,10 +17,11 @@ export class ApiError extends Error {
   }
 }
 
-// The concept every call acts on (concepts.js sets it); the server's current one until then.
+// The concept every call and download link acts on (concepts.js sets it); the server's current one until then.
 let concept = null;
 export function useConcept(name) {
   concept = name || null;
+  relinkDownloads();
 }
 
 /** A same-origin URL with the token and the concept appended, for links and sockets that cannot send headers. */
@@ -29,6 +31,11 @@ export function withToken(path) {
   if (token) url.searchParams.set("token", token);
   if (concept && !url.searchParams.has("concept")) url.searchParams.set("concept", concept);
   return url.pathname + url.search;
+}
+
+/** Point every download link (a[data-api]) at its route with the token and the tab's concept. */
+export function relinkDownloads() {
+  for (const link of document.querySelectorAll("a[data-api]")) link.href = withToken(link.dataset.api);
 }
 
 const RETRIES = 2; // sends of the same request id after a lost answer
@@ -55,7 +62,8 @@ async function once(method, path, { query, body } = {}) {
   }
 }
 
-async function request(method, path, { query, body } = {}) {
+/** One call: `body` is sent as JSON, or as it is (a Blob) when its `type` is given. */
+async function request(method, path, { query, body, type } = {}) {
   const url = new URL(path, location.href);
   for (const [k, v] of Object.entries(query || {})) {
     if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
@@ -63,14 +71,14 @@ async function request(method, path, { query, body } = {}) {
   if (concept && !url.searchParams.has("concept")) url.searchParams.set("concept", concept);
   const headers = { Accept: "application/json" };
   if (token) headers["X-FastLabel-Token"] = token;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (body !== undefined) headers["Content-Type"] = type || "application/json";
 
   let res;
   try {
     res = await fetch(url, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || type ? body : JSON.stringify(body),
       cache: "no-store",
     });
   } catch {
@@ -90,11 +98,16 @@ async function request(method, path, { query, body } = {}) {
 }
 
 export const api = {
+  signIn: (token) => request("POST", "/api/signin", { body: { token } }),
   state: () => request("GET", "/api/state"),
   setQuery: (query) => request("POST", "/api/set_query", { body: { query } }),
   setGoal: (goal) => request("POST", "/api/set_goal", { body: { goal } }),
-  nextBatch: (strategy, batchSize) =>
-    request("GET", "/api/next_batch", { query: { strategy, batch_size: batchSize } }),
+  nextBatch: (strategy, batchSize, ids = []) =>
+    request("GET", "/api/next_batch", {
+      query: { strategy, batch_size: batchSize, ids: ids.length ? ids.join(",") : undefined },
+    }),
+  similarImage: (blob, type, batchSize) =>
+    request("POST", "/api/similar_image", { query: { batch_size: batchSize }, body: blob, type }),
   submitLabels: (labels, { batchId, pageMs, clicks }) =>
     once("POST", "/api/submit_labels", {
       query: { batch_id: batchId, page_ms: pageMs, clicks },

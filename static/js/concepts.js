@@ -2,18 +2,12 @@
 // Every API call and download link carries the chosen concept (api.useConcept), so a tab
 // keeps labeling its own concept even when another tab switches.
 
-import { api, useConcept, withToken } from "./api.js";
+import { api, useConcept } from "./api.js";
 import { showError, toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
 let current = null;
 let hooks = { canLeave: () => true, onSwitch: async () => {}, hasText: () => false };
-
-function relink() {
-  for (const link of document.querySelectorAll("a[data-api]")) link.href = withToken(link.dataset.api);
-  const model = $("export-model");
-  if (model) model.href = withToken("/api/export/model");
-}
 
 function render(list) {
   const picker = $("concept-picker");
@@ -32,8 +26,7 @@ function render(list) {
 
 function use(name) {
   current = name;
-  useConcept(name);
-  relink();
+  useConcept(name); // and every download link with it
 }
 
 /** The concept a tab starts on: the one in its URL when given, else the server's current one. */

@@ -1,7 +1,7 @@
 // Wires the page together: start-up (loading -> ready), the toolbar, the labeling loop
 // (next page -> label -> confirm & train -> next page), undo, and pushed retrains.
 
-import { api, withToken } from "./api.js";
+import { api, relinkDownloads } from "./api.js";
 import { bindAudio, formatSeconds } from "./audio.js";
 import { bindCloser } from "./closer.js";
 import { currentConcept, initConcepts, refreshConcepts } from "./concepts.js";
@@ -410,7 +410,7 @@ function toggleHelp(force) {
 const sound = bindAudio();
 
 function wire() {
-  for (const link of document.querySelectorAll("a[data-api]")) link.href = withToken(link.dataset.api);
+  relinkDownloads();
   $("confirm").addEventListener("click", confirm);
   $("undo").addEventListener("click", undo);
   $("strategy").addEventListener("change", onMenuChange);

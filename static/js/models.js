@@ -69,5 +69,4 @@ function onExportClick(e) {
   toast("No model yet: confirm a page with at least one positive and one negative first.", "info");
 }
 
-$("export-model").href = exportUrl();
 $("export-model").addEventListener("click", onExportClick);

@@ -1,19 +1,19 @@
 // The sign-in page: posts the personal token once; the server answers with an HttpOnly cookie.
+
+import { api } from "./api.js";
+
 const form = document.getElementById("signin-form");
 const error = document.getElementById("signin-error");
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   error.hidden = true;
-  const token = document.getElementById("token").value.trim();
-  const res = await fetch("/api/signin", {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }),
-  });
-  if (res.ok) {
-    window.location.replace("/");
+  try {
+    await api.signIn(document.getElementById("token").value.trim());
+  } catch (err) {
+    error.textContent = err.message || "sign-in failed";
+    error.hidden = false;
     return;
   }
-  const body = await res.json().catch(() => ({}));
-  error.textContent = body.error || `sign-in failed (${res.status})`;
-  error.hidden = false;
+  window.location.replace("/");
 });

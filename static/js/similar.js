@@ -2,32 +2,13 @@
 // image dropped or pasted into the page, show the unlabeled items nearest to it, pre-labeled
 // positive. With no card focused, M searches around every labeled positive.
 
-import { ApiError, token } from "./api.js";
+import { ApiError, api } from "./api.js";
 
 const MAX_SIDE = 512; // a dropped photo is scaled down before upload: the server takes 2 MB at most
 
-async function send(method, path, { query = {}, body, type } = {}) {
-  const url = new URL(path, location.href);
-  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
-  const headers = { Accept: "application/json" };
-  if (token) headers["X-FastLabel-Token"] = token;
-  if (type) headers["Content-Type"] = type;
-  let res;
-  try {
-    res = await fetch(url, { method, headers, body, cache: "no-store" });
-  } catch {
-    throw new ApiError("The server cannot be reached. Is `fastlabel serve` still running?", 0);
-  }
-  const data = await res.json().catch(() => null);
-  if (!res.ok) throw new ApiError((data && data.error) || `${res.status} ${res.statusText}`, res.status);
-  return data;
-}
-
 /** The page of items nearest to the given cards (none: around every labeled positive). */
 export function similarToCards(ids, batchSize) {
-  const query = { strategy: "similar", batch_size: batchSize };
-  if (ids.length) query.ids = ids.join(",");
-  return send("GET", "/api/next_batch", { query });
+  return api.nextBatch("similar", batchSize, ids);
 }
 
 /** The page of items nearest to an image file (scaled down to MAX_SIDE first when the browser can read it). */
@@ -46,7 +27,7 @@ export async function similarToImage(file, batchSize) {
   } catch {
     // not decodable here: send it as it is and let the server say what is wrong with it
   }
-  return send("POST", "/api/similar_image", { query: { batch_size: batchSize }, body, type });
+  return api.similarImage(body, type, batchSize);
 }
 
 /** A small "more like this" button on every card of the grid. */
