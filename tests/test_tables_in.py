@@ -150,3 +150,14 @@ def test_a_manifest_naming_one_file_under_many_ids_embeds_it_once(photos: Path, 
     assert seen == [3] and rows_out.shape == (30, 3)
     np.testing.assert_array_equal(rows_out[4], rows_out[1])
     assert not np.array_equal(rows_out[0], rows_out[1])
+
+
+def test_imagefolder_layout_as_a_dataset(tmp_path: Path) -> None:
+    pytest.importorskip("datasets")
+    for label, value in (("cat", 30), ("dog", 200)):
+        for i in range(2):
+            shade(tmp_path / "imf" / "train" / label / f"{label}{i}.png", value + i)
+    source = load_source(table=TableSpec(hf_dataset=tmp_path / "imf", cache_dir=tmp_path / "c"),
+                         registry_dir=tmp_path / "reg")
+    assert source.paths == ["cat0.png", "cat1.png", "dog0.png", "dog1.png"]
+    assert [source.metadata(i)["label"] for i in range(4)] == ["0", "0", "1", "1"]
