@@ -49,3 +49,34 @@ def test_find_stop_signal_needs_the_estimate_audit_pages_and_a_dry_search():
     assert not find_stopping_signal(find_progress(100, quality(Estimate(50.0, 10.0, 90.0, 6))), [0.0, 0.0])[0]
     early = find_progress(20, quality(Estimate(0.0, 0.0, 900.0, 2)))
     assert not find_stopping_signal(early, [0.0, 0.0])[0]  # too few audited pages to say
+
+
+def test_bench_goal_without_strategies_runs_that_goals_strategy_alone():
+    from fastlabel.cli import build_parser
+    from fastlabel.cli.commands import bench_strategies
+
+    parse = build_parser().parse_args
+    assert bench_strategies(parse(["bench", "--goal", "find"])) == ["active_search"]
+    assert bench_strategies(parse(["bench", "--goal", "train"])) == ["hunt_refine"]
+    assert bench_strategies(parse(["bench", "--goal", "find", "--strategies", "random"])) == ["random"]
+    assert bench_strategies(parse(["bench"])) is None  # every strategy, or the suite's own
+    assert parse(["serve", "--goal", "find"]).goal == "find"
+
+
+def test_session_goal_is_a_command_replayed_from_the_log():
+    import numpy as np
+
+    from fastlabel.session import LabelingSession
+
+    emb = np.random.default_rng(0).normal(size=(120, 8)).astype(np.float32)
+    session = LabelingSession(emb, seed=1, goal="train")
+    assert session.goal.name == "train" and "find" not in session.insights()
+    assert session.set_goal("find").strategy == "active_search"
+    session.set_goal("find")  # unchanged: nothing recorded
+    assert [e.type for e in session.log.events].count("goal_set") == 1
+    view = session.insights()
+    assert view["goal"] == "find" and view["find"]["found"] == 0 and not view["stop"]["ready"]
+    with pytest.raises(InvalidInput):
+        session.set_goal("everything")
+    again = LabelingSession.replay(session.log.events, emb)
+    assert again.goal.name == "find"
