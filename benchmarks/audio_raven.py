@@ -4,7 +4,7 @@
         --scapes ../shared/data/fsdd/soundscapes --home H --out bench-raven
 
 A session on the FSDD clips (BirdNET) is labeled by a simulated user answering "is this a 7?" for
-`--pages` pages of the default strategy; its model is exported, then `fastlabel classify --format
+`--pages` pages of `--strategy` (hunt_refine); its model is exported, then `fastlabel classify --format
 raven` writes one selection table per soundscape. A selection is right when it overlaps a placed 7
 (soundscapes.csv); a placed 7 is found when a selection overlaps it. Prints precision and recall of
 the selections at the model's threshold, and writes the tables under --out.
@@ -30,12 +30,12 @@ from fastlabel.workspace import open_pool
 DIGIT = "7"
 
 
-def label_clips(pool, pages: int, page_size: int, seed: int) -> LabelingSession:
+def label_clips(pool, pages: int, page_size: int, seed: int, strategy: str) -> LabelingSession:
     truth = {row["file"]: row["digit"] == DIGIT for row in csv.DictReader((pool.config.audio.parent / "labels.csv").open())}
     y = np.array([truth[Path(pool.source.describe(i)["name"]).name] for i in range(len(pool.source))], dtype=int)
     session = LabelingSession(pool.embeddings, seed=seed, encoder_id=pool.encoder.id, data_id=pool.source.fingerprint())
     for _ in range(pages):
-        batch = session.next_batch(Config.default_strategy, page_size)
+        batch = session.next_batch(strategy, page_size)
         session.submit([(i, int(y[i])) for i in batch.ids], batch_id=batch.batch_id)
     return session
 
@@ -60,10 +60,11 @@ def main() -> None:
     p.add_argument("--pages", type=int, default=10)
     p.add_argument("--page-size", type=int, default=24)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strategy", default="hunt_refine", help="how the simulated user's pages are chosen")
     p.add_argument("--out", type=Path, default=Path("bench-raven"))
     args = p.parse_args()
     pool = open_pool(Config(home=args.home, audio=args.digits, encoder="birdnet"))
-    session = label_clips(pool, args.pages, args.page_size, args.seed)
+    session = label_clips(pool, args.pages, args.page_size, args.seed, args.strategy)
     export = export_version(session, pool.encoder, media=media_spec(pool.source))
     args.out.mkdir(parents=True, exist_ok=True)
     model = args.out / "spoken-7.safetensors"
