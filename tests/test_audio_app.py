@@ -165,3 +165,25 @@ def test_images_have_no_sound(new_home):
     app = create_app(Config(home=new_home(), encoder="pixels"), background=False)
     res = app.test_client().get("/api/audio/0")
     assert res.status_code == 400 and "not recordings" in res.get_json()["error"]
+
+
+def test_a_birdnet_class_is_the_query_and_an_unknown_one_names_the_nearest(home):
+    pytest.importorskip("ai_edge_litert")
+    from fastlabel.errors import EncoderUnavailable
+    from fastlabel.embeddings.birdnet import model_folder
+
+    try:
+        model_folder()
+    except EncoderUnavailable as exc:
+        pytest.skip(str(exc))
+    config = Config(home=home, audio=home / "rec", encoder="birdnet", session=home / "birdnet-session.jsonl")
+    client = create_app(config, background=False).test_client()
+    assert client.get("/api/state").get_json()["encoder"]["has_text"] is True
+    res = client.post("/api/set_query", json={"query": "eurasian BLACKBIRD"})
+    assert res.status_code == 200 and res.get_json()["query"] == "eurasian BLACKBIRD"
+    batch = client.get("/api/next_batch?strategy=verify_positives&batch_size=6").get_json()
+    assert batch["batch_type"] == "positive" and len({i["prob_pos"] for i in batch["items"]}) > 1
+    res = client.post("/api/set_query", json={"query": "Eurasian Blakbird"})
+    assert res.status_code == 400
+    message = res.get_json()["error"]
+    assert "did you mean" in message and "Eurasian Blackbird" in message

@@ -53,7 +53,7 @@ def test_the_prior_is_the_classifiers_own_score_and_replays_without_it(pool):
     expected = 1 / (1 + np.exp(-(x @ classes.weights["Human vocal"] - 5.0)))
     np.testing.assert_allclose(s.probs, expected, atol=1e-5)  # not centred on the pool's mean
     event = [e for e in s.log.events if isinstance(e, QuerySet)][-1]
-    assert event.query_type == "class" and event.bias == -5.0 and event.version == 2
+    assert event.query_type == "class" and event.bias == -5.0
     batch = s.next_batch("verify_positives", 20)  # before any label
     assert np.mean(y[batch.ids]) > 0.9
     events, _ = parse_jsonl(s.export_events_jsonl())
@@ -88,3 +88,12 @@ def test_text_queries_of_older_journals_load_as_text():
     assert event.query_type == "text" and event.bias == 0.0
     with pytest.raises(InvalidInput, match="query_type"):
         event_from_dict({**old, "v": 2, "query_type": "regex", "bias": 0.0})
+
+
+def test_the_bench_runs_zero_shot_rows_with_the_query_given():
+    from fastlabel.bench.simulate import ZERO_SHOT, plan_runs
+
+    runs, _ = plan_runs(["random"], "spoken_7", True, "Human vocal")
+    assert [(r.name, r.query) for r in runs] == [("random", None), (ZERO_SHOT, "Human vocal")]
+    runs, _ = plan_runs(["random"], "Smiling", True)
+    assert runs[-1].query is not None and "smil" in runs[-1].query.lower()

@@ -369,7 +369,7 @@ def test_warm_cache_load_is_fast(tmp_path: Path) -> None:
 
 
 def test_make_encoder_by_name(tmp_path: Path) -> None:
-    assert set(ENCODER_NAMES) == {"auto", "clip", "imagenet", "pixels", "precomputed"}
+    assert set(ENCODER_NAMES) == {"auto", "clip", "imagenet", "pixels", "precomputed", "birdnet", "logmel"}
     assert isinstance(make_encoder("pixels"), PixelEncoder)
     path = tmp_path / "e.npy"
     np.save(path, np.ones((3, 2), dtype=np.float32))

@@ -82,6 +82,7 @@ def test_two_labelers_and_an_admin_label_together(team, browser):
     assert not set(card_ids(ann)) & set(card_ids(bob))  # each one's cards are leased to them
     expect(ann.locator("#team-section")).to_be_visible()
     expect(ann.locator("#signed-in-name")).to_have_text("Signed in as ann (labeler)")
+    expect(ann.locator("nav.exports")).to_be_hidden()  # downloads are an admin's
 
     confirm(ann)  # ann's page retrains the head: bob's panel hears of it
     expect(bob.locator("#team-last")).to_have_attribute("data-by", "ann", timeout=15_000)
@@ -105,6 +106,7 @@ def test_two_labelers_and_an_admin_label_together(team, browser):
     confirm(bob)
 
     boss = sign_in(browser, srv, tokens["boss"])
+    expect(boss.locator("nav.exports")).to_be_visible()
     queued = boss.locator(f'#disagree-list .disagree[data-id="{disputed}"]')
     expect(queued).to_be_visible(timeout=15_000)
     expect(queued).to_contain_text("ann:")

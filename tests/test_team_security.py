@@ -54,7 +54,8 @@ def test_a_labeler_labels_but_may_not_export_or_manage(app, team_home):
     assert client.get("/api/state", headers=header(ann)).status_code == 200
     assert client.get("/api/me", headers=header(ann)).get_json() == {"name": "ann", "role": "labeler", "team": True}
     for method, path in [("GET", "/api/export/labels"), ("GET", "/api/export/events"),
-                         ("GET", "/api/export/predictions"), ("GET", "/api/users"), ("POST", "/api/users"),
+                         ("GET", "/api/export/predictions"), ("GET", "/api/export/model"),
+                         ("GET", "/api/export/table"), ("GET", "/api/users"), ("POST", "/api/users"),
                          ("POST", "/api/users/ann/rotate"), ("DELETE", "/api/users/boss"), ("POST", "/api/concepts"),
                          ("POST", "/api/resolve")]:
         res = client.open(path, method=method, headers=header(ann), json={"name": "x"})

@@ -25,6 +25,7 @@ class BenchSpec:
     batch_size: int = 48
     seeds: int = 5
     test_fraction: float = 0.2
+    query: str | None = None  # the zero-shot rows' query (a text, or a class name); None: from the attribute
 
 
 @dataclass
@@ -59,7 +60,7 @@ def run_benchmark(embeddings: np.ndarray, columns: dict[str, np.ndarray], identi
             task = make_task(embeddings, columns[attribute], split.train, split.test, attribute, seed, index)
             index = task.fitted_index()
             result.references[(attribute, seed)] = reference_auc(task)
-            runs, notes = plan_runs(spec.strategies, attribute, has_text)
+            runs, notes = plan_runs(spec.strategies, attribute, has_text, spec.query)
             result.notes += [n for n in notes if n not in result.notes]
             result.points += run_task(task, runs, spec.budget, spec.batch_size,
                                       text_encoder=text_encoder if has_text else None, progress=progress)

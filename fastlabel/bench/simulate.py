@@ -95,12 +95,14 @@ def benchable_strategies(spec: str) -> list[str]:
     return names
 
 
-def plan_runs(strategies: Sequence[str], attribute: str, has_text: bool) -> tuple[list[Run], list[str]]:
-    """The rows to run, and notes on what was skipped. Zero-shot rows need an encoder with text."""
+def plan_runs(strategies: Sequence[str], attribute: str, has_text: bool,
+              query: str | None = None) -> tuple[list[Run], list[str]]:
+    """The rows to run, and notes on what was skipped. Zero-shot rows need an encoder with text (or
+    classes); their query is `query`, else one made from the attribute's name."""
     runs = [Run(s, s) for s in strategies if s != ZERO_SHOT]
     notes: list[str] = []
     if has_text:
-        query = attribute_query(attribute)
+        query = query or attribute_query(attribute)
         runs.append(Run(ZERO_SHOT, "verify_positives", query))
         if HYBRID in strategies:
             runs.append(Run(f"{HYBRID}+text", HYBRID, query))

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--goal", choices=("find", "train"),
                    help="without --strategies: that goal's default strategy alone (with --suite: and random)")
     p.add_argument("--budget", type=int, default=600, help="labels per run (default 600)")
+    p.add_argument("--query", help="the zero-shot rows' query: a text for CLIP, a class name for BirdNET "
+                   "(default: made from the attribute's name)")
     p.add_argument("--batch-size", type=int, help="page size (default 48, or the suite's)")
     s_ = p.add_argument_group("suite (instead of --attribute: fixed tasks, both goals, paired intervals)")
     s_.add_argument("--suite", help="full | smoke: see benchmarks/README.md")

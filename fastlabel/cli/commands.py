@@ -156,7 +156,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return bench_suite(args)
     spec = BenchSpec(attributes=parse_attribute_args(args.attribute),
                      strategies=tuple(bench_strategies(args) or benchable_strategies("all")), budget=args.budget,
-                     batch_size=args.batch_size or 48, seeds=args.seeds or 5, test_fraction=args.test_fraction)
+                     batch_size=args.batch_size or 48, seeds=args.seeds or 5, test_fraction=args.test_fraction,
+                     query=args.query)
     pool = open_pool(config_from_args(args), progress=tqdm_progress())
     report = bench(pool, spec, args.identities, args.out, plots=not args.no_plots,
                    progress=line_progress(args))

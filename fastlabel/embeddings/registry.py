@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ENCODER_NAMES: tuple[str, ...] = ("auto", "clip", "imagenet", "pixels", "precomputed", "logmel", "birdnet")
+# every encoder name, for every media (data/media.py says which media each embeds)
+ENCODER_NAMES: tuple[str, ...] = tuple(dict.fromkeys(name for kind in MEDIA.values() for name in kind.encoders))
 
 
 def _precomputed(embeddings_path: str | Path | None) -> Encoder:

@@ -31,6 +31,14 @@ def json_body() -> Any:
         raise InvalidInput(f"malformed JSON: {exc}") from None
 
 
+def field_body(name: str, shape: str) -> Any:
+    """The value in a body that must be exactly {name: ...}; `shape` shows the caller a good one."""
+    raw = json_body()
+    if not isinstance(raw, dict) or set(raw) != {name}:
+        raise InvalidInput(f"body must be {shape}")
+    return raw[name]
+
+
 def int_arg(name: str, *, default: int | None = None, minimum: int = 0,
             maximum: int | None = MAX_INT_ARG) -> int | None:
     """A query-string integer within [minimum, maximum] (no maximum: the caller clamps)."""

@@ -6,18 +6,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from ..errors import InvalidInput
-from .bodies import json_body
+from .bodies import field_body
 from .runtime import runtime
 
 concepts = Blueprint("concepts", __name__, url_prefix="/api")
 
 
 def name_body() -> Any:
-    raw = json_body()
-    if not isinstance(raw, dict) or set(raw) != {"name"}:
-        raise InvalidInput('body must be {"name": "..."}')
-    return raw["name"]
+    return field_body("name", '{"name": "..."}')
 
 
 def listing() -> dict[str, Any]:

@@ -9,10 +9,9 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, jsonify, request
 
-from ..errors import InvalidInput
 from ..threshold import THRESHOLD
 from .auth import current_labeler
-from .bodies import exemplar_ids, int_arg, json_body, parse_labels, request_id_arg
+from .bodies import exemplar_ids, field_body, int_arg, json_body, parse_labels, request_id_arg
 from .media import item_json
 from .pages import batch_json
 from .runtime import runtime
@@ -36,21 +35,17 @@ def state() -> Response:
 
 @api.post("/set_query")
 def set_query() -> Response:
-    raw = json_body()
-    if not isinstance(raw, dict) or set(raw) != {"query"}:
-        raise InvalidInput('body must be {"query": "..."}')
+    text = field_body("query", '{"query": "..."}')
     session = runtime().workspace.session
-    query = session.set_query(raw["query"], labeler=current_labeler())
+    query = session.set_query(text, labeler=current_labeler())
     return jsonify({"query": query, "counts": session.counts()})
 
 
 @api.post("/set_goal")
 def set_goal() -> Response:
-    raw = json_body()
-    if not isinstance(raw, dict) or set(raw) != {"goal"}:
-        raise InvalidInput('body must be {"goal": "find"} or {"goal": "train"}')
+    name = field_body("goal", '{"goal": "find"} or {"goal": "train"}')
     session = runtime().workspace.session
-    goal = session.set_goal(raw["goal"])
+    goal = session.set_goal(name)
     return jsonify({"goal": goal.name, "strategy": goal.strategy, **session.insights()})
 
 

@@ -129,6 +129,11 @@ export async function initTeam() {
   } catch {
     return;
   }
+  if (me.team && me.role !== "admin") {
+    // a labeler labels and reviews: downloads and new concepts are an admin's (the server says 403)
+    document.querySelector("nav.exports").hidden = true;
+    $("new-concept").hidden = true;
+  }
   if (me.team) {
     $("signed-in").hidden = false;
     $("signed-in-name").textContent = `Signed in as ${me.name} (${me.role})`;
