@@ -11,7 +11,7 @@ from typing import Sequence
 from ..version import __version__
 from ..config import Config
 from ..errors import FastLabelError
-from .arguments import add_data_args, add_simulation_args, config_from_args, journal_config, tqdm_progress
+from .arguments import add_data_args, add_ray_args, add_simulation_args, config_from_args, journal_config, tqdm_progress
 from .commands import (
     cmd_bench,
     cmd_demo_data,
@@ -49,12 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("embed", help="compute (and cache) the embeddings with a progress bar")
     add_data_args(p)
     p.add_argument("--out", type=Path, help="also save them as .npy (with --engine ray: the shard folder)")
-    r = p.add_argument_group("distributed (pip install 'fastlabel[distributed]')")
-    r.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process; ray: Ray Data actors, writing shards to --out DIR")
-    r.add_argument("--ray-address", help="an existing Ray cluster (default: start one on this machine)")
-    r.add_argument("--ray-actors", type=int, help="encoder actors (default: 1 here, one per 4 CPUs or per GPU on a cluster)")
-    r.add_argument("--shard-rows", type=int, default=100_000, help="embeddings per shard (default 100000)")
+    add_ray_args(p, "encoder", "embeddings")
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("replay", help="rebuild a session from its JSONL and summarise it")
@@ -127,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from ..model.commands import register as register_model_commands
 
-    register_model_commands(sub, add_data_args, config_from_args, journal_config, tqdm_progress)
+    register_model_commands(sub, add_data_args, add_ray_args, config_from_args, journal_config, tqdm_progress)
     return parser
 
 

@@ -48,6 +48,16 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+def add_ray_args(p: argparse.ArgumentParser, what: str, out: str) -> None:
+    """The Ray engine's flags, shared by `embed` and `classify`: `what` the actors hold, `out` what a shard holds."""
+    r = p.add_argument_group("distributed (pip install 'fastlabel[distributed]')")
+    r.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray Data actors, writing shards to --out DIR")
+    r.add_argument("--ray-address", help="an existing Ray cluster (default: start one on this machine)")
+    r.add_argument("--ray-actors", type=int, help=f"{what} actors (default: 1 here, one per 4 CPUs or per GPU on a cluster)")
+    r.add_argument("--shard-rows", type=int, default=100_000, help=f"{out} per shard (default 100000)")
+
+
 def add_simulation_args(p, *, seeds: int | None) -> None:
     """Flags shared by `bench` and `replay --against`: what the simulated labeler answers from."""
     p.add_argument("--attribute", action="append",

@@ -151,6 +151,7 @@ def cmd_export_table(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.ArgumentParser], None],
+             add_ray_args: Callable[[argparse.ArgumentParser, str, str], None],
              make_config: Callable[..., Any], journal_config: Callable[[argparse.Namespace, Any], Any],
              progress: Callable[[], Any]) -> None:
     """Add the two commands to the `fastlabel` parser."""
@@ -195,12 +196,7 @@ def register(sub: argparse._SubParsersAction, add_data_args: Callable[[argparse.
     p.add_argument("--format", choices=("rows", "raven"), default="rows",
                    help="rows: one row per image or window (default); raven: with --audio, one Raven Pro selection "
                         "table per recording, the windows at or above the threshold merged into selections")
-    r = p.add_argument_group("distributed (pip install 'fastlabel[distributed]')")
-    r.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process; ray: Ray Data batch inference into parquet shards under --out DIR")
-    r.add_argument("--ray-address", help="an existing Ray cluster (default: start one on this machine)")
-    r.add_argument("--ray-actors", type=int, help="model actors (default: 1 here, one per 4 CPUs or per GPU on a cluster)")
-    r.add_argument("--shard-rows", type=int, default=100_000, help="rows per parquet shard (default 100000)")
+    add_ray_args(p, "model", "rows")
     p.add_argument("--threshold", type=float, help="P(positive) at or above which label is 1 (default: the model's)")
     p.add_argument("--clip-checkpoint", type=Path, help="the CLIP checkpoint file a checkpoint-based model needs")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
