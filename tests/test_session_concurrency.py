@@ -14,7 +14,7 @@ import pytest
 from fastlabel.events import EventLog, ModelTrained
 from fastlabel.learner import registry
 from fastlabel.learner.base import PageKind
-from fastlabel.learner.head import HeadConfig
+from fastlabel.learner.head import FOREGROUND, HeadConfig, Learner
 from fastlabel.server.push import Hub, announce_retrain
 from fastlabel.session import LabelingSession, Retrained
 from fastlabel.session import page_commands as session_module
@@ -210,3 +210,22 @@ def test_hybrid_and_hunt_refine_share_their_cold_start() -> None:
     assert np.array_equal(*picks)  # one cold-start block (refine.py), the same seeded pool
     with pytest.raises(Exception, match="unknown strategy 'nope'"):
         session.next_batch("nope", 12)
+
+
+def test_fits_that_can_wait_pause_while_a_retrain_runs() -> None:
+    """A review's fold head (between_steps=FOREGROUND.wait_idle) makes no step while a retrain holds the gate."""
+    rng = np.random.default_rng(0)
+    learner = Learner(rng.normal(size=(200, 16)).astype(np.float32), HeadConfig(steps=20))
+    steps: list[int] = []
+
+    def counted() -> None:
+        FOREGROUND.wait_idle()
+        steps.append(1)
+
+    with FOREGROUND.running():
+        fit = threading.Thread(target=learner.fit, args=(np.arange(40), np.arange(40) % 2, 0, counted))
+        fit.start()
+        fit.join(0.5)
+        assert fit.is_alive() and steps == []  # paused before its first step
+    fit.join(10)
+    assert not fit.is_alive() and len(steps) == 20

@@ -8,8 +8,11 @@ single batched forward pass without autograd.
 from __future__ import annotations
 
 import math
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -103,6 +106,35 @@ def probs_of(model: MLPHead, x: torch.Tensor, chunk: int) -> np.ndarray:
     return torch.cat(out).float().cpu().numpy() if out else np.empty(0, np.float32)
 
 
+class Foreground:
+    """Fits a person is waiting on (a retrain after a submit) come first: work that can wait (a review
+    page's fold heads) calls `wait_idle` between its steps and pauses while any such fit runs, in any
+    session of the process, so on a few cores it never slows a submit down."""
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._idle = threading.Condition()
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        with self._idle:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._running -= 1
+                if not self._running:
+                    self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: not self._running)
+
+
+FOREGROUND = Foreground()
+
+
 class Learner:
     """Owns the head and the pool's embeddings; `fit` on labeled ids, `predict` for every item."""
 
@@ -119,10 +151,12 @@ class Learner:
     def reset(self) -> None:
         self.head = None
 
-    def fit(self, ids: np.ndarray, labels: np.ndarray, seed: int) -> FitReport:
+    def fit(self, ids: np.ndarray, labels: np.ndarray, seed: int,
+            between_steps: Callable[[], None] | None = None) -> FitReport:
         """Train on (ids, labels); warm-starts from the last weights when configured. Every random
         draw (initial weights, row samples) comes from a generator seeded with `seed`, so a fit
-        is reproducible whatever other threads do."""
+        is reproducible whatever other threads do. `between_steps` runs before each optimiser step
+        (work that can wait passes FOREGROUND.wait_idle)."""
         cfg = self.config
         start = time.perf_counter()
         init = torch.Generator().manual_seed(seed)
@@ -140,6 +174,8 @@ class Learner:
         loss = torch.tensor(0.0)
         rows = x.shape[0]
         for _ in range(steps):
+            if between_steps is not None:
+                between_steps()
             opt.zero_grad(set_to_none=True)
             if rows > cfg.max_rows_per_step:  # a seeded sample, so replays match
                 pick = torch.randint(rows, (cfg.max_rows_per_step,), device=self.device, generator=sample)

@@ -14,7 +14,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ..events import SessionState
-from ..learner.head import HeadConfig, Learner
+from ..learner.head import FOREGROUND, HeadConfig, Learner
 from ..learner.registry import REVIEW
 from .training import training_seed
 
@@ -44,7 +44,8 @@ def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> np
 def out_of_fold_probs(embeddings: np.ndarray, ids: np.ndarray, labels: np.ndarray, *, folds: int = DEFAULT_FOLDS,
                       seed: int = 0, config: HeadConfig | None = None) -> np.ndarray:
     """P(positive) of every (id, label) from a head that did not train on it. Needs two of each class;
-    uses fewer folds when a class has fewer than `folds` members."""
+    uses fewer folds when a class has fewer than `folds` members. The fold heads give way to retrains
+    a person waits on (FOREGROUND), so a review page never slows a submit down."""
     labels = np.asarray(labels, dtype=np.int64)
     smallest = min(int(labels.sum()), int(labels.size - labels.sum()))
     if smallest < 2:
@@ -56,7 +57,7 @@ def out_of_fold_probs(embeddings: np.ndarray, ids: np.ndarray, labels: np.ndarra
     for f in range(k):
         held = fold == f
         learner.reset()  # a fresh head per fold: nothing leaks from the rows it scores
-        learner.fit(ids[~held], labels[~held], training_seed(seed, f))
+        learner.fit(ids[~held], labels[~held], training_seed(seed, f), between_steps=FOREGROUND.wait_idle)
         out[held] = learner.predict(ids[held])
     return out
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..events import SessionState
-from ..learner.head import HeadConfig, Learner, MLPHead, probs_of
+from ..learner.head import FOREGROUND, HeadConfig, Learner, MLPHead, probs_of
 from ..learner.zeroshot import blend
 from ..threshold import THRESHOLD
 from .estimates import QualityEstimates, quality_estimates
@@ -177,11 +177,12 @@ class Trainer:
         ids, ys = training_set(state)
         train_ms = None
         if can_learn(ys):
-            report = self.learner.fit(ids, ys, training_seed(state.seed, seq))
+            with FOREGROUND.running():  # a person waits on this fit: work that can wait pauses meanwhile
+                report = self.learner.fit(ids, ys, training_seed(state.seed, seq))
+                head = None if self.background else self.learner.predict()
             train_ms = round(report.train_ms, 2)
             if self.background:
                 return self._score_in_background(seq, state, train_ms, done)
-            head = self.learner.predict()
         else:
             self.learner.reset()
             head = None
