@@ -154,14 +154,15 @@ def onnx_features(
     """An onnxruntime forward for the model `build` returns (pixels -> features, eval mode, called only
     when the graph must be exported), from the cached graph when there is one; None (logged once) when
     onnxruntime is missing or the graph cannot be made or run, so the caller keeps its torch forward.
-    `threads`: intra-op threads, by default torch's (one per core unless set otherwise)."""
+    `threads`: intra-op threads, by default one per core. Not torch's count: importing faiss sets the
+    process's OpenMP threads to 1, which torch then reports, and the forward ran on one core."""
     try:
         ort = _import_onnxruntime()
     except ImportError as exc:
         _log_once("onnxruntime is not installed (%s), so %s runs in torch; pip install 'fastlabel[onnx]' "
                   "for a ~4x faster forward pass on CPU.", exc, model_id)
         return None
-    threads = threads or torch.get_num_threads()
+    threads = threads or os.cpu_count() or 1
     path = graph_path(cache_dir, model_id, input_size, weights_package)
     if path.is_file() or copy_shared_graph(path):
         try:
