@@ -66,8 +66,9 @@ class Labeler:
 
 
 def label(base: str, who: Labeler, concept: str, truth: list[int], pages: int, batch_size: int,
-          start: threading.Barrier | None) -> None:
-    """`pages` rounds of next page -> answer -> submit; the time from sending a submit to holding the next page."""
+          start: threading.Barrier | None, think_s: float = 0.0) -> None:
+    """`pages` rounds of next page -> answer -> submit; the time from sending a submit to holding the next page.
+    `think_s`: the mean time spent looking at a page before submitting it (0.5x-1.5x, at random)."""
     rng = random.Random(hash(who.name) & 0xFFFF)
     client = Client(base, token=who.token)
     watcher = Watcher(base, [], who.token)
@@ -82,6 +83,7 @@ def label(base: str, who: Labeler, concept: str, truth: list[int], pages: int, b
                 who.errors.append("pool exhausted")
                 break
             answers = {i: truth[i] if rng.random() >= who.noise else 1 - truth[i] for i in ids}
+            time.sleep(rng.uniform(0.5, 1.5) * think_s)
             began = time.perf_counter()
             status, raw, _ = client.call("POST", f"/api/submit_labels?concept={concept}&batch_id={page['batch_id']}"
                                                  f"&page_ms={rng.randint(4000, 12000)}&clicks={rng.randint(0, 8)}",
@@ -157,6 +159,8 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=48)
     p.add_argument("--noise", type=float, default=0.2, help="share of answers the last labeler flips")
     p.add_argument("--home", type=Path, help="reuse a home (its embedding cache); users are added to it")
+    p.add_argument("--think-s", type=float, default=0.0,
+                   help="mean seconds a labeler looks at a page before submitting (default 0: back to back)")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
 
@@ -182,12 +186,12 @@ def main() -> int:
             # the server's first pages pay one-off costs (torch's first fits, the index): not the baseline's
             label(base, Labeler(names[0], tokens[names[0]], 0.0), warm_concept, truth, 3, args.batch_size, None)
             solo = Labeler(names[0], tokens[names[0]], 0.0)
-            label(base, solo, solo_concept, truth, args.pages, args.batch_size, None)
+            label(base, solo, solo_concept, truth, args.pages, args.batch_size, None, args.think_s)
 
             team = [Labeler(n, tokens[n], args.noise if k == len(names) - 1 else 0.0) for k, n in enumerate(names)]
             start = threading.Barrier(len(team))
             threads = [threading.Thread(target=label, args=(base, w, team_concept, truth, args.pages, args.batch_size,
-                                                             start)) for w in team]
+                                                             start, args.think_s)) for w in team]
             began = time.perf_counter()
             for t in threads:
                 t.start()
@@ -203,6 +207,7 @@ def main() -> int:
     team_p = percentiles_ms([s for w in team for s in w.latency])
     result = {
         "labelers": len(team), "pages_each": args.pages, "batch_size": args.batch_size, "noise": args.noise,
+        "think_s": args.think_s,
         "team_seconds": round(seconds, 1), "errors": [e for w in [solo, *team] for e in w.errors],
         "submit_to_next_page_ms": {"alone": solo_p, "team": team_p,
                                    "p95_ratio": round(team_p["p95"] / solo_p["p95"], 2)
