@@ -141,9 +141,14 @@ export function bindAudio() {
       return;
     }
     cursor.hidden = false;
-    cursor.style.left = `${closerImg.offsetLeft + fraction * closerImg.clientWidth}px`;
-    cursor.style.top = `${closerImg.offsetTop}px`;
-    cursor.style.height = `${closerImg.clientHeight}px`;
+    // the picture sits inside the element's box (object-fit: contain): follow the picture, not the box
+    const box = { w: closerImg.clientWidth, h: closerImg.clientHeight };
+    const scale = Math.min(box.w / (closerImg.naturalWidth || box.w), box.h / (closerImg.naturalHeight || box.h));
+    const drawn = { w: (closerImg.naturalWidth || box.w) * scale, h: (closerImg.naturalHeight || box.h) * scale };
+    const left = closerImg.offsetLeft + (box.w - drawn.w) / 2;
+    cursor.style.left = `${left + fraction * drawn.w}px`;
+    cursor.style.top = `${closerImg.offsetTop + (box.h - drawn.h) / 2}px`;
+    cursor.style.height = `${drawn.h}px`;
   }
   player.listeners.add(moveCursor);
 
