@@ -35,7 +35,7 @@ import soundfile
 from scipy.signal import resample_poly
 
 from fastlabel.data.folder import scan_folder
-from fastlabel.data.registry import Changes, ItemRecord, ItemRegistry, registry_file
+from fastlabel.data.registry import Changes, ItemRecord, ItemRegistry, read_registry, registry_file
 from fastlabel.data.base import check_item_id
 from fastlabel.data.spectrogram import CARD_SIZE, card_png, wide_png
 from fastlabel.errors import DataError, InvalidInput
@@ -234,15 +234,9 @@ class WindowRegistry:
             self._read(file)
 
     def _read(self, file: Path) -> None:
-        try:
-            raw = json.loads(file.read_text(encoding="utf-8"))
-            if raw.get("version") != WINDOWS_VERSION:
-                raise ValueError(f"unknown version {raw.get('version')!r}")
-            items = [(int(f), int(k)) for f, k in raw["items"]]
-            headers = {str(h): AudioInfo(*map(int, v)) for h, v in raw["headers"].items()}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"the window registry {file} is unreadable ({exc}); restore it, or move it away "
-                            "to start the folder afresh (labels recorded on the old ids will not match)") from None
+        items, headers = read_registry(file, WINDOWS_VERSION, "window registry", lambda raw: (
+            [(int(f), int(k)) for f, k in raw["items"]],
+            {str(h): AudioInfo(*map(int, v)) for h, v in raw["headers"].items()}))
         self.items = items
         self.index = {pair: i for i, pair in enumerate(items)}
         self.headers = headers

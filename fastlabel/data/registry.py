@@ -17,7 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, TypeVar
 
 from fastlabel.errors import DataError
 from fastlabel.files import file_sha256, write_atomic
@@ -87,6 +87,22 @@ class Changes:
         return self.any or bool(self.touched)
 
 
+T = TypeVar("T")
+
+
+def read_registry(file: Path, version: int, what: str, parse: Callable[[dict[str, Any]], T]) -> T:
+    """A registry file of `version`, parsed. Ids in journals refer to it, so silently starting over would
+    mislabel them: a file that cannot be read is a DataError saying to restore it or move it away."""
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+        if raw.get("version") != version:
+            raise ValueError(f"unknown version {raw.get('version')!r}")
+        return parse(raw)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"the {what} {file} is unreadable ({exc}); restore it, or move it away "
+                        "to start the folder afresh (labels recorded on the old ids will not match)") from None
+
+
 class ItemRegistry:
     """Relative path -> ItemRecord for one folder root, stored as JSON (written atomically)."""
 
@@ -101,16 +117,8 @@ class ItemRegistry:
             self._read(file)
 
     def _read(self, file: Path) -> None:
-        try:
-            raw = json.loads(file.read_text(encoding="utf-8"))
-            if raw.get("version") != REGISTRY_VERSION:
-                raise ValueError(f"unknown version {raw.get('version')!r}")
-            records = [ItemRecord(**entry) for entry in raw["items"]]
-            folder_id = str(raw["folder_id"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            # ids in the journal refer to this file; silently starting over would mislabel them
-            raise DataError(f"the item registry {file} is unreadable ({exc}); restore it, or move it away "
-                            "to start the folder afresh (labels recorded on the old ids will not match)") from None
+        records, folder_id = read_registry(file, REGISTRY_VERSION, "item registry", lambda raw: (
+            [ItemRecord(**entry) for entry in raw["items"]], str(raw["folder_id"])))
         if [r.id for r in records] != list(range(len(records))):
             raise DataError(f"the item registry {file} has ids out of order; restore it or move it away")
         self.folder_id = folder_id
