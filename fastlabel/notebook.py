@@ -102,10 +102,10 @@ class Concept:
 
     def classifier(self) -> Classifier:
         """The newest model as a fastlabel.model Classifier (embeds new images with the workspace's encoder)."""
-        from .model.versions import export_version
+        from .model.versions import export_version, source_args
 
         inner = self.workspace.inner
-        export = export_version(self.session, inner.encoder, data_id=inner.source.fingerprint())
+        export = export_version(self.session, inner.encoder, **source_args(inner.source))
         return export.classifier(encoder=inner.encoder)
 
     def next_page(self, size: int | None = None, strategy: str | None = None) -> Page:

@@ -15,10 +15,9 @@ from ..errors import InvalidInput
 
 def cmd_export_model(args: argparse.Namespace) -> int:
     from ..events import load_events
-    from ..workspace import item_space, open_pool
+    from ..workspace import open_pool
     from .artifact import write_artifact
-    from .encoders import media_spec
-    from .versions import latest_version, replayed_snapshot
+    from .versions import latest_version, replayed_snapshot, source_args
 
     fmt = args.format or ("onnx" if args.out.suffix.lower() == ".onnx" else "safetensors")
     if fmt == "onnx":
@@ -29,8 +28,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     seq = latest_version(events) if args.at is None else args.at
     config, recording = args.journal_config(args, events)  # the recorded data and encoder, unless flags give them
     pool = open_pool(config, progress=args.progress(), recording=recording)
-    export = replayed_snapshot(events, seq, pool.embeddings, pool.encoder, data_id=pool.source.fingerprint(),
-                               media=media_spec(pool.source), **item_space(pool.source))
+    export = replayed_snapshot(events, seq, pool.embeddings, pool.encoder, **source_args(pool.source))
     meta = export.metadata
     if fmt == "onnx":
         from .onnx_export import CHECK_IMAGES, export_onnx, pixels_of

@@ -26,7 +26,8 @@ from ..session.estimates import quality_estimates
 from ..threshold import THRESHOLD
 from .artifact import FORMAT, FORMAT_VERSION, HEAD_KEYS, PRIOR_KEY
 from .classifier import Classifier, Prior, head_from_tensors
-from .encoders import encoder_spec
+from ..workspace import item_space
+from .encoders import encoder_spec, media_spec
 
 
 def session_id(events: Sequence[Event]) -> str:
@@ -160,6 +161,12 @@ def latest_version(events: Sequence[Event]) -> int:
     if not versions:
         raise NotReady("no model yet: confirm a page with at least one positive and one negative")
     return versions[-1].seq
+
+
+def source_args(source: Any) -> dict[str, Any]:
+    """What an export says of the pool its session ran on: the data's fingerprint, its media (rate,
+    window and hop for recordings) and which ids it serves."""
+    return {"data_id": source.fingerprint(), "media": media_spec(source), **item_space(source)}
 
 
 def export_version(session: LabelingSession, encoder: Encoder, seq: int | None = None, *,

@@ -9,10 +9,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidInput
 from ..model.artifact import to_bytes
-from ..model.encoders import media_spec
-from ..workspace import item_space
 from ..model.label_table import csv_bytes, label_table, parquet_bytes
-from ..model.versions import export_version, model_versions
+from ..model.versions import export_version, model_versions, source_args
 from .runtime import runtime
 
 models = Blueprint("models", __name__, url_prefix="/api")
@@ -52,8 +50,7 @@ def export_model() -> Response:
             raise InvalidInput(f"seq must be a model_trained event number, got {raw[:40]!r}")
         seq = int(raw)
     ws = runtime().workspace
-    export = export_version(ws.session, ws.encoder, seq, data_id=ws.source.fingerprint(), media=media_spec(ws.source),
-                            **item_space(ws.source))
+    export = export_version(ws.session, ws.encoder, seq, **source_args(ws.source))
     meta = export.metadata
     data = to_bytes(export.tensors, meta)
     name = file_name(meta["concept"], meta["session"]["seq"])
