@@ -34,7 +34,7 @@ import numpy as np
 import soundfile
 from scipy.signal import resample_poly
 
-from fastlabel.data.folder import scan_folder
+from fastlabel.data.folder import log_skipped, scan_folder
 from fastlabel.data.registry import Changes, ItemRecord, ItemRegistry, read_registry, registry_file
 from fastlabel.data.base import check_item_id
 from fastlabel.data.spectrogram import CARD_SIZE, card_png, wide_png
@@ -366,9 +366,7 @@ class AudioFolder:
             log.info("%s: %d recordings found, %d windows of %g s served", self.root, files, served, self.window_s)
         else:
             log.info("%s: %s since the last start; %d windows served", self.root, self.changes.summary(), served)
-        if self.skipped:
-            lines = "".join(f"\n  {path}: {reason}" for path, reason in self.skipped)
-            log.warning("skipped %d file(s) under %s:%s", len(self.skipped), self.root, lines)
+        log_skipped(self.skipped, f"file(s) under {self.root}")
 
     def mark_unreadable(self, item_id: int, reason: str) -> None:
         """A read failed after the check: stop serving the window's file (until it changes) and list it."""

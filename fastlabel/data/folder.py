@@ -70,6 +70,14 @@ def scan_folder(root: Path, extensions: frozenset[str] = IMAGE_EXTENSIONS,
     return found, broken
 
 
+def log_skipped(skipped: list[tuple[str, str]], what: str, shown: int = 50) -> None:
+    """Warn of the files a folder left out, each with its reason, the first `shown` of them by name."""
+    if skipped:
+        lines = "".join(f"\n  {path}: {reason}" for path, reason in skipped[:shown])
+        more = f"\n  ... and {len(skipped) - shown} more" if len(skipped) > shown else ""
+        log.warning("skipped %d %s:%s%s", len(skipped), what, lines, more)
+
+
 class ImageFolder:
     """Every usable image file under a folder. `len()` is the id space (ids ever given); `available()`
     says which ids are served now."""
@@ -159,10 +167,7 @@ class ImageFolder:
             log.info("%s: %d images found, %d served", self.where, len(self.registry), served)
         else:
             log.info("%s: %s since the last start; %d images served", self.where, self.changes.summary(), served)
-        if self.skipped:
-            lines = "".join(f"\n  {path}: {reason}" for path, reason in self.skipped[:50])
-            more = f"\n  ... and {len(self.skipped) - 50} more" if len(self.skipped) > 50 else ""
-            log.warning("skipped %d image(s) of %s:%s%s", len(self.skipped), self.where, lines, more)
+        log_skipped(self.skipped, f"image(s) of {self.where}")
 
     def mark_unreadable(self, item_id: int, reason: str) -> None:
         """A decode failed after the check: stop serving this content (until it changes) and list it."""
