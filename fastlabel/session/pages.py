@@ -87,11 +87,6 @@ def overlap_sample(rng: np.random.Generator, votes: Mapping[int, Mapping[str, ob
     return np.sort(rng.choice(candidates, size=min(n, candidates.size), replace=False)).astype(np.int64)
 
 
-def overlap_count(batch_size: int, per_page: int) -> int:
-    """How many overlap cards a page carries: `per_page` on pages of 12 or more, as for audit cards."""
-    return min(per_page, batch_size // 12)
-
-
 def compose_page(selection: Selection, pool: Pool, n_audit: int, concept: str = "positive",
                  overlap: np.ndarray | None = None) -> Page:
     """Add `n_audit` cards drawn uniformly from the unlabeled items the strategy did not pick
