@@ -111,7 +111,7 @@ class Concept:
     def next_page(self, size: int | None = None, strategy: str | None = None) -> Page:
         """Choose the next page as the app would: the strategy given, else the workspace's, else the goal's."""
         config = self.workspace.inner.config
-        chosen = strategy or config.default_strategy or self.session.goal.strategy
+        chosen = strategy or config.default_strategy or self.session.goal.strategy  # this concept's goal
         batch = self.session.next_batch(chosen, size or config.batch_size)
         starts = batch.starts if batch.starts is not None else [int(p >= 0.5) for p in batch.probs]
         return Page(batch.batch_id, list(batch.ids), list(batch.probs), list(starts), batch.strategy)

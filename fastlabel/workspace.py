@@ -49,6 +49,11 @@ class Workspace:
         """The session of this workspace's concept (the current one unless pinned)."""
         return self.concepts.session(self.concept)
 
+    @property
+    def default_strategy(self) -> str:
+        """The page's strategy when none is asked for: the one configured, else the goal's."""
+        return self.config.default_strategy or self.session.goal.strategy
+
     def for_concept(self, name: str | None) -> "Workspace":
         """This workspace pinned to one concept (default: the current one), e.g. for one request."""
         return replace(self, concept=self.concepts.resolve(name) if name is not None else self.concepts.current)
@@ -171,7 +176,7 @@ def labels_to_review(source: Any, session: LabelingSession) -> list[dict[str, An
     labels = session.state.labels
     audio = media_of(source) is AUDIO
     record = source.file_record if audio else source.record
-    changed = {i: record(i).changed_at for i in labels if record(i).changed_at is not None}
+    changed = {i: at for i in labels if (at := record(i).changed_at) is not None}
     if not changed:
         return []
     when = {e.seq: e.ts for e in session.log.events if isinstance(e, LabelsSubmitted)}

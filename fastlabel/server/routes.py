@@ -28,7 +28,7 @@ def state() -> Response:
                             "default_strategy": cfg.default_strategy, "threshold": THRESHOLD}
     if rt.status == "ready":
         body.update(rt.workspace.summary())
-        body["default_strategy"] = cfg.default_strategy or rt.workspace.session.goal.strategy
+        body["default_strategy"] = rt.workspace.default_strategy
         body["journal_problems"] = rt.workspace.session.log.problems  # e.g. a torn last line skipped
     return jsonify(body)
 
@@ -54,7 +54,7 @@ def next_batch() -> Response:
     if request.method == "HEAD":  # a probe: serves and records nothing
         return Response(status=200, mimetype="application/json")
     rt = runtime()
-    strategy = request.args.get("strategy") or rt.config.default_strategy or rt.workspace.session.goal.strategy
+    strategy = request.args.get("strategy") or rt.workspace.default_strategy
     size = int_arg("batch_size", default=rt.config.batch_size, minimum=1, maximum=None)
     size = min(size or rt.config.batch_size, rt.config.max_batch_size)
     ws = rt.workspace

@@ -189,7 +189,7 @@ class LabelingSession(PageCommands, SessionQueries):
 
         event, repeated = self._once(request_id, SubmissionUndone, record)
         state = self.state
-        taken = next(e for e in state.history if e.seq == event.submission)
+        taken = next(e for e in reversed(state.history) if e.seq == event.submission)  # nearly always recent
         if not repeated:
             self.leases.release(labeler)
             self.leases.grant(labeler, [i for i, _ in taken.labels if i not in state.labels])  # type: ignore[union-attr]
