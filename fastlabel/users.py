@@ -114,7 +114,9 @@ class UserStore:
             return sorted(self._users.values(), key=lambda u: u.name)
 
     def __bool__(self) -> bool:
-        return bool(self.users())
+        with self._lock:
+            self._refresh()
+            return bool(self._users)
 
     def get(self, name: str) -> User | None:
         with self._lock:

@@ -113,7 +113,8 @@ def _register_access_check(app: Flask, config: Config, runtime: Runtime, auth: A
     def check_access():
         if (request.content_length or 0) > MAX_BODY_BYTES:  # even where the route would not read the body
             return jsonify({"error": f"request body over {MAX_BODY_BYTES} bytes"}), 413
-        if not host_header_ok(request.host, config.token or ("users" if auth.team else None)):
+        team = auth.team  # users exist: a stat of their file, read once per request
+        if not host_header_ok(request.host, config.token or ("users" if team else None)):
             return jsonify({"error": "this server answers loopback names only (127.0.0.1, localhost); "
                                      "serve with --host and --token to reach it by other names"}), 403
         if request.endpoint in PUBLIC_ENDPOINTS:
@@ -125,7 +126,7 @@ def _register_access_check(app: Flask, config: Config, runtime: Runtime, auth: A
             return jsonify({"error": "changes must come from this server's own page"}), 403
         if request.endpoint in SIGN_IN_ENDPOINTS:  # the sign-in checks (and throttles) the token itself
             return None
-        if auth.team:
+        if team:
             auth.check(request, request.endpoint)  # 401, 403 or 429, answered as JSON
         else:
             given = request.headers.get("X-FastLabel-Token") or request.args.get("token")

@@ -102,10 +102,8 @@ class Auth:
         return user
 
     def check(self, request: Request, endpoint: str | None) -> None:
-        """Who is asking (kept in `g.user`) and whether their role may call `endpoint`; raises 401/403/429."""
-        if not self.team:
-            g.user = None
-            return
+        """Who is asking (kept in `g.user`) and whether their role may call `endpoint`, on a server with
+        users; raises 401/403/429."""
         user = self.sign_in(request_token(request), request.remote_addr or "?")
         g.user = user
         if (endpoint in ADMIN_ENDPOINTS or request.path.startswith(ADMIN_PATHS)) and user.role != ADMIN:
@@ -120,9 +118,3 @@ def current_labeler() -> str:
 
 def current_user() -> User | None:
     return g.get("user")
-
-
-def is_admin() -> bool:
-    """Admins, and the one person of a single-user server."""
-    user = g.get("user")
-    return user is None or user.role == ADMIN
