@@ -44,6 +44,37 @@ def test_two_labelers_get_disjoint_pages_then_overlap_cards(pool):
     assert fold(s.log.events).batches[-1].overlap == tuple(again.overlap)
 
 
+def test_a_page_whose_cards_went_to_another_after_a_closed_tab_is_not_served_again(pool):
+    x, y = pool
+    s = LabelingSession(x[:24], seed=3)
+    ann = s.next_batch("random", 24, labeler="ann")
+    s.leases.release("ann")  # ann's last tab closed: her cards are free
+    bob = s.next_batch("random", 24, labeler="bob")
+    assert set(bob.ids) == set(ann.ids)  # the only cards there are
+    again = s.next_batch("random", 24, labeler="ann")
+    assert not set(again.ids) & set(bob.ids)  # not ann's old page: bob holds those cards now
+
+
+def test_a_change_during_another_retrain_does_not_wait_for_the_head(pool):
+    x, y = pool
+    s = LabelingSession(x, seed=5)
+    ann = s.next_batch("random", 24, labeler="ann")
+    bob = s.next_batch("random", 24, labeler="bob")
+    s.submit(answer(ann, y), batch_id=ann.batch_id, labeler="ann")
+    retrains = len(s.history())
+    with s.head_lock:  # as if ann's retrain were running now
+        s.engine._training = True
+        done = s.submit(answer(bob, y), batch_id=bob.batch_id, labeler="bob")
+        s.engine._training = False
+        assert done.queued and done.point.train_ms is None  # answered without waiting for the head
+        assert len(s.history()) == retrains  # nothing trained while the head was busy
+    s.settle()  # the queued retrain ran once the head was free, and covers bob's page
+    assert len(s.history()) == retrains + 1 and s.history()[-1].seq > done.seq
+    assert s.history()[-1].labeled == len(s.state.labels) == 48
+    plain = s.submit(answer(s.next_batch("random", 24, labeler="ann"), y), labeler="ann")
+    assert not plain.queued and plain.point.train_ms is not None  # nobody else training: it waits, as alone
+
+
 def test_an_overlap_disagreement_is_queued_resolved_and_retrains(pool):
     x, y = pool
     s = LabelingSession(x, seed=4)

@@ -92,7 +92,7 @@ def resolve() -> Response:
     done = session.resolve(parse_labels(json_body(), session.n_items), labeler=current_labeler(),
                            request_id=request_id_arg())
     return jsonify({"counts": session.counts(), "submission": done.seq, "history_point": done.point.to_dict(),
-                    "repeated": done.repeated, **({"warning": done.warning} if done.warning else {})})
+                    "repeated": done.repeated, "retrain_queued": done.queued, **({"warning": done.warning} if done.warning else {})})
 
 
 @team.get("/api/team")

@@ -75,7 +75,8 @@ class PageCommands:
         def snapshot() -> tuple[SessionState, Pool] | Batch:
             st = self.state
             last = None if searched else self._unanswered(labeler)
-            if last is not None and last.strategy == strategy and len(last.ids) == batch_size:
+            if last is not None and last.strategy == strategy and len(last.ids) == batch_size \
+                    and not self._held_by_others(last, labeler):
                 self.leases.grant(labeler, last.ids)
                 return served_again(last, kind.prelabel, self.trainer.cold, st.concept)
             return st, self.pool(exemplars, vectors, labeler)
@@ -117,6 +118,12 @@ class PageCommands:
             if getattr(event, "labeler", None) == labeler or isinstance(event, (QuerySet, ItemsAdded)):
                 return None
         return None
+
+    def _held_by_others(self, page: BatchServed, labeler: str) -> bool:
+        """Whether someone else holds a card of `labeler`'s unanswered page (their leases ended when
+        their tab closed, and the cards were served on): then it is not served again."""
+        own = np.setdiff1d(np.asarray(page.ids, np.int64), np.asarray(page.overlap, np.int64))
+        return bool(np.isin(own, self.leases.held_by_others(labeler)).any())
 
     def _serve(self, strategy: str, page: Page, probs: Any, labeler: str) -> Batch:
         """Record a composed page as served to `labeler` and lease its cards to them (under the journal's

@@ -156,8 +156,8 @@ class LabelingSession(PageCommands, SessionQueries):
         if not repeated:
             self.leases.settle(labeler, [i for i, _ in labels])  # on a large pool, the next hunt's neighbours are looked up while the head trains
             look_ahead(self.index, self.embeddings, [i for i, y in labels if y == 1])
-        point, warning = self.engine.train_after(event.seq)
-        return Submitted(event.seq, point, repeated=repeated, warning=warning)
+        point, warning, queued = self.engine.train_after(event.seq)
+        return Submitted(event.seq, point, repeated=repeated, warning=warning, queued=queued)
 
     def correct(self, labels: Sequence[tuple[int, int]], *, origin: str, batch_id: int | None = None,
                 request_id: str | None = None, labeler: str = OWNER) -> Submitted:
@@ -173,8 +173,8 @@ class LabelingSession(PageCommands, SessionQueries):
                                       request_id=request_id, labeler=labeler)[0]  # type: ignore[return-value]
 
         event, repeated = self._once(request_id, LabelsCorrected, record, labels)
-        point, warning = self.engine.train_after(event.seq)
-        return Submitted(event.seq, point, repeated=repeated, warning=warning)
+        point, warning, queued = self.engine.train_after(event.seq)
+        return Submitted(event.seq, point, repeated=repeated, warning=warning, queued=queued)
 
     def undo(self, request_id: str | None = None, labeler: str = OWNER) -> Undone:
         """Take back `labeler`'s latest submission (nobody else's); returns its labels, the page they came
@@ -195,8 +195,8 @@ class LabelingSession(PageCommands, SessionQueries):
             self.leases.grant(labeler, [i for i, _ in taken.labels if i not in state.labels])  # type: ignore[union-attr]
         batch_id = getattr(taken, "batch_id", None)  # a resolution has none
         page = state.batch(batch_id) if batch_id is not None else None
-        point, warning = self.engine.train_after(event.seq)
-        return Undone(taken.labels, page, point, repeated=repeated, warning=warning)  # type: ignore[union-attr]
+        point, warning, queued = self.engine.train_after(event.seq)
+        return Undone(taken.labels, page, point, repeated=repeated, warning=warning, queued=queued)  # type: ignore[union-attr]
 
     def resolve(self, labels: Sequence[tuple[int, int]], *, labeler: str = OWNER,
                 request_id: str | None = None) -> Submitted:
@@ -210,5 +210,5 @@ class LabelingSession(PageCommands, SessionQueries):
                                       request_id=request_id)[0]  # type: ignore[return-value]
 
         event, repeated = self._once(request_id, LabelResolved, record, labels)
-        point, warning = self.engine.train_after(event.seq)
-        return Submitted(event.seq, point, repeated=repeated, warning=warning)
+        point, warning, queued = self.engine.train_after(event.seq)
+        return Submitted(event.seq, point, repeated=repeated, warning=warning, queued=queued)
