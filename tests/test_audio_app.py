@@ -187,3 +187,20 @@ def test_a_birdnet_class_is_the_query_and_an_unknown_one_names_the_nearest(home)
     assert res.status_code == 400
     message = res.get_json()["error"]
     assert "did you mean" in message and "Eurasian Blackbird" in message
+
+
+def test_the_first_page_is_drawn_ahead_and_upcoming_records_nothing(home):
+    from fastlabel.server.runtime import runtime
+
+    config = Config(home=home, audio=home / "rec", encoder="logmel", batch_size=4, session=home / "ahead.jsonl")
+    app = create_app(config, background=False)
+    ws = runtime(app).workspace
+    events = len(ws.session.engine.log.events)
+    ahead = ws.session.upcoming(ws.default_strategy, 4)
+    assert len(ws.session.engine.log.events) == events  # a preview is not a served page
+    warmed = ws.source._cards  # the cards drawn (or being drawn) since the start
+    assert len(warmed) == 4
+    served = app.test_client().get("/api/next_batch?batch_size=4").get_json()
+    assert [item["id"] for item in served["items"]] == ahead
+    assert len(warmed) == 4  # the page's cards were the ones drawn ahead
+    assert ws.session.upcoming(ws.default_strategy, 4) == ahead  # unanswered: the same page

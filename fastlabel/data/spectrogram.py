@@ -1,6 +1,6 @@
 """Log-mel spectrograms: the numbers the `logmel` encoder summarises and the pictures audio cards show.
 
-Pure numpy (plus Pillow for the PNG): a Hann-windowed STFT, a triangular mel filter bank, power in
+numpy and scipy's single-precision FFT (plus Pillow for the PNG): a Hann-windowed STFT, a triangular mel filter bank, power in
 dB against full scale (a full-scale sine reads about 0 dB), and for pictures a fixed dB range mapped
 through a magma-like colour map, so the same sound looks the same on every card. The frequency range
 follows the sample rate: up to 15 kHz at 48 kHz (BirdNET), up to the Nyquist frequency below 30 kHz
@@ -12,6 +12,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import scipy.fft
+import scipy.sparse
 from PIL import Image
 
 from fastlabel.data.base import png_bytes
@@ -61,9 +63,11 @@ def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """(n_fft // 2 + 1, n_mels) float32 triangles, each summing to 1: a band's value is the mean power
-    of the FFT bins under it. A band narrower than the bin spacing takes its nearest bin."""
+def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> scipy.sparse.csr_matrix:
+    """(n_mels, n_fft // 2 + 1) sparse float32 triangles, each summing to 1: a band's value is the mean
+    power of the FFT bins under it. A band narrower than the bin spacing takes its nearest bin. Sparse
+    (each bin is under at most two bands), so applying it is a few multiplications per bin, single-threaded:
+    a dense product went through the BLAS's threads, which stall on a busy machine."""
     bins = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
@@ -75,9 +79,22 @@ def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: fl
         nearest = np.abs(bins[None, :] - centre[empty]).argmin(axis=1)
         weights[np.flatnonzero(empty), nearest] = 1.0
     weights /= weights.sum(axis=1, keepdims=True)
-    filters = weights.T.astype(np.float32)
-    filters.flags.writeable = False
-    return filters
+    return scipy.sparse.csr_matrix(weights.astype(np.float32))
+
+
+def mel_bands(power: np.ndarray, filters: scipy.sparse.csr_matrix) -> np.ndarray:
+    """(..., bins) power -> (..., n_mels) float32 band power."""
+    flat = power.reshape(-1, power.shape[-1])
+    bands = np.asarray((filters @ flat.T).T, dtype=np.float32)
+    return bands.reshape(*power.shape[:-1], filters.shape[0])
+
+
+@lru_cache(maxsize=16)
+def hann(n_fft: int) -> np.ndarray:
+    """A periodic Hann window of n_fft float32 samples (read-only, shared)."""
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    window.flags.writeable = False
+    return window
 
 
 def frames(signal: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -103,12 +120,12 @@ def log_mel(signal: np.ndarray, sample_rate: int, *, n_mels: int = 64, hop: int 
     low, high = frequency_range(sample_rate)
     fmin = low if fmin is None else fmin
     fmax = high if fmax is None else fmax
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+    window = hann(n_fft)
     chunked = frames(np.asarray(signal, dtype=np.float32), n_fft, hop) * window
-    spectrum = np.fft.rfft(chunked, axis=-1)
-    power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
+    spectrum = scipy.fft.rfft(chunked, axis=-1)  # float32 in, complex64 out
+    power = spectrum.real ** 2 + spectrum.imag ** 2
     power *= np.float32(4.0 / window.sum() ** 2)  # a full-scale sine peaks near 1 (0 dB)
-    bands = power @ mel_filters(sample_rate, n_fft, n_mels, float(fmin), float(fmax))
+    bands = mel_bands(power, mel_filters(sample_rate, n_fft, n_mels, float(fmin), float(fmax)))
     return (10.0 * np.log10(np.maximum(bands, 1e-12))).astype(np.float32)
 
 
@@ -124,7 +141,7 @@ def spectrogram_image(signal: np.ndarray, sample_rate: int, size: tuple[int, int
     in-between pixels are in-between levels), then coloured through a palette."""
     width, height = size
     n_fft = fft_size(sample_rate)
-    hop = max(1, min(n_fft // 2, len(signal) // max(1, width)))  # about one frame per column, or finer
+    hop = max(1, min(n_fft, len(signal) // max(1, width)))  # one frame per column (frames overlap or touch)
     db = log_mel(signal, sample_rate, n_mels=min(CARD_MELS, height), hop=hop, n_fft=n_fft)
     picture = Image.fromarray(to_levels(db), mode="L").resize((width, height), Image.Resampling.BILINEAR)
     picture = picture.convert("P")

@@ -84,6 +84,7 @@ def undo() -> Response:
     page, given = undone.page, dict(undone.labels)
     order = [i for i in page.ids if i in given] if page is not None else list(given)
     probs = ws.session.probs
+    ws.warm_cards(order)
     items = [item_json(ws, i, probs[i], label=given[i]) for i in order]
     return jsonify({"counts": ws.session.counts(),
                     "page": {"items": items, "batch_type": page.batch_type if page else "neutral",

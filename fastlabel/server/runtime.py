@@ -42,6 +42,7 @@ class Runtime:
             self._workspace.concepts.subscribe(lambda message: announce_retrain(self.hub, message))
             self.status = "ready"
             self.hub.broadcast({"type": "ready"})
+            self._draw_first_page()
         except FastLabelError as exc:
             self.status, self.error = "error", str(exc)
             log.error("could not start: %s", exc)
@@ -50,6 +51,13 @@ class Runtime:
             log.exception("could not start")
         finally:
             self._ready.set()
+
+    def _draw_first_page(self) -> None:
+        """Draw the first page's cards while the browser is still on its way (a failure only costs time)."""
+        try:
+            self._workspace.draw_first_page()  # type: ignore[union-attr]
+        except Exception:  # the page is drawn when asked instead
+            log.warning("could not draw the first page ahead", exc_info=True)
 
     def _on_progress(self, stage: str, done: int, total: int) -> None:
         self.progress = {"stage": stage, "done": done, "total": total}

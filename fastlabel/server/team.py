@@ -80,6 +80,7 @@ def agreement() -> Response:
     ws = runtime().workspace
     report = ws.session.agreement()
     probs = ws.session.probs
+    ws.warm_cards([row["id"] for row in report["disagreements"][:200]])
     for row in report["disagreements"][:200]:
         row.update(item_json(ws, row["id"], probs[row["id"]]))
     return jsonify(report)

@@ -8,7 +8,7 @@ served again as it was.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -65,9 +65,27 @@ class PageCommands:
         `exemplars` (item ids) and `vectors` (embedded images) are what a "similar" page searches around.
         `labeler` is served cards nobody else holds, plus a few overlap cards someone else labeled.
         """
-        kind = page_kind(strategy)
-        if kind.page == "review":
+        if page_kind(strategy).page == "review":
             return self.review(batch_size, labeler)
+        return self.engine.optimistic(*self._page_plan(strategy, batch_size, exemplars, vectors, labeler))
+
+    def upcoming(self, strategy: str, batch_size: int, labeler: str = OWNER) -> list[int]:
+        """The ids `next_batch` would serve `labeler` now, recording nothing: what to draw ahead of the ask
+        (a review page: none). The same page as long as nothing is recorded meanwhile, since the pool's
+        random draws are seeded by the journal's position."""
+        if page_kind(strategy).page == "review":
+            return []
+        snapshot, choose, _ = self._page_plan(strategy, batch_size, (), None, labeler, grant=False)
+        with self.engine.lock:
+            taken = snapshot()
+        return list(taken.ids) if isinstance(taken, Batch) else [int(i) for i in choose(taken).ids]
+
+    def _page_plan(self, strategy: str, batch_size: int, exemplars: Sequence[int], vectors: np.ndarray | None,
+                   labeler: str, grant: bool = True) -> tuple[Callable[[], Any], Callable[[Any], Page],
+                                                             Callable[[Any, Page, bool], Batch | None]]:
+        """(snapshot, choose, record) of a strategy's page, for engine.optimistic; `grant`: an unanswered
+        page found by the snapshot is leased to `labeler` again."""
+        kind = page_kind(strategy)
         self.index.start()  # no-op once started (the workspace starts it as soon as the embeddings exist)
         n_audit = audit_count(batch_size, self.audit_per_page, audit_page=kind.page == "audit")
         searched = bool(exemplars) or vectors is not None
@@ -77,7 +95,8 @@ class PageCommands:
             last = None if searched else self._unanswered(labeler)
             if last is not None and last.strategy == strategy and len(last.ids) == batch_size \
                     and not self._held_by_others(last, labeler):
-                self.leases.grant(labeler, last.ids)
+                if grant:
+                    self.leases.grant(labeler, last.ids)
                 return served_again(last, kind.prelabel, self.trainer.cold, st.concept)
             return st, self.pool(exemplars, vectors, labeler)
 
@@ -103,7 +122,7 @@ class PageCommands:
                 taken, page = again, choose(again)
             return self._serve(strategy, page, taken[1].probs, labeler)
 
-        return self.engine.optimistic(snapshot, choose, record)
+        return snapshot, choose, record
 
     def _unanswered(self, labeler: str) -> BatchServed | None:
         """`labeler`'s latest page, when nothing they did, no query and no new items came after it and
