@@ -55,6 +55,26 @@ def test_a_page_whose_cards_went_to_another_after_a_closed_tab_is_not_served_aga
     assert not set(again.ids) & set(bob.ids)  # not ann's old page: bob holds those cards now
 
 
+def test_the_overlap_share_is_set_per_concept_as_a_replayed_event(pool):
+    x, y = pool
+    s = LabelingSession(x, seed=6, overlap_per_page=2)
+    for who in ("ann", "cy"):
+        page = s.next_batch("random", 48, labeler=who)
+        s.submit(answer(page, y), batch_id=page.batch_id, labeler=who)
+    assert len(s.next_batch("random", 48, labeler="bob").overlap) == 2  # the configured default
+    assert s.set_overlap(6, labeler="boss") == 6 and s.overlap_now == 6
+    s.submit(answer(s.state.batches[-1], y), batch_id=s.state.batches[-1].seq, labeler="bob")
+    assert len(s.next_batch("random", 48, labeler="bob").overlap) == 6
+    (event,) = [e for e in s.log.events if e.type == "overlap_set"]
+    assert (event.per_page, event.labeler) == (6, "boss")
+    again = LabelingSession.replay(s.log.events, x, overlap_per_page=2)
+    assert again.overlap_now == 6
+    for bad in (-1, 25, 2.5, "3", True):
+        with pytest.raises(InvalidInput):
+            s.set_overlap(bad)
+    assert s.overlap_now == 6
+
+
 def test_a_change_during_another_retrain_does_not_wait_for_the_head(pool):
     x, y = pool
     s = LabelingSession(x, seed=5)

@@ -16,7 +16,7 @@ from ..events import BatchServed, ItemsAdded, QuerySet, SessionState
 from ..learner.base import Pool
 from ..learner.registry import REVIEW, page_kind, select
 from ..users import OWNER
-from .pages import Page, audit_count, audit_only, compose_page, overlap_sample, served_again
+from .pages import Page, audit_count, audit_only, compose_page, overlap_count, overlap_sample, served_again
 from .replies import Batch
 from .review import ReviewPage, own_labels, review_page, still_valid
 
@@ -40,7 +40,7 @@ class PageCommands:
     available: np.ndarray
     n_items: int
     audit_per_page: int
-    overlap_per_page: int
+    overlap_now: int  # SessionQueries' property
     state: SessionState  # SessionQueries' property
 
     def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None, labeler: str = OWNER) -> Pool:
@@ -107,7 +107,7 @@ class PageCommands:
                 blocked = np.zeros(self.n_items, dtype=bool)
                 blocked[self.leases.held_by_others(labeler)] = True
                 overlap = overlap_sample(pool.rng, seen.votes, labeler,
-                                         audit_count(batch_size, self.overlap_per_page, audit_page=False), blocked)
+                                         overlap_count(batch_size, self.overlap_now), blocked)
             chosen = audit_only(strategy) if kind.choose is None else \
                 select(strategy, pool, batch_size - n_audit - overlap.size)
             return compose_page(chosen, pool, n_audit, seen.concept, overlap)

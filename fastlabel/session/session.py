@@ -19,7 +19,7 @@ import torch
 
 from ..errors import InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
 from ..events import (DataSource, EncoderConfig, Event, EventLog, GoalSet, ItemsAdded, LabelResolved, LabelsCorrected,
-                      LabelsSubmitted, QuerySet, SessionStarted, SubmissionUndone)
+                      LabelsSubmitted, OverlapSet, QuerySet, SessionStarted, SubmissionUndone)
 from ..learner.goals import Goal, get_goal
 from ..learner.candidates import look_ahead
 from ..learner.head import HeadConfig, pool_array
@@ -51,7 +51,8 @@ class LabelingSession(PageCommands, SessionQueries):
         """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
         a folder; or False, replay every retrain. `data_source` and `encoder_config` are recorded in a
         new journal's first event, so commands given the journal alone open the same pool.
-        `overlap_per_page`: cards of each page already labeled by someone else (the agreement sample);
+        `overlap_per_page`: cards of each page already labeled by someone else (the agreement sample),
+        until an admin sets it for the concept (set_overlap);
         `lease_s`: how long a served card stays its labeler's; `flag_below_kappa`: the agreement under
         which a labeler is flagged. `goal`: the goal in effect until one is stated."""
         self.audit_per_page = audit_per_page
@@ -139,6 +140,15 @@ class LabelingSession(PageCommands, SessionQueries):
             if self.state.goal != chosen.name:
                 self.engine.record(GoalSet, goal=chosen.name)
         return chosen
+
+    def set_overlap(self, per_page: Any, labeler: str = OWNER) -> int:
+        """Set how many cards of each page are overlap cards on this concept (an overlap_set event)."""
+        if isinstance(per_page, bool) or not isinstance(per_page, int):
+            raise InvalidInput(f"per_page must be a whole number of cards, got {per_page!r:.40}")
+        with self.engine.lock:
+            if per_page != self.overlap_now:
+                self.engine.record(OverlapSet, per_page=per_page, labeler=labeler)
+        return per_page
 
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
                page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None,
