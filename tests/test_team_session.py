@@ -55,6 +55,25 @@ def test_a_page_whose_cards_went_to_another_after_a_closed_tab_is_not_served_aga
     assert not set(again.ids) & set(bob.ids)  # not ann's old page: bob holds those cards now
 
 
+def test_a_restart_gives_each_labeler_back_the_cards_of_their_open_page(pool, tmp_path):
+    from fastlabel.events import EventLog
+    x, y = pool
+    journal = tmp_path / "team.jsonl"
+    s = LabelingSession(x[:96], EventLog.open(journal), seed=7)
+    ann = s.next_batch("random", 24, labeler="ann")
+    s.submit(answer(ann, y), batch_id=ann.batch_id, labeler="ann")
+    open_page = s.next_batch("random", 24, labeler="ann")  # on ann's screen when the server stopped
+    s.log.close()
+    again = LabelingSession(x[:96], EventLog.open(journal), seed=7)
+    assert again.leases.holders() == {"ann": 24}
+    bob = again.next_batch("random", 48, labeler="bob")
+    assert not set(bob.ids) & set(open_page.ids)  # still ann's
+    assert again.next_batch("random", 24, labeler="ann").ids == open_page.ids  # served to her again
+    again.log.close()
+    later = LabelingSession(x[:96], EventLog.open(journal), seed=7, lease_s=0.0)  # their time ran out
+    assert "ann" not in later.leases.holders()
+
+
 def test_the_overlap_share_is_set_per_concept_as_a_replayed_event(pool):
     x, y = pool
     s = LabelingSession(x, seed=6, overlap_per_page=2)

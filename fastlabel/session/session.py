@@ -11,6 +11,8 @@ takes two locks: the journal's, and the head's while it retrains.
 
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
@@ -28,7 +30,7 @@ from ..users import OWNER
 from .agreement import FLAG_BELOW_KAPPA
 from .engine import Engine, check_recorded_on, snapshot_store
 from .followers import Follower
-from .leases import LEASE_S, Leases
+from .leases import LEASE_S, Leases, open_pages
 from .page_commands import PageCommands
 from .replies import Submitted, TextEncoder, Undone
 from .queries import SessionQueries
@@ -80,6 +82,7 @@ class LabelingSession(PageCommands, SessionQueries):
             self.engine.record(ItemsAdded, n_items=self.n_items)
         if self.engine.policy.due_at_start(self.state):  # stopped between a submission and its retrain
             self.engine.train_through(self.state.last_seq)
+        self.leases.restore(open_pages(self.state, time.time(), lease_s))  # pages on screens when it stopped
 
     @classmethod
     def replay(cls, events: Iterable[Event], embeddings: np.ndarray, **kwargs: Any) -> "LabelingSession":
