@@ -111,8 +111,14 @@ def test_the_closer_look_of_a_window_is_a_wide_spectrogram(app):
 
     from fastlabel.data.spectrogram import WIDE_PX_PER_SECOND
 
-    width, height = Image.open(io.BytesIO(res.data)).size
+    picture = Image.open(io.BytesIO(res.data)).convert("RGB")
+    width, height = picture.size
     assert width == 7 * WIDE_PX_PER_SECOND and width > height  # the 7 s the context sound covers
+    # the window itself (3-6 s) is bracketed: faint light lines at its edges over the quiet top rows
+    edges = (3 * WIDE_PX_PER_SECOND, 6 * WIDE_PX_PER_SECOND - 1)
+    assert all(min(picture.getpixel((x, height // 4))) > 80 for x in edges)
+    assert max(picture.getpixel((4 * WIDE_PX_PER_SECOND, height // 4))) < 40  # silence inside: dark
+    assert max(picture.getpixel((WIDE_PX_PER_SECOND, height // 4))) < 40
 
 
 @pytest.mark.parametrize("path, status, message", [

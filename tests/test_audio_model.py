@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +123,35 @@ def test_classify_refuses_data_of_another_media(trained, capsys):
     assert "trained on audio" in capsys.readouterr().err
     assert main(["classify", str(model), "--format", "raven", "--home", str(root / "other")]) == 2
     assert "--format raven" in capsys.readouterr().err
+
+
+def test_classify_on_ray_refuses_raven_tables_with_the_reason(trained, capsys):
+    root, rec, _, model = trained
+    assert main(["classify", str(model), "--audio", str(rec), "--engine", "ray", "--format", "raven",
+                 "--out", str(root / "raven-ray"), "--home", str(root / "other")]) == 2
+    assert "local engine" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None or importlib.util.find_spec("pyarrow") is None,
+                    reason="needs ray and pyarrow (pip install 'fastlabel[distributed]')")
+def test_classify_on_ray_scores_every_window_as_the_local_engine(trained, capsys):
+    import pyarrow.parquet as pq
+    import ray
+
+    root, rec, _, model = trained
+    local = root / "local.csv"
+    assert main(["classify", str(model), "--audio", str(rec), "--out", str(local), "--home", str(root / "other")]) == 0
+    single = {(r["file"], float(r["start_s"])): float(r["prob_pos"]) for r in csv.DictReader(local.open())}
+    out = root / "ray-shards"
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        assert main(["classify", str(model), "--audio", str(rec), "--engine", "ray", "--out", str(out),
+                     "--shard-rows", "20", "--home", str(root / "other")]) == 0
+    finally:
+        ray.shutdown()
+    assert "classified 36 windows into 2 shard(s)" in capsys.readouterr().err
+    table = pq.read_table(sorted(out.glob("part-*.parquet"))).to_pylist()
+    assert len(table) == 36 and set(table[0]) == {"id", "file", "start_s", "end_s", "prob_pos", "label"}
+    for row in table:
+        assert abs(row["prob_pos"] - single[(row["file"], row["start_s"])]) <= 1e-5
