@@ -69,4 +69,4 @@ def correct() -> Response:
                            request_id=request_id_arg())
     return jsonify({"counts": session.counts(), "train_ms": done.point.train_ms, "submission": done.seq,
                     "history_point": done.point.to_dict(), "repeated": done.repeated,
-                    **({"warning": done.warning} if done.warning else {})})
+                    "retrain_queued": done.queued, **({"warning": done.warning} if done.warning else {})})

@@ -10,11 +10,18 @@
 
 Two locks: `lock` (the journal's own, which also guards the state folded from it; held briefly)
 and `head_lock` (the head: held while it trains and while its scores are swapped).
+
+A change made while another change's retrain runs (a team on one concept) does not wait for the
+head: it is answered at once, and the retrain after the running one, on the engine's retrain
+thread, covers it and every change that came meanwhile; its push tells every tab.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -32,6 +39,15 @@ from .training import TrainPoint, Trainer
 
 log = logging.getLogger(__name__)
 OFF_LOCK_TRIES = 3  # work done off the lock is done again when the state moved meanwhile
+QUEUED_RETRAIN_NICE = 10  # nobody waits on a queued retrain: the CPU serves pages first
+
+
+def lower_priority(nice: int = QUEUED_RETRAIN_NICE) -> None:
+    """Give the calling thread a lower CPU priority (Linux: a thread's own nice value; elsewhere nothing)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError):
+        pass
 T = TypeVar("T")
 
 
@@ -70,6 +86,10 @@ class Engine:
         self.points: dict[int, TrainPoint] = {}  # measured retrains, by model_trained seq
         self._digest = EventDigest()  # of every event so far, for snapshots
         self._digest_at: dict[int, str] = {}  # the digest at each model_trained event not yet snapshotted
+        self._training = False  # a retrain runs now (set and cleared under head_lock)
+        # the retrains that changes made during another retrain did not wait for (no thread until the first)
+        self._later = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-retrain",
+                                         initializer=lower_priority)
 
     # -- events -------------------------------------------------------------------------------
     def replay(self, events: list[Event]) -> None:
@@ -171,15 +191,30 @@ class Engine:
             done = self.policy.covering(self.state.retrains, seq)
             if done is not None:
                 return self.point(done)
-            event, state = self.record(ModelTrained, n_labels=len(self.state.labels))
-            point = self.follow(event, state)
+            self._training = True
+            try:
+                event, state = self.record(ModelTrained, n_labels=len(self.state.labels))
+                point = self.follow(event, state)
+            finally:
+                self._training = False
             assert point is not None
             return point
 
-    def train_after(self, seq: int) -> tuple[TrainPoint, str | None]:
-        """Retrain after a change already journaled at `seq`. The change stands whatever happens here:
-        if the retrain cannot run (a full disk refuses its model_trained line), the answer says so and
-        the next change, or the next start, trains."""
+    def train_after(self, seq: int) -> tuple[TrainPoint, str | None, bool]:
+        """Retrain after a change already journaled at `seq`: (the retrain, a warning, queued).
+
+        While another change's retrain runs, this one does not wait: the retrain after it is queued
+        on the retrain thread (queued=True, and the point has no measures yet). The change stands
+        whatever happens here: if the retrain cannot run (a full disk refuses its model_trained
+        line), the answer, or the log for a queued one, says so and the next change, or the next
+        start, trains."""
+        if self._training:
+            self._later.submit(self._train_now, seq)
+            st = self.state
+            return TrainPoint(seq, len(st.labels), st.n_positive, None, None), None, True
+        return *self._train_now(seq), False
+
+    def _train_now(self, seq: int) -> tuple[TrainPoint, str | None]:
         try:
             return self.train_through(seq), None
         except Exception as exc:
@@ -201,6 +236,8 @@ class Engine:
         return [self.point(r) for r in (state or self.state).retrains]
 
     def settle(self) -> None:
-        """Wait until the newest retrain's probabilities cover the pool and its followers have heard."""
+        """Wait until the queued retrains ran, the newest one's probabilities cover the pool and its
+        followers have heard."""
+        self._later.submit(lambda: None).result()
         self.trainer.settle()
         self.followers.drain()

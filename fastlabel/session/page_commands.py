@@ -16,7 +16,7 @@ from ..events import BatchServed, ItemsAdded, QuerySet, SessionState
 from ..learner.base import Pool
 from ..learner.registry import REVIEW, page_kind, select
 from ..users import OWNER
-from .pages import Page, audit_count, audit_only, compose_page, overlap_sample, served_again
+from .pages import Page, audit_count, audit_only, compose_page, overlap_count, overlap_sample, served_again
 from .replies import Batch
 from .review import ReviewPage, own_labels, review_page, still_valid
 
@@ -40,7 +40,7 @@ class PageCommands:
     available: np.ndarray
     n_items: int
     audit_per_page: int
-    overlap_per_page: int
+    overlap_now: int  # SessionQueries' property
     state: SessionState  # SessionQueries' property
 
     def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None, labeler: str = OWNER) -> Pool:
@@ -93,7 +93,8 @@ class PageCommands:
         def snapshot() -> tuple[SessionState, Pool] | Batch:
             st = self.state
             last = None if searched else self._unanswered(labeler)
-            if last is not None and last.strategy == strategy and len(last.ids) == batch_size:
+            if last is not None and last.strategy == strategy and len(last.ids) == batch_size \
+                    and not self._held_by_others(last, labeler):
                 if grant:
                     self.leases.grant(labeler, last.ids)
                 return served_again(last, kind.prelabel, self.trainer.cold, st.concept)
@@ -106,7 +107,7 @@ class PageCommands:
                 blocked = np.zeros(self.n_items, dtype=bool)
                 blocked[self.leases.held_by_others(labeler)] = True
                 overlap = overlap_sample(pool.rng, seen.votes, labeler,
-                                         audit_count(batch_size, self.overlap_per_page, audit_page=False), blocked)
+                                         overlap_count(batch_size, self.overlap_now), blocked)
             chosen = audit_only(strategy) if kind.choose is None else \
                 select(strategy, pool, batch_size - n_audit - overlap.size)
             return compose_page(chosen, pool, n_audit, seen.concept, overlap)
@@ -136,6 +137,12 @@ class PageCommands:
             if getattr(event, "labeler", None) == labeler or isinstance(event, (QuerySet, ItemsAdded)):
                 return None
         return None
+
+    def _held_by_others(self, page: BatchServed, labeler: str) -> bool:
+        """Whether someone else holds a card of `labeler`'s unanswered page (their leases ended when
+        their tab closed, and the cards were served on): then it is not served again."""
+        own = np.setdiff1d(np.asarray(page.ids, np.int64), np.asarray(page.overlap, np.int64))
+        return bool(np.isin(own, self.leases.held_by_others(labeler)).any())
 
     def _serve(self, strategy: str, page: Page, probs: Any, labeler: str) -> Batch:
         """Record a composed page as served to `labeler` and lease its cards to them (under the journal's
