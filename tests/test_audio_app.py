@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -204,7 +205,10 @@ def test_the_first_page_is_drawn_ahead_and_upcoming_records_nothing(home):
     events = len(ws.session.engine.log.events)
     ahead = ws.session.upcoming(ws.default_strategy, 4)
     assert len(ws.session.engine.log.events) == events  # a preview is not a served page
-    warmed = ws.source._cards  # the cards drawn (or being drawn) since the start
+    warmed = ws.source._cards  # the cards drawn (or being drawn) since the start, on a thread of their own
+    deadline = time.monotonic() + 30
+    while len(warmed) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(warmed) == 4
     served = app.test_client().get("/api/next_batch?batch_size=4").get_json()
     assert [item["id"] for item in served["items"]] == ahead
