@@ -9,7 +9,9 @@ person waits for:
 
   ready       from the start of the process to /api/state saying "ready" (headers scanned, window
               registry written, the first page's cards drawn in the background as soon as it is ready)
-  first       the first page (GET /api/next_batch, 48 cards with their spectrograms)
+  first       the first page (GET /api/next_batch, 48 cards with their spectrograms), asked the moment
+              the server is ready (a browser left open on the loading screen), or `--ask-after`
+              seconds later (a person who opens the page once it is up)
   again       the same page asked again (a reload)
   next        submit the page, then the next page (new windows, new cards), over `--pages` pages; each
               page is submitted `--think` seconds after it arrived (a person labels 48 cards in no
@@ -88,10 +90,11 @@ def windows_of(paths: list[Path], window_s: float) -> int:
     return total
 
 
-def one_round(base: str, started: float, pages: int, think: float, seed: int) -> dict[str, object]:
+def one_round(base: str, started: float, pages: int, think: float, ask_after: float, seed: int) -> dict[str, object]:
     """Time the first page, the same page again, and `pages` submit -> next page rounds."""
     client = Client(base, timeout=300)
     ready = time.perf_counter() - started
+    time.sleep(ask_after)
     status, raw, first = client.call("GET", "/api/next_batch")
     if status != 200:
         raise SystemExit(f"next_batch failed: {status} {raw[:200]!r}")
@@ -121,6 +124,8 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=8000, help="sample rate of the recordings")
     parser.add_argument("--rounds", type=int, default=3, help="fresh servers, each timed from a cold start")
     parser.add_argument("--pages", type=int, default=5, help="submit -> next page rounds per server")
+    parser.add_argument("--ask-after", type=float, default=0.0,
+                        help="seconds from ready to asking for the first page (default: at once)")
     parser.add_argument("--think", type=float, default=2.0, help="seconds between a page and its submit")
     parser.add_argument("--dim", type=int, default=64, help="width of the random embeddings")
     parser.add_argument("--batch-size", type=int, default=48)
@@ -139,7 +144,7 @@ def main() -> int:
                           "--batch-size", str(args.batch_size)]
             started = time.perf_counter()
             with serving(None, serve_args, home=home, ready_timeout=1800) as base:
-                figures = one_round(base, started, args.pages, args.think, seed=r)
+                figures = one_round(base, started, args.pages, args.think, args.ask_after, seed=r)
             rounds.append(figures)
             nexts = ", ".join(f"{v:.2f}" for v in figures["next_s"])  # type: ignore[union-attr]
             print(f"round {r + 1}: ready {figures['ready_s']:.1f} s, first page {figures['first_s']:.2f} s, "
@@ -147,7 +152,7 @@ def main() -> int:
     load = os.getloadavg()
     summary = {
         "files": args.files, "hours_each": args.hours, "rate": args.rate, "windows": n,
-        "cards_per_page": args.batch_size, "rounds": args.rounds, "pages": args.pages, "think_s": args.think,
+        "cards_per_page": args.batch_size, "rounds": args.rounds, "pages": args.pages, "think_s": args.think, "ask_after_s": args.ask_after,
         "ready_s": statistics.median(r["ready_s"] for r in rounds),
         "first_page_s": statistics.median(r["first_s"] for r in rounds),
         "same_page_s": statistics.median(r["again_s"] for r in rounds),
@@ -157,7 +162,8 @@ def main() -> int:
         "load_average": [round(v, 2) for v in load],
     }
     print(f"\n{args.files} files x {args.hours:g} h at {args.rate} Hz = {n} windows of 3 s; "
-          f"{args.rounds} cold starts, {args.pages} next pages each, {args.batch_size} cards a page")
+          f"{args.rounds} cold starts, {args.pages} next pages each, {args.batch_size} cards a page; first page asked "
+          f"{args.ask_after:g} s after ready, each page submitted {args.think:g} s after it came")
     print("| ready s | first page s | same page s | next page s (median) | next page s (max) |")
     print("|---:|---:|---:|---:|---:|")
     print(f"| {summary['ready_s']:.1f} | {summary['first_page_s']:.2f} | {summary['same_page_s']:.3f} | "

@@ -83,11 +83,18 @@ class Workspace:
         if warm is not None:
             warm(ids)
 
-    def draw_first_page(self) -> None:
+    def draw_first_page(self, index_wait_s: float = 120.0) -> None:
         """Draw the cards of the page a labeler will ask for first (the default strategy, the configured
-        size) ahead of the ask, as soon as the workspace is open."""
-        if hasattr(self.source, "warm_cards"):
-            self.warm_cards(self.session.upcoming(self.default_strategy, self.config.batch_size))
+        size) ahead of the ask, as soon as the workspace is open; when the clustering index was still
+        being fitted, again once it is there (the strategy's page changes with it). Blocks while it
+        waits for the index: call it off the request path."""
+        if not hasattr(self.source, "warm_cards"):
+            return
+        session = self.session
+        index_was_ready = session.index.ready
+        self.warm_cards(session.upcoming(self.default_strategy, self.config.batch_size))
+        if not index_was_ready and session.index.wait(index_wait_s):
+            self.warm_cards(session.upcoming(self.default_strategy, self.config.batch_size))
 
     def card_fields(self, item: int) -> dict[str, Any]:
         """What a card shows beside its picture: its name on hover; for a window of a recording, its media,

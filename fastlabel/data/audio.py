@@ -523,10 +523,16 @@ class AudioFolder:
         self._cards.warm(check_item_id(i, len(self)) for i in item_ids)
 
     def _draw_wide(self, index: int, context: int) -> bytes:
-        return wide_png(self.window(index, context), self.sample_rate)
+        signal = self.window(index, context)
+        first, _, info = self._span(index, context)
+        _, k = self.item(index)
+        window, hop = self.windowing.frames(info.sample_rate)
+        start = k * hop
+        mark = ((start - first) / info.sample_rate, (min(start + window, info.frames) - first) / info.sample_rate)
+        return wide_png(signal, self.sample_rate, mark=mark if context else None)
 
     def closer_look(self, item_id: int, context: int = 1) -> bytes:
-        """A wide spectrogram PNG of the window with `context` windows either side (`context_span`
-        gives the times it covers, for a play cursor)."""
+        """A wide spectrogram PNG of the window with `context` windows either side, the window itself
+        bracketed (`context_span` gives the times it covers, for a play cursor)."""
         self._span(item_id, context)  # checks the context and that the file is served
         return self._wide(check_item_id(item_id, len(self)), context)

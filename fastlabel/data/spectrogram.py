@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 import scipy.sparse
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from fastlabel.data.base import png_bytes
 
@@ -23,6 +23,8 @@ WIDE_HEIGHT = 256  # the closer look: a taller picture, as wide as its duration 
 WIDE_PX_PER_SECOND = 64
 DB_RANGE = (-100.0, -20.0)  # dBFS shown from black to white on every card
 CARD_MELS = 96
+MARK_RGBA = (255, 255, 255, 150)  # the brackets around a window inside its context: white, see-through
+MARK_TICK_PX = 10  # how far a bracket's ends reach in
 FMIN_HZ = 0.0
 FMAX_HZ = 15_000.0  # above this, few sounds of interest and much hiss
 
@@ -154,8 +156,27 @@ def card_png(signal: np.ndarray, sample_rate: int, size: tuple[int, int] = CARD_
     return png_bytes(spectrogram_image(signal, sample_rate, size))
 
 
+def bracket(picture: Image.Image, left: int, right: int) -> Image.Image:
+    """The picture (RGB) with faint brackets [ ] around columns left..right: where a window lies in its context."""
+    out = picture.convert("RGBA")
+    overlay = Image.new("RGBA", out.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    bottom = out.height - 1
+    right = max(left + 1, right - 1)
+    for x, inward in ((left, 1), (right, -1)):
+        draw.line((x, 0, x, bottom), fill=MARK_RGBA, width=2)
+        for y in (1, bottom - 1):
+            draw.line((x, y, x + inward * MARK_TICK_PX, y), fill=MARK_RGBA, width=2)
+    return Image.alpha_composite(out, overlay).convert("RGB")
+
+
 def wide_png(signal: np.ndarray, sample_rate: int, height: int = WIDE_HEIGHT,
-             px_per_second: int = WIDE_PX_PER_SECOND) -> bytes:
-    """The closer look: a window with its context, `px_per_second` wide, as PNG bytes."""
+             px_per_second: int = WIDE_PX_PER_SECOND, mark: tuple[float, float] | None = None) -> bytes:
+    """The closer look: a window with its context, `px_per_second` wide, as PNG bytes; `mark` (start, end
+    seconds from the signal's start) is bracketed: the window itself among its neighbours."""
     width = max(1, int(round(len(signal) / sample_rate * px_per_second)))
-    return png_bytes(spectrogram_image(signal, sample_rate, (width, height)))
+    picture = spectrogram_image(signal, sample_rate, (width, height))
+    if mark is not None:
+        scale = width * sample_rate / len(signal)  # px per second as drawn
+        picture = bracket(picture, int(round(mark[0] * scale)), int(round(mark[1] * scale)))
+    return png_bytes(picture)

@@ -42,7 +42,6 @@ class Runtime:
             self._workspace.concepts.subscribe(lambda message: announce_retrain(self.hub, message))
             self.status = "ready"
             self.hub.broadcast({"type": "ready"})
-            self._draw_first_page()
         except FastLabelError as exc:
             self.status, self.error = "error", str(exc)
             log.error("could not start: %s", exc)
@@ -51,6 +50,8 @@ class Runtime:
             log.exception("could not start")
         finally:
             self._ready.set()
+        if self.status == "ready":  # on its own thread: it may wait for the clustering index
+            threading.Thread(target=self._draw_first_page, name="fastlabel-first-page", daemon=True).start()
 
     def _draw_first_page(self) -> None:
         """Draw the first page's cards while the browser is still on its way (a failure only costs time)."""
