@@ -201,3 +201,39 @@ def test_a_journal_from_before_labelers_opens_replays_and_exports_unchanged(new_
     text = summarise(session)
     assert "labelers: owner 240 labels in 10 pages" in text and "agreement" not in text
     assert all(b.labeler == "owner" and b.overlap == () for b in session.state.batches)
+
+
+@pytest.mark.parametrize("taken_meanwhile", [False, True])
+def test_a_page_is_chosen_again_only_when_its_cards_were_taken_meanwhile(pool, monkeypatch, taken_meanwhile):
+    import threading
+
+    from fastlabel.session import page_commands
+    x, y = pool
+    s = LabelingSession(x, seed=8)
+    first = s.next_batch("random", 24, labeler="ann")
+    s.submit(answer(first, y), batch_id=first.batch_id, labeler="ann")
+    real, chosen, calls = page_commands.select, [], []
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(name, p, n):
+        picked = real(name, p, n)
+        calls.append(list(picked.ids))
+        if len(calls) == 1:
+            chosen.extend(int(i) for i in picked.ids)
+            entered.set()
+            release.wait(30)
+        return picked
+
+    monkeypatch.setattr(page_commands, "select", slow)
+    pages = []
+    bob = threading.Thread(target=lambda: pages.append(s.next_batch("random", 24, labeler="bob")))
+    bob.start()
+    assert entered.wait(30)
+    if taken_meanwhile:
+        s.leases.grant("cy", chosen[:2])  # cy was served two of the cards bob's page is about to show
+    s.set_overlap(3, labeler="boss")  # an event: the state moved on, the head did not
+    release.set()
+    bob.join(30)
+    (served,) = pages
+    assert len(calls) == (2 if taken_meanwhile else 1)
+    assert not set(served.ids) & set(chosen[:2]) if taken_meanwhile else set(chosen) <= set(served.ids)

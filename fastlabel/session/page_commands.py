@@ -113,7 +113,7 @@ class PageCommands:
             return compose_page(chosen, pool, n_audit, seen.concept, overlap)
 
         def record(taken: tuple[SessionState, Pool], page: Page, last: bool) -> Batch | None:
-            if self.state is not taken[0]:  # something was recorded meanwhile: choose again
+            if self.state is not taken[0] and not self._still_fits(taken, page, labeler):  # choose again
                 if not last:
                     return None
                 again = snapshot()  # a busy session: chosen under the lock this time
@@ -137,6 +137,16 @@ class PageCommands:
             if getattr(event, "labeler", None) == labeler or isinstance(event, (QuerySet, ItemsAdded)):
                 return None
         return None
+
+    def _still_fits(self, taken: tuple[SessionState, Pool], page: Page, labeler: str) -> bool:
+        """Whether a page chosen on an older state may be served as chosen: only other labelers' pages
+        and labels came meanwhile (the same head, query and items), and none of its cards was labeled
+        or leased to someone else since. A team's pages are then not chosen again at every event."""
+        seen, pool = taken
+        if self.trainer.ranking() is not pool.probs or self.state.n_items != seen.n_items:
+            return False
+        fresh = np.setdiff1d(page.ids, page.overlap)
+        return not self.engine.labeled[fresh].any() and not np.isin(fresh, self.leases.held_by_others(labeler)).any()
 
     def _held_by_others(self, page: BatchServed, labeler: str) -> bool:
         """Whether someone else holds a card of `labeler`'s unanswered page (their leases ended when
