@@ -107,6 +107,6 @@ def activity() -> Response:
 @team.post("/api/team/overlap")
 def set_overlap() -> Response:
     """Body {"per_page": N}: overlap cards per page on this concept from now on (admins; an overlap_set event)."""
-    per_page = field_body("per_page", '{"per_page": 2}')
     session = runtime().workspace.session
+    per_page = field_body("per_page", '{"per_page": 2}')
     return jsonify({"overlap_per_page": session.set_overlap(per_page, labeler=current_labeler())})

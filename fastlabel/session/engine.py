@@ -204,14 +204,14 @@ class Engine:
         """Retrain after a change already journaled at `seq`: (the retrain, a warning, queued).
 
         While another change's retrain runs, this one does not wait: the retrain after it is queued
-        on the retrain thread (queued=True, and the point has no measures yet). The change stands
+        on the retrain thread (queued=True, and the point is the running retrain's, which does not
+        cover this change). The change stands
         whatever happens here: if the retrain cannot run (a full disk refuses its model_trained
         line), the answer, or the log for a queued one, says so and the next change, or the next
         start, trains."""
         if self._training:
             self._later.submit(self._train_now, seq)
-            st = self.state
-            return TrainPoint(seq, len(st.labels), st.n_positive, None, None), None, True
+            return self.point(self.state.retrains[-1]), None, True  # the running retrain, recorded before it ran
         return *self._train_now(seq), False
 
     def _train_now(self, seq: int) -> tuple[TrainPoint, str | None]:
