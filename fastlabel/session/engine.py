@@ -19,8 +19,6 @@ thread, covers it and every change that came meanwhile; its push tells every tab
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -39,15 +37,6 @@ from .training import TrainPoint, Trainer
 
 log = logging.getLogger(__name__)
 OFF_LOCK_TRIES = 3  # work done off the lock is done again when the state moved meanwhile
-QUEUED_RETRAIN_NICE = 10  # nobody waits on a queued retrain: the CPU serves pages first
-
-
-def lower_priority(nice: int = QUEUED_RETRAIN_NICE) -> None:
-    """Give the calling thread a lower CPU priority (Linux: a thread's own nice value; elsewhere nothing)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (AttributeError, OSError):
-        pass
 T = TypeVar("T")
 
 
@@ -88,8 +77,7 @@ class Engine:
         self._digest_at: dict[int, str] = {}  # the digest at each model_trained event not yet snapshotted
         self._training = False  # a retrain runs now (set and cleared under head_lock)
         # the retrains that changes made during another retrain did not wait for (no thread until the first)
-        self._later = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-retrain",
-                                         initializer=lower_priority)
+        self._later = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-retrain")
 
     # -- events -------------------------------------------------------------------------------
     def replay(self, events: list[Event]) -> None:
