@@ -138,8 +138,12 @@ class Engine:
         self.points[point.seq] = point
         if self.followers:
             history = self.history(state)
-            goal = state.goal or self.default_goal
+            goal = self.goal_in_effect(state)
             self.followers.announce(lambda: retrained(state, point, probs, history, self.available, goal))
+
+    def goal_in_effect(self, state: SessionState) -> str:
+        """The goal stated last (a goal_set event), else the session's default."""
+        return state.goal or self.default_goal
 
     def subscribe(self, follower: Follower) -> None:
         """`follower(message)` after every retrain from now on, on the followers' thread."""

@@ -101,7 +101,7 @@ class SessionQueries:
     @property
     def goal(self) -> Goal:
         """The goal in effect: the last one stated (a goal_set event), else the session's default."""
-        return get_goal(self.state.goal or self.engine.default_goal)
+        return get_goal(self.engine.goal_in_effect(self.state))
 
     def insights(self, goal: str | None = None) -> dict[str, Any]:
         """Effort figures, quality estimates and the stopping signal of the goal in effect (or `goal`),
