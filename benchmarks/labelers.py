@@ -33,10 +33,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).absolute().parent.parent))
-from fastlabel.events import BatchServed, LabelsSubmitted, fold, parse_jsonl  # noqa: E402
+from fastlabel.events import BatchServed, LabelsSubmitted, ModelTrained, SessionState, apply, parse_jsonl  # noqa: E402
 from fastlabel.users import UserStore  # noqa: E402
 
 from load import Watcher  # noqa: E402
@@ -103,14 +104,31 @@ def label(base: str, who: Labeler, concept: str, truth: list[int], pages: int, b
         client.close()
 
 
-def verify(base: str, admin: str, concept: str, team: list[Labeler]) -> dict:
-    """Lost or duplicated labels and cards served to two labelers, from the concept's journal."""
+def spread(values: list[float]) -> dict:
+    return {"p50": round(float(np.percentile(values, 50)), 2), "p95": round(float(np.percentile(values, 95)), 2),
+            "max": round(float(max(values)), 2)} if values else {}
+
+
+def verify(base: str, admin: str, concept: str, team: list[Labeler], keep: Path | None = None) -> dict:
+    """Lost or duplicated labels and cards served to two labelers, from the concept's journal (kept
+    at `keep` when given)."""
     admin_client = Client(base, token=admin)
     status, raw, _ = admin_client.call("GET", f"/api/export/events?concept={concept}")
     if status != 200:
         raise SystemExit(f"export of the journal failed: {status} {raw[:200]!r}")
+    if keep is not None:
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.write_bytes(raw)
     events, problems = parse_jsonl(raw)
-    state = fold(events)
+    # the head's lag at each page served: labels given but not yet in it, and seconds since its retrain began
+    state, trained_on, trained_at, lag, lag_s = SessionState(), 0, None, [], []
+    for e in events:
+        state = apply(state, e)
+        if isinstance(e, ModelTrained):
+            trained_on, trained_at = len(state.labels), e.ts
+        elif isinstance(e, BatchServed) and trained_at is not None:
+            lag.append(len(state.labels) - trained_on)
+            lag_s.append(e.ts - trained_at)
     submitted = defaultdict(list)
     for e in events:
         if isinstance(e, LabelsSubmitted):
@@ -126,12 +144,21 @@ def verify(base: str, admin: str, concept: str, team: list[Labeler]) -> dict:
             for item, y in answers.items():
                 vote = state.votes.get(item, {}).get(who.name)
                 lost += vote is None or vote[0] != y
-    served = defaultdict(set)
+    # a page its labeler never answered was left when they closed their tab (their last page): its
+    # leases ended then, so its cards may go to someone else; every other serving holds its cards
+    answered = {e.batch_id for e in events if isinstance(e, LabelsSubmitted)}
+    servings = defaultdict(list)
     for e in events:
         if isinstance(e, BatchServed):
             for item in set(e.ids) - set(e.overlap):
-                served[item].add(e.labeler)
-    collisions = sorted(i for i, names in served.items() if len(names) > 1)
+                servings[item].append((e.labeler, e.seq in answered))
+    collisions, left = [], 0
+    for item, held in servings.items():
+        kept = [name for k, (name, done) in enumerate(held) if done or k == len(held) - 1]
+        left += len(held) - len(kept)
+        if len(set(kept)) > 1:
+            collisions.append(item)
+    collisions.sort()
     overlap_cards = sum(len(e.overlap) for e in events if isinstance(e, BatchServed))
     agreement = admin_client.json("GET", f"/api/agreement?concept={concept}")
     activity = admin_client.json("GET", f"/api/team?concept={concept}")
@@ -141,6 +168,9 @@ def verify(base: str, admin: str, concept: str, team: list[Labeler]) -> dict:
     return {"journal_problems": problems, "submissions_missing_or_changed": missing,
             "submissions_duplicated": duplicated, "labels_lost": lost,
             "cards_served_to_two_outside_overlap": len(collisions), "collision_ids": collisions[:20],
+            "cards_of_pages_left_unanswered_served_on": left,
+            "retrains": sum(isinstance(e, ModelTrained) for e in events),
+            "head_lag_at_page_served": {"labels": spread(lag), "seconds": spread(lag_s)},
             "overlap_cards_served": overlap_cards, "labels_in_effect": len(state.labels),
             "agreement": {k: agreement[k] for k in ("labelers", "pairs", "alpha", "overlap_items", "flag_below_kappa")},
             "disagreements": len(agreement["disagreements"]), "activity": activity}
@@ -198,7 +228,8 @@ def main() -> int:
             for t in threads:
                 t.join()
             seconds = time.perf_counter() - began
-            checks = verify(base, tokens[ADMIN], team_concept, team)
+            checks = verify(base, tokens[ADMIN], team_concept, team,
+                            args.out.with_suffix(".journal.jsonl") if args.out else None)
 
     noisy = team[-1].name
     rows = {r["name"]: r for r in checks["agreement"]["labelers"]}
@@ -229,7 +260,9 @@ def main() -> int:
     print(f"\n{'OK' if ok else 'FAILED'}: {len(team)} labelers x {args.pages} pages; lost {checks['labels_lost']}, "
           f"duplicated {checks['submissions_duplicated']}, served to two {checks['cards_served_to_two_outside_overlap']}; "
           f"noisy {noisy}: lowest kappa {result['noisy_has_lowest_kappa']}, flagged {result['noisy_flagged']}; "
-          f"submit->next p95 alone {solo_p.get('p95')} ms, team {team_p.get('p95')} ms")
+          f"submit->next p95 alone {solo_p.get('p95')} ms, team {team_p.get('p95')} ms; {checks['retrains']} retrains, "
+          f"at p95 of pages served the head was {checks['head_lag_at_page_served']['labels'].get('p95')} labels, "
+          f"{checks['head_lag_at_page_served']['seconds'].get('p95')} s behind")
     return 0 if ok else 1
 
 

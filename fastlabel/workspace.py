@@ -7,7 +7,7 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import orjson
@@ -74,6 +74,27 @@ class Workspace:
         if describe is not None:
             return describe(item)
         return self.source.paths[item] if isinstance(self.source, ImageFolder) else None
+
+    def warm_cards(self, ids: Sequence[int]) -> None:
+        """Start drawing the cards of a list about to be answered on the source's workers, where it has
+        them (a recording's window: read, resampled and drawn in a few ms), so they are drawn in
+        parallel rather than one after the other as the answer is built."""
+        warm = getattr(self.source, "warm_cards", None)
+        if warm is not None:
+            warm(ids)
+
+    def draw_first_page(self, index_wait_s: float = 120.0) -> None:
+        """Draw the cards of the page a labeler will ask for first (the default strategy, the configured
+        size) ahead of the ask, as soon as the workspace is open; when the clustering index was still
+        being fitted, again once it is there (the strategy's page changes with it). Blocks while it
+        waits for the index: call it off the request path."""
+        if not hasattr(self.source, "warm_cards"):
+            return
+        session = self.session
+        index_was_ready = session.index.ready
+        self.warm_cards(session.upcoming(self.default_strategy, self.config.batch_size))
+        if not index_was_ready and session.index.wait(index_wait_s):
+            self.warm_cards(session.upcoming(self.default_strategy, self.config.batch_size))
 
     def card_fields(self, item: int) -> dict[str, Any]:
         """What a card shows beside its picture: its name on hover; for a window of a recording, its media,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -111,8 +112,14 @@ def test_the_closer_look_of_a_window_is_a_wide_spectrogram(app):
 
     from fastlabel.data.spectrogram import WIDE_PX_PER_SECOND
 
-    width, height = Image.open(io.BytesIO(res.data)).size
+    picture = Image.open(io.BytesIO(res.data)).convert("RGB")
+    width, height = picture.size
     assert width == 7 * WIDE_PX_PER_SECOND and width > height  # the 7 s the context sound covers
+    # the window itself (3-6 s) is bracketed: faint light lines at its edges over the quiet top rows
+    edges = (3 * WIDE_PX_PER_SECOND, 6 * WIDE_PX_PER_SECOND - 1)
+    assert all(min(picture.getpixel((x, height // 4))) > 80 for x in edges)
+    assert max(picture.getpixel((4 * WIDE_PX_PER_SECOND, height // 4))) < 40  # silence inside: dark
+    assert max(picture.getpixel((WIDE_PX_PER_SECOND, height // 4))) < 40
 
 
 @pytest.mark.parametrize("path, status, message", [
@@ -187,3 +194,23 @@ def test_a_birdnet_class_is_the_query_and_an_unknown_one_names_the_nearest(home)
     assert res.status_code == 400
     message = res.get_json()["error"]
     assert "did you mean" in message and "Eurasian Blackbird" in message
+
+
+def test_the_first_page_is_drawn_ahead_and_upcoming_records_nothing(home):
+    from fastlabel.server.runtime import runtime
+
+    config = Config(home=home, audio=home / "rec", encoder="logmel", batch_size=4, session=home / "ahead.jsonl")
+    app = create_app(config, background=False)
+    ws = runtime(app).workspace
+    events = len(ws.session.engine.log.events)
+    ahead = ws.session.upcoming(ws.default_strategy, 4)
+    assert len(ws.session.engine.log.events) == events  # a preview is not a served page
+    warmed = ws.source._cards  # the cards drawn (or being drawn) since the start, on a thread of their own
+    deadline = time.monotonic() + 30
+    while len(warmed) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(warmed) == 4
+    served = app.test_client().get("/api/next_batch?batch_size=4").get_json()
+    assert [item["id"] for item in served["items"]] == ahead
+    assert len(warmed) == 4  # the page's cards were the ones drawn ahead
+    assert ws.session.upcoming(ws.default_strategy, 4) == ahead  # unanswered: the same page

@@ -100,6 +100,16 @@ def test_label_by_ear_export_and_classify_soundscapes(served):
         page.wait_for_function("document.getElementById('player').paused")
         assert page.locator(".card.is-playing").count() == 0
 
+        # hold z: the closer look (the clip alone here: a clip is one window, with no neighbours) plays the context
+        page.keyboard.down("z")
+        expect(page.locator("#closer")).to_be_visible()
+        page.wait_for_function("(() => { const i = document.getElementById('closer-img'); "
+                               "return i.complete && i.src.includes('/api/image/') && i.naturalWidth > 0; })()")
+        page.wait_for_function("document.getElementById('player').src.includes('context=1')")
+        page.screenshot(path=str(OUT_DIR / "audio-closer.png"))
+        page.keyboard.up("z")
+        expect(page.locator("#closer")).to_be_hidden()
+
         # three pages labeled: a few positives flipped on each, Enter confirms
         for page_no in range(3):
             before = page.eval_on_selector_all("#grid .card", "cs => cs.map(c => c.dataset.id).join()")

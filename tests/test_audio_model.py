@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +123,43 @@ def test_classify_refuses_data_of_another_media(trained, capsys):
     assert "trained on audio" in capsys.readouterr().err
     assert main(["classify", str(model), "--format", "raven", "--home", str(root / "other")]) == 2
     assert "--format raven" in capsys.readouterr().err
+
+
+def test_classify_on_ray_refuses_raven_tables_with_the_reason(trained, capsys):
+    root, rec, _, model = trained
+    assert main(["classify", str(model), "--audio", str(rec), "--engine", "ray", "--format", "raven",
+                 "--out", str(root / "raven-ray"), "--home", str(root / "other")]) == 2
+    assert "local engine" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None or importlib.util.find_spec("pyarrow") is None,
+                    reason="needs ray and pyarrow (pip install 'fastlabel[distributed]')")
+def test_windows_embed_and_classify_on_ray_as_in_one_process(trained, capsys):
+    import pyarrow.parquet as pq
+    import ray
+
+    root, rec, ws, model = trained
+    local = root / "local.csv"
+    assert main(["classify", str(model), "--audio", str(rec), "--out", str(local), "--home", str(root / "other")]) == 0
+    single = {(r["file"], float(r["start_s"])): float(r["prob_pos"]) for r in csv.DictReader(local.open())}
+    out, embedded = root / "ray-shards", root / "ray-embeddings"
+    cut = ["--audio", str(rec), "--encoder", "logmel", "--window", "1", "--hop", "0.5"]
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        assert main(["embed", *cut, "--engine", "ray", "--out", str(embedded), "--home", str(root / "ray-home")]) == 0
+        assert main(["classify", str(model), "--audio", str(rec), "--engine", "ray", "--out", str(out),
+                     "--shard-rows", "20", "--home", str(root / "other")]) == 0
+    finally:
+        ray.shutdown()
+    served = open_workspace(Config(home=root / "ray-home", audio=rec, encoder="logmel", window_s=1.0, hop_s=0.5,
+                                   embeddings=embedded))
+    try:  # the shards serve the same windows the one-process session embedded
+        assert np.abs(np.asarray(served.embeddings) - np.asarray(ws.embeddings)).max() <= 1e-6
+    finally:
+        served.concepts.close()
+    assert "classified 36 windows into 2 shard(s)" in capsys.readouterr().err
+    table = pq.read_table(sorted(out.glob("part-*.parquet"))).to_pylist()
+    assert len(table) == 36 and set(table[0]) == {"id", "file", "start_s", "end_s", "prob_pos", "label"}
+    for row in table:
+        assert abs(row["prob_pos"] - single[(row["file"], row["start_s"])]) <= 1e-5

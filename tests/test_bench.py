@@ -95,6 +95,30 @@ def test_bench_writes_its_files(bench_out: Path):
     assert "random" in summary["results"]["Smiling"] and "hybrid" in summary["results"]["Smiling"]
     table = (bench_out / "summary.md").read_text()
     assert "| random |" in table and "clicks → 95%" in table and "no text side" in table
+    assert "human s → 95%" in table and "labels → 80% of positives" in table
+    random = summary["results"]["Smiling"]["random"]
+    assert random["seconds_to_95"]["total"] == 2
+    assert random["seconds_to_find80"]["total"] == 0  # half the faces smile: 80% of them is beyond 96 labels
+    assert "| – |" in table
+
+
+def test_the_plain_bench_reports_the_suites_human_seconds_and_positives_found():
+    from fastlabel.bench.report import run_figures
+    from fastlabel.bench.simulate import Point
+
+    def point(labels: int, clicks: int, positives: int, auc: float) -> Point:
+        return Point("a", "s", 0, labels, clicks, positives, auc, 0.5, 0.5)
+
+    points = [point(0, 0, 0, 0.5), point(24, 5, 5, 0.8), point(48, 9, 8, 0.96)]
+    figures = run_figures(points, reference_auc=1.0, marks=[24], pool_positives=10, budget=48)
+    # the mouse model: 1 s a card, 1.3 s a flip (clicks less the 2 confirms), 3 s a page
+    assert figures.reached["auc95_labels"] == 48 and figures.reached["auc95_clicks"] == 9
+    assert figures.reached["auc95_s_mouse"] == pytest.approx(48 + 1.3 * 7 + 3 * 2)
+    assert figures.reached["find80_labels"] == 48 and figures.reached["find50_labels"] == 24
+    assert figures.reached["find95_labels"] is None  # 8 of 10 found: not within the budget
+    late = run_figures(points[:2], reference_auc=1.0, marks=[24], pool_positives=40, budget=24)
+    assert late.reached["auc95_labels"] is None
+    assert "find80_labels" not in late.reached  # 32 positives cannot fit in 24 labels
 
 
 def test_bench_points_are_sane(bench_out: Path):

@@ -134,7 +134,8 @@ def every_route(app) -> list[tuple[str, str, object]]:
     """(method, path, a valid body) for every /api route that acts on a concept."""
     bodies = {"/api/set_query": {"query": "x"}, "/api/submit_labels": [{"id": 0, "label": 1}],
               "/api/concepts": {"name": "fresh one"}, "/api/concepts/current": {"name": "positive"},
-              "/api/correct": [{"id": 0, "label": 1}], "/api/set_goal": {"goal": "find"}}
+              "/api/correct": [{"id": 0, "label": 1}], "/api/set_goal": {"goal": "find"},
+              "/api/team/overlap": {"per_page": 2}}
     out = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/") or rule.rule in ACCOUNT_ROUTES:

@@ -120,5 +120,15 @@ def test_two_labelers_and_an_admin_label_together(team, browser):
     assert resolved and resolved[-1]["labels"] == [[disputed, 1]] and resolved[-1]["labeler"] == "boss"
     assert sum(e["type"] == "model_trained" for e in after) == retrains + 1  # the resolution retrained the head
     assert after[-1]["type"] == "model_trained" and after[-1]["seq"] > resolved[-1]["seq"]
+
+    # the overlap share is the admin's to set, per concept; a labeler sees it
+    expect(ann.locator("#overlap-per-page")).to_be_disabled()
+    overlap = boss.locator("#overlap-per-page")
+    expect(overlap).to_have_value("2")
+    overlap.fill("4")
+    overlap.dispatch_event("change")
+    expect(boss.locator(".toast").last).to_contain_text("4 overlap cards", timeout=15_000)
+    screenshot(boss, "team-overlap.png")
+    assert [e["per_page"] for e in events(srv, tokens["boss"]) if e["type"] == "overlap_set"] == [4]
     for page in (ann, bob, boss):
         assert page.js_errors == []  # type: ignore[attr-defined]

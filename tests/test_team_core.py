@@ -8,7 +8,7 @@ import pytest
 from fastlabel.errors import InvalidInput, UnknownUser, UserExists
 from fastlabel.events import EventLog, LabelResolved, LabelsCorrected, LabelsSubmitted, SessionStarted, \
     SubmissionUndone, fold
-from fastlabel.events.label_policy import label_in_effect
+from fastlabel.events.label_policy import given_by, label_in_effect
 from fastlabel.session.agreement import agreement_report, cohen_kappa, krippendorff_alpha
 from fastlabel.session.leases import Leases
 from fastlabel.users import ADMIN, LABELER, UserStore
@@ -23,6 +23,12 @@ def test_policy_resolved_then_majority_then_latest():
     assert label_in_effect({"ann": (1, 9), "bob": (0, 7)}) == 1
     assert label_in_effect({"ann": (1, 5), "bob": (1, 7)}, resolved=0) == 0  # the resolution overrides all
     assert label_in_effect({}, resolved=1) == 1
+
+
+def test_the_label_in_effect_is_credited_to_its_latest_giver():
+    votes = {"ann": (1, 5), "bob": (0, 7), "cy": (1, 9)}
+    assert given_by(votes, 1) == "cy" and given_by(votes, 0) == "bob"
+    assert given_by({"ann": (1, 5)}, 0) is None and given_by({}, None) is None  # resolved against everyone
 
 
 def _log(*steps):

@@ -57,7 +57,7 @@ def test_a_labeler_labels_but_may_not_export_or_manage(app, team_home):
                          ("GET", "/api/export/predictions"), ("GET", "/api/export/model"),
                          ("GET", "/api/export/table"), ("GET", "/api/users"), ("POST", "/api/users"),
                          ("POST", "/api/users/ann/rotate"), ("DELETE", "/api/users/boss"), ("POST", "/api/concepts"),
-                         ("POST", "/api/resolve")]:
+                         ("POST", "/api/resolve"), ("POST", "/api/team/overlap")]:
         res = client.open(path, method=method, headers=header(ann), json={"name": "x"})
         assert res.status_code == 403, path
         assert "admin" in res.get_json()["error"]
@@ -158,3 +158,16 @@ def test_two_labelers_over_http_get_disjoint_pages_and_their_own_undo(app, team_
     assert [r["name"] for r in agreement["labelers"]] == ["cy"] and agreement["disagreements"] == []
     rows = client.get(f"/api/export/labels{concept}", headers=header(boss)).data.splitlines()
     assert len(rows) == 24 and all(b'"labeler":"cy"' in row for row in rows)
+
+
+def test_an_admin_sets_the_overlap_of_a_concept_and_labelers_see_it(app, team_home):
+    _, boss, ann, _ = team_home
+    client = app.test_client()
+    assert client.get("/api/team", headers=header(ann)).get_json()["overlap_per_page"] == 2  # the default
+    res = client.post("/api/team/overlap", headers=header(boss), json={"per_page": 5})
+    assert res.status_code == 200 and res.get_json() == {"overlap_per_page": 5}
+    assert client.get("/api/team", headers=header(ann)).get_json()["overlap_per_page"] == 5
+    for bad in ({"per_page": -1}, {"per_page": 25}, {"per_page": "4"}, {"per_page": True}, {"n": 3}, [4]):
+        res = client.post("/api/team/overlap", headers=header(boss), json=bad)
+        assert res.status_code == 400 and "per_page" in res.get_json()["error"], bad
+    assert client.post("/api/team/overlap", headers=header(boss), json={"per_page": 2}).status_code == 200

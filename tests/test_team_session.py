@@ -44,6 +44,76 @@ def test_two_labelers_get_disjoint_pages_then_overlap_cards(pool):
     assert fold(s.log.events).batches[-1].overlap == tuple(again.overlap)
 
 
+def test_a_page_whose_cards_went_to_another_after_a_closed_tab_is_not_served_again(pool):
+    x, y = pool
+    s = LabelingSession(x[:24], seed=3)
+    ann = s.next_batch("random", 24, labeler="ann")
+    s.leases.release("ann")  # ann's last tab closed: her cards are free
+    bob = s.next_batch("random", 24, labeler="bob")
+    assert set(bob.ids) == set(ann.ids)  # the only cards there are
+    again = s.next_batch("random", 24, labeler="ann")
+    assert not set(again.ids) & set(bob.ids)  # not ann's old page: bob holds those cards now
+
+
+def test_a_restart_gives_each_labeler_back_the_cards_of_their_open_page(pool, tmp_path):
+    from fastlabel.events import EventLog
+    x, y = pool
+    journal = tmp_path / "team.jsonl"
+    s = LabelingSession(x[:96], EventLog.open(journal), seed=7)
+    ann = s.next_batch("random", 24, labeler="ann")
+    s.submit(answer(ann, y), batch_id=ann.batch_id, labeler="ann")
+    open_page = s.next_batch("random", 24, labeler="ann")  # on ann's screen when the server stopped
+    s.log.close()
+    again = LabelingSession(x[:96], EventLog.open(journal), seed=7)
+    assert again.leases.holders() == {"ann": 24}
+    bob = again.next_batch("random", 48, labeler="bob")
+    assert not set(bob.ids) & set(open_page.ids)  # still ann's
+    assert again.next_batch("random", 24, labeler="ann").ids == open_page.ids  # served to her again
+    again.log.close()
+    later = LabelingSession(x[:96], EventLog.open(journal), seed=7, lease_s=0.0)  # their time ran out
+    assert "ann" not in later.leases.holders()
+
+
+def test_the_overlap_share_is_set_per_concept_as_a_replayed_event(pool):
+    x, y = pool
+    s = LabelingSession(x, seed=6, overlap_per_page=2)
+    for who in ("ann", "cy"):
+        page = s.next_batch("random", 48, labeler=who)
+        s.submit(answer(page, y), batch_id=page.batch_id, labeler=who)
+    assert len(s.next_batch("random", 48, labeler="bob").overlap) == 2  # the configured default
+    assert s.set_overlap(6, labeler="boss") == 6 and s.overlap_now == 6
+    s.submit(answer(s.state.batches[-1], y), batch_id=s.state.batches[-1].seq, labeler="bob")
+    assert len(s.next_batch("random", 48, labeler="bob").overlap) == 6
+    (event,) = [e for e in s.log.events if e.type == "overlap_set"]
+    assert (event.per_page, event.labeler) == (6, "boss")
+    again = LabelingSession.replay(s.log.events, x, overlap_per_page=2)
+    assert again.overlap_now == 6
+    for bad in (-1, 25, 2.5, "3", True):
+        with pytest.raises(InvalidInput):
+            s.set_overlap(bad)
+    assert s.overlap_now == 6
+
+
+def test_a_change_during_another_retrain_does_not_wait_for_the_head(pool):
+    x, y = pool
+    s = LabelingSession(x, seed=5)
+    ann = s.next_batch("random", 24, labeler="ann")
+    bob = s.next_batch("random", 24, labeler="bob")
+    s.submit(answer(ann, y), batch_id=ann.batch_id, labeler="ann")
+    retrains = len(s.history())
+    with s.head_lock:  # as if ann's retrain were running now
+        s.engine._training = True
+        done = s.submit(answer(bob, y), batch_id=bob.batch_id, labeler="bob")
+        s.engine._training = False
+        assert done.queued and done.point.seq < done.seq  # answered without waiting for the head
+        assert len(s.history()) == retrains  # nothing trained while the head was busy
+    s.settle()  # the queued retrain ran once the head was free, and covers bob's page
+    assert len(s.history()) == retrains + 1 and s.history()[-1].seq > done.seq
+    assert s.history()[-1].labeled == len(s.state.labels) == 48
+    plain = s.submit(answer(s.next_batch("random", 24, labeler="ann"), y), labeler="ann")
+    assert not plain.queued and plain.point.train_ms is not None  # nobody else training: it waits, as alone
+
+
 def test_an_overlap_disagreement_is_queued_resolved_and_retrains(pool):
     x, y = pool
     s = LabelingSession(x, seed=4)
@@ -131,3 +201,39 @@ def test_a_journal_from_before_labelers_opens_replays_and_exports_unchanged(new_
     text = summarise(session)
     assert "labelers: owner 240 labels in 10 pages" in text and "agreement" not in text
     assert all(b.labeler == "owner" and b.overlap == () for b in session.state.batches)
+
+
+@pytest.mark.parametrize("taken_meanwhile", [False, True])
+def test_a_page_is_chosen_again_only_when_its_cards_were_taken_meanwhile(pool, monkeypatch, taken_meanwhile):
+    import threading
+
+    from fastlabel.session import page_commands
+    x, y = pool
+    s = LabelingSession(x, seed=8)
+    first = s.next_batch("random", 24, labeler="ann")
+    s.submit(answer(first, y), batch_id=first.batch_id, labeler="ann")
+    real, chosen, calls = page_commands.select, [], []
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(name, p, n):
+        picked = real(name, p, n)
+        calls.append(list(picked.ids))
+        if len(calls) == 1:
+            chosen.extend(int(i) for i in picked.ids)
+            entered.set()
+            release.wait(30)
+        return picked
+
+    monkeypatch.setattr(page_commands, "select", slow)
+    pages = []
+    bob = threading.Thread(target=lambda: pages.append(s.next_batch("random", 24, labeler="bob")))
+    bob.start()
+    assert entered.wait(30)
+    if taken_meanwhile:
+        s.leases.grant("cy", chosen[:2])  # cy was served two of the cards bob's page is about to show
+    s.set_overlap(3, labeler="boss")  # an event: the state moved on, the head did not
+    release.set()
+    bob.join(30)
+    (served,) = pages
+    assert len(calls) == (2 if taken_meanwhile else 1)
+    assert not set(served.ids) & set(chosen[:2]) if taken_meanwhile else set(chosen) <= set(served.ids)

@@ -70,15 +70,17 @@ def compare_with_recording(events: Sequence[Event], embeddings: np.ndarray, trut
         return "The recorded session has no labels in effect: nothing to compare."
     points: list[Point] = []
     references: dict[tuple[str, int], float] = {}
+    positives: dict[tuple[str, int], int] = {}
     for seed in range(seeds):
         split = holdout_split(len(embeddings), identities, test_fraction, seed)
         task = make_task(embeddings, truth, split.train, split.test, attribute, seed)
         references[(attribute, seed)] = reference_auc(task)
+        positives[(attribute, seed)] = int(task.train_y.sum())
         points += replay_recording(task, state, split.train)
         for name in strategies:
             points += simulate(task, Run(name, name), budget, batch_size)
     marks = label_marks(budget, batch_size)
-    rows = summarise(points, references, marks)[attribute]
+    rows = summarise(points, references, marks, positives, budget)[attribute]
     return "\n".join([
         f"Recorded session: {budget} labels in pages of {batch_size}. Each strategy labels the same budget "
         f"from {attribute}; '{RECORDED}' replays your own pages. Test split: {test_fraction:.0%} held out "

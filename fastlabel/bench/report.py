@@ -12,11 +12,13 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .clicks import first_reaching, safe_ratio
+from .clicks import safe_ratio
+from .goals import AUC_TARGETS as TARGETS, run_goals
 from .simulate import POINT_FIELDS, Point
+from .timemodel import PRIMARY
 
-TARGETS = (0.90, 0.95)  # fractions of the full-data head's test AUC
 BASELINE = "random"
+FIND_TARGET = 0.80  # the find goal's share of the pool's positives the tables report
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,8 @@ class RunFigures:
     seed: int
     final_auc: float
     auc_at: dict[int, float]  # label count -> test AUC after the last page within it
-    labels_to: dict[float, int | None]  # target fraction -> labels when first reached
-    clicks_to: dict[float, int | None]
+    reached: dict[str, float | None]  # the goals' figures (goals.metric_names) when met; None: not within
+    # the budget; a find target the budget cannot hold (more positives than labels) is absent
     clicks_per_label: float | None
     positives_per_click: float | None
 
@@ -40,18 +42,15 @@ def auc_at_labels(points: Sequence[Point], labels: int) -> float:
     return within[-1] if within else float("nan")
 
 
-def run_figures(points: Sequence[Point], reference_auc: float, marks: Sequence[int]) -> RunFigures:
-    """Figures for one run's points (in page order) against the full-data head's AUC."""
+def run_figures(points: Sequence[Point], reference_auc: float, marks: Sequence[int], pool_positives: int,
+                budget: int) -> RunFigures:
+    """Figures for one run's points (in page order) against the full-data head's AUC and the positives
+    of its pool (the suite's goals: labels, clicks and human seconds to each target)."""
     last = points[-1]
-    aucs = [p.auc for p in points]
-    labels_to: dict[float, int | None] = {}
-    clicks_to: dict[float, int | None] = {}
-    for target in TARGETS:
-        hit = first_reaching(aucs, target * reference_auc)
-        labels_to[target] = points[hit].labels if hit is not None else None
-        clicks_to[target] = points[hit].clicks if hit is not None else None
+    goals = run_goals(points, reference_auc, pool_positives, budget, last.attribute).figures
+    reached = {name: (r.value if r.reached else None) for name, r in goals.items()}
     return RunFigures(last.attribute, last.strategy, last.seed, last.auc,
-                      {m: auc_at_labels(points, m) for m in marks}, labels_to, clicks_to,
+                      {m: auc_at_labels(points, m) for m in marks}, reached,
                       safe_ratio(last.clicks, last.labels), safe_ratio(last.positives, last.clicks))
 
 
@@ -79,6 +78,8 @@ class Stat:
         return cls(float(np.mean(have)), float(np.std(have)), len(have), len(values))
 
     def text(self, digits: int = 0) -> str:
+        if self.total == 0:
+            return "–"  # no run could have reached it (a find target beyond the budget)
         if self.mean is None:
             return "not reached"
         body = f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
@@ -93,26 +94,39 @@ def summarise_strategy(figures: Sequence[RunFigures], marks: Sequence[int]) -> d
     out = {"final_auc": Stat.of([f.final_auc for f in figures])}
     for m in marks:
         out[f"auc_at_{m}"] = Stat.of([f.auc_at[m] for f in figures])
+    def goal(name: str) -> Stat:
+        return Stat.of([f.reached[name] for f in figures if name in f.reached])
+
     for t in TARGETS:
         pct = round(t * 100)
-        out[f"labels_to_{pct}"] = Stat.of([f.labels_to[t] for f in figures])
-        out[f"clicks_to_{pct}"] = Stat.of([f.clicks_to[t] for f in figures])
+        out[f"labels_to_{pct}"] = goal(f"auc{pct}_labels")
+        out[f"clicks_to_{pct}"] = goal(f"auc{pct}_clicks")
+        out[f"seconds_to_{pct}"] = goal(f"auc{pct}_s_{PRIMARY.name}")
+    find = round(FIND_TARGET * 100)
+    out[f"labels_to_find{find}"] = goal(f"find{find}_labels")
+    out[f"seconds_to_find{find}"] = goal(f"find{find}_s_{PRIMARY.name}")
     out["clicks_per_label"] = Stat.of([f.clicks_per_label for f in figures])
     out["positives_per_click"] = Stat.of([f.positives_per_click for f in figures])
     return out
 
 
-def summarise(points: Sequence[Point], references: dict[tuple[str, int], float],
-              marks: Sequence[int]) -> dict[str, dict[str, dict[str, Stat]]]:
-    """attribute -> strategy -> metric -> Stat, strategies in first-seen order."""
+def summarise(points: Sequence[Point], references: dict[tuple[str, int], float], marks: Sequence[int],
+              positives: dict[tuple[str, int], int], budget: int) -> dict[str, dict[str, dict[str, Stat]]]:
+    """attribute -> strategy -> metric -> Stat, strategies in first-seen order; `references` and
+    `positives`: each (attribute, seed)'s full-data AUC and the positives in its pool."""
     by_row: dict[tuple[str, str], list[RunFigures]] = defaultdict(list)
     for (attribute, strategy, seed), run in group_runs(points).items():
-        by_row[(attribute, strategy)].append(run_figures(run, references[(attribute, seed)], marks))
+        by_row[(attribute, strategy)].append(
+            run_figures(run, references[(attribute, seed)], marks, positives[(attribute, seed)], budget))
     out: dict[str, dict[str, dict[str, Stat]]] = defaultdict(dict)
     for (attribute, strategy), figures in by_row.items():
         out[attribute][strategy] = summarise_strategy(figures, marks)
     return dict(out)
 
+
+SECONDS_NOTE = (f"Human seconds: the suite's time model ({PRIMARY.name}: {PRIMARY.formula()}; "
+                "fastlabel/bench/timemodel.py), modelled, not measured. Labels → 80% of positives: until the labels "
+                "hold 80% of the positives in the pool (– where the budget cannot hold them).")
 
 COLUMNS = (
     ("final_auc", "final AUC", 3),
@@ -120,6 +134,9 @@ COLUMNS = (
     ("labels_to_95", "labels → 95%", 0),
     ("clicks_to_90", "clicks → 90%", 0),
     ("clicks_to_95", "clicks → 95%", 0),
+    ("seconds_to_95", "human s → 95%", 0),
+    ("labels_to_find80", "labels → 80% of positives", 0),
+    ("seconds_to_find80", "human s → 80% of positives", 0),
     ("clicks_per_label", "clicks/label", 3),
     ("positives_per_click", "positives/click", 2),
 )
@@ -196,7 +213,7 @@ def stats_json(rows: dict[str, dict[str, dict[str, Stat]]]) -> dict:
 
 def summary_markdown(summary: dict[str, dict[str, dict[str, Stat]]], references: dict[tuple[str, int], float],
                      marks: Sequence[int], header: Sequence[str], notes: Sequence[str]) -> str:
-    parts = [*header, ""]
+    parts = [*header, "", SECONDS_NOTE]
     for note in notes:
         parts.append(f"Note: {note}.")
     for attribute, rows in summary.items():
@@ -208,14 +225,16 @@ def summary_markdown(summary: dict[str, dict[str, dict[str, Stat]]], references:
 
 
 def write_summary(out: Path, points: Sequence[Point], references: dict[tuple[str, int], float],
-                  marks: Sequence[int], meta: dict[str, Any], header: Sequence[str],
-                  notes: Sequence[str]) -> dict[str, dict[str, dict[str, Stat]]]:
+                  positives: dict[tuple[str, int], int], budget: int, marks: Sequence[int], meta: dict[str, Any],
+                  header: Sequence[str], notes: Sequence[str]) -> dict[str, dict[str, dict[str, Stat]]]:
     """points.csv, summary.json and summary.md under `out`; returns the summary."""
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarise(points, references, marks)
+    summary = summarise(points, references, marks, positives, budget)
     write_points_csv(points, out / "points.csv")
     body = {**meta, "notes": list(notes), "marks": list(marks),
             "reference_auc": {f"{a}/seed{s}": v for (a, s), v in references.items()},
+            "pool_positives": {f"{a}/seed{s}": v for (a, s), v in positives.items()},
+            "time_model": {"name": PRIMARY.name, "formula": PRIMARY.formula()},
             "results": stats_json(summary),
             "headline": {a: headline(rows) for a, rows in summary.items()}}
     (out / "summary.json").write_text(json.dumps(body, indent=2) + "\n")

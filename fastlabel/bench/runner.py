@@ -32,6 +32,7 @@ class BenchSpec:
 class BenchResult:
     points: list[Point] = field(default_factory=list)
     references: dict[tuple[str, int], float] = field(default_factory=dict)
+    positives: dict[tuple[str, int], int] = field(default_factory=dict)  # positives in each pool
     notes: list[str] = field(default_factory=list)
 
 
@@ -60,6 +61,7 @@ def run_benchmark(embeddings: np.ndarray, columns: dict[str, np.ndarray], identi
             task = make_task(embeddings, columns[attribute], split.train, split.test, attribute, seed, index)
             index = task.fitted_index()
             result.references[(attribute, seed)] = reference_auc(task)
+            result.positives[(attribute, seed)] = int(task.train_y.sum())
             runs, notes = plan_runs(spec.strategies, attribute, has_text, spec.query)
             result.notes += [n for n in notes if n not in result.notes]
             result.points += run_task(task, runs, spec.budget, spec.batch_size,
@@ -78,7 +80,8 @@ def write_bench(result: BenchResult, spec: BenchSpec, out: Path, meta: dict[str,
               "targets are fractions of the test AUC of the same head trained on the whole training split."]
     meta = {**meta, "spec": {**spec.__dict__, "attributes": list(spec.attributes),
                              "strategies": list(spec.strategies)}}
-    write_summary(out, result.points, result.references, marks, meta, header, result.notes)
+    write_summary(out, result.points, result.references, result.positives, spec.budget, marks, meta, header,
+                  result.notes)
     if plots:
         from .plots import write_plots
 

@@ -32,11 +32,12 @@ from typing import Sequence
 
 import numpy as np
 import soundfile
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
 from fastlabel.data.folder import log_skipped, scan_folder
 from fastlabel.data.registry import Changes, ItemRecord, ItemRegistry, read_registry, registry_file
 from fastlabel.data.base import check_item_id
+from fastlabel.data.picture_cache import PictureCache
 from fastlabel.data.spectrogram import CARD_SIZE, card_png, wide_png
 from fastlabel.errors import DataError, InvalidInput
 from fastlabel.files import write_atomic
@@ -131,6 +132,16 @@ def rate_ratio(rate_in: int, rate_out: int) -> tuple[int, int]:
     return rate_out // g, rate_in // g
 
 
+@lru_cache(maxsize=64)
+def resampling_filter(up: int, down: int) -> np.ndarray:
+    """The low-pass filter `resample_poly` designs by default for up / down (a Kaiser window, beta 5),
+    designed once per ratio instead of on every cut."""
+    rate = max(up, down)
+    taps = firwin(20 * rate + 1, 1.0 / rate, window=("kaiser", 5.0)).astype(np.float32)
+    taps.flags.writeable = False
+    return taps
+
+
 def margin_frames(rate_in: int, rate_out: int) -> int:
     """Input frames of context on each side of a cut: at least FILTER_MARGIN, a whole number of
     `down` steps so the output grid stays on the window's start. 0 when no resampling is needed."""
@@ -159,7 +170,7 @@ def cut(block: np.ndarray, block_start: int, start: int, n_out: int, rate_in: in
         return piece[:n_out]
     up, down = rate_ratio(rate_in, rate_out)
     skip = margin_frames(rate_in, rate_out) * up // down
-    return resample_poly(piece, up, down).astype(np.float32)[skip:skip + n_out]
+    return resample_poly(piece, up, down, window=resampling_filter(up, down)).astype(np.float32)[skip:skip + n_out]
 
 
 @dataclass(frozen=True)
@@ -295,7 +306,7 @@ class AudioFolder:
                 raise DataError(f"none of the {len(found) + len(self.broken)} recordings under {self.root} "
                                 f"could be read: {lines}")
             raise DataError(f"no recordings (WAV, FLAC, OGG, MP3) found under {self.root}")
-        self._card = lru_cache(maxsize=CARD_CACHE_SIZE)(self._draw_card)
+        self._cards = PictureCache(self._draw_card, CARD_CACHE_SIZE, name="fastlabel-cards")
         self._wide = lru_cache(maxsize=WIDE_CACHE_SIZE)(self._draw_wide)
         self.report()
 
@@ -435,13 +446,14 @@ class AudioFolder:
 
     def _block(self, record: ItemRecord, info: AudioInfo, first: int, stop: int) -> tuple[np.ndarray, int]:
         """Frames covering [first, stop): from this thread's last block when it holds them; a read of
-        READ_AHEAD_S from `first` when the reads go forward through one file; else just these frames."""
+        READ_AHEAD_S from `first` when the reads go on through one file where the last block ends (as
+        embedding reads); else just these frames (a page's cards: scattered windows)."""
         last = getattr(self._local, "block", None)
         if last is not None and last[0] == (record.id, record.sha256):
             block, start = last[1], last[2]
             if start <= max(0, first) and min(stop, info.frames) <= start + len(block):
                 return block, start
-            sequential = first >= start
+            sequential = start <= first <= start + len(block)
         else:
             sequential = False
         ahead = max(stop, first + int(READ_AHEAD_S * info.sample_rate)) if sequential else stop
@@ -504,13 +516,23 @@ class AudioFolder:
 
     def thumbnail(self, item_id: int) -> bytes:
         """The card: the window's log-mel spectrogram as PNG (drawn on first ask, then cached)."""
-        return self._card(check_item_id(item_id, len(self)))
+        return self._cards.get(check_item_id(item_id, len(self)))
+
+    def warm_cards(self, item_ids: Sequence[int]) -> None:
+        """Start drawing these cards on worker threads (a page about to be shown); returns at once."""
+        self._cards.warm(check_item_id(i, len(self)) for i in item_ids)
 
     def _draw_wide(self, index: int, context: int) -> bytes:
-        return wide_png(self.window(index, context), self.sample_rate)
+        signal = self.window(index, context)
+        first, _, info = self._span(index, context)
+        _, k = self.item(index)
+        window, hop = self.windowing.frames(info.sample_rate)
+        start = k * hop
+        mark = ((start - first) / info.sample_rate, (min(start + window, info.frames) - first) / info.sample_rate)
+        return wide_png(signal, self.sample_rate, mark=mark if context else None)
 
     def closer_look(self, item_id: int, context: int = 1) -> bytes:
-        """A wide spectrogram PNG of the window with `context` windows either side (`context_span`
-        gives the times it covers, for a play cursor)."""
+        """A wide spectrogram PNG of the window with `context` windows either side, the window itself
+        bracketed (`context_span` gives the times it covers, for a play cursor)."""
         self._span(item_id, context)  # checks the context and that the file is served
         return self._wide(check_item_id(item_id, len(self)), context)

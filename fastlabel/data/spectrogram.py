@@ -1,6 +1,6 @@
 """Log-mel spectrograms: the numbers the `logmel` encoder summarises and the pictures audio cards show.
 
-Pure numpy (plus Pillow for the PNG): a Hann-windowed STFT, a triangular mel filter bank, power in
+numpy and scipy's single-precision FFT (plus Pillow for the PNG): a Hann-windowed STFT, a triangular mel filter bank, power in
 dB against full scale (a full-scale sine reads about 0 dB), and for pictures a fixed dB range mapped
 through a magma-like colour map, so the same sound looks the same on every card. The frequency range
 follows the sample rate: up to 15 kHz at 48 kHz (BirdNET), up to the Nyquist frequency below 30 kHz
@@ -12,7 +12,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image
+import scipy.fft
+import scipy.sparse
+from PIL import Image, ImageDraw
 
 from fastlabel.data.base import png_bytes
 
@@ -21,6 +23,8 @@ WIDE_HEIGHT = 256  # the closer look: a taller picture, as wide as its duration 
 WIDE_PX_PER_SECOND = 64
 DB_RANGE = (-100.0, -20.0)  # dBFS shown from black to white on every card
 CARD_MELS = 96
+MARK_RGBA = (255, 255, 255, 150)  # the brackets around a window inside its context: white, see-through
+MARK_TICK_PX = 10  # how far a bracket's ends reach in
 FMIN_HZ = 0.0
 FMAX_HZ = 15_000.0  # above this, few sounds of interest and much hiss
 
@@ -61,9 +65,11 @@ def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """(n_fft // 2 + 1, n_mels) float32 triangles, each summing to 1: a band's value is the mean power
-    of the FFT bins under it. A band narrower than the bin spacing takes its nearest bin."""
+def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> scipy.sparse.csr_matrix:
+    """(n_mels, n_fft // 2 + 1) sparse float32 triangles, each summing to 1: a band's value is the mean
+    power of the FFT bins under it. A band narrower than the bin spacing takes its nearest bin. Sparse
+    (each bin is under at most two bands), so applying it is a few multiplications per bin, single-threaded:
+    a dense product went through the BLAS's threads, which stall on a busy machine."""
     bins = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
@@ -75,9 +81,22 @@ def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: fl
         nearest = np.abs(bins[None, :] - centre[empty]).argmin(axis=1)
         weights[np.flatnonzero(empty), nearest] = 1.0
     weights /= weights.sum(axis=1, keepdims=True)
-    filters = weights.T.astype(np.float32)
-    filters.flags.writeable = False
-    return filters
+    return scipy.sparse.csr_matrix(weights.astype(np.float32))
+
+
+def mel_bands(power: np.ndarray, filters: scipy.sparse.csr_matrix) -> np.ndarray:
+    """(..., bins) power -> (..., n_mels) float32 band power."""
+    flat = power.reshape(-1, power.shape[-1])
+    bands = np.asarray((filters @ flat.T).T, dtype=np.float32)
+    return bands.reshape(*power.shape[:-1], filters.shape[0])
+
+
+@lru_cache(maxsize=16)
+def hann(n_fft: int) -> np.ndarray:
+    """A periodic Hann window of n_fft float32 samples (read-only, shared)."""
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    window.flags.writeable = False
+    return window
 
 
 def frames(signal: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -103,12 +122,12 @@ def log_mel(signal: np.ndarray, sample_rate: int, *, n_mels: int = 64, hop: int 
     low, high = frequency_range(sample_rate)
     fmin = low if fmin is None else fmin
     fmax = high if fmax is None else fmax
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+    window = hann(n_fft)
     chunked = frames(np.asarray(signal, dtype=np.float32), n_fft, hop) * window
-    spectrum = np.fft.rfft(chunked, axis=-1)
-    power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
+    spectrum = scipy.fft.rfft(chunked, axis=-1)  # float32 in, complex64 out
+    power = spectrum.real ** 2 + spectrum.imag ** 2
     power *= np.float32(4.0 / window.sum() ** 2)  # a full-scale sine peaks near 1 (0 dB)
-    bands = power @ mel_filters(sample_rate, n_fft, n_mels, float(fmin), float(fmax))
+    bands = mel_bands(power, mel_filters(sample_rate, n_fft, n_mels, float(fmin), float(fmax)))
     return (10.0 * np.log10(np.maximum(bands, 1e-12))).astype(np.float32)
 
 
@@ -124,7 +143,7 @@ def spectrogram_image(signal: np.ndarray, sample_rate: int, size: tuple[int, int
     in-between pixels are in-between levels), then coloured through a palette."""
     width, height = size
     n_fft = fft_size(sample_rate)
-    hop = max(1, min(n_fft // 2, len(signal) // max(1, width)))  # about one frame per column, or finer
+    hop = max(1, min(n_fft, len(signal) // max(1, width)))  # one frame per column (frames overlap or touch)
     db = log_mel(signal, sample_rate, n_mels=min(CARD_MELS, height), hop=hop, n_fft=n_fft)
     picture = Image.fromarray(to_levels(db), mode="L").resize((width, height), Image.Resampling.BILINEAR)
     picture = picture.convert("P")
@@ -137,8 +156,27 @@ def card_png(signal: np.ndarray, sample_rate: int, size: tuple[int, int] = CARD_
     return png_bytes(spectrogram_image(signal, sample_rate, size))
 
 
+def bracket(picture: Image.Image, left: int, right: int) -> Image.Image:
+    """The picture (RGB) with faint brackets [ ] around columns left..right: where a window lies in its context."""
+    out = picture.convert("RGBA")
+    overlay = Image.new("RGBA", out.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    bottom = out.height - 1
+    right = max(left + 1, right - 1)
+    for x, inward in ((left, 1), (right, -1)):
+        draw.line((x, 0, x, bottom), fill=MARK_RGBA, width=2)
+        for y in (1, bottom - 1):
+            draw.line((x, y, x + inward * MARK_TICK_PX, y), fill=MARK_RGBA, width=2)
+    return Image.alpha_composite(out, overlay).convert("RGB")
+
+
 def wide_png(signal: np.ndarray, sample_rate: int, height: int = WIDE_HEIGHT,
-             px_per_second: int = WIDE_PX_PER_SECOND) -> bytes:
-    """The closer look: a window with its context, `px_per_second` wide, as PNG bytes."""
+             px_per_second: int = WIDE_PX_PER_SECOND, mark: tuple[float, float] | None = None) -> bytes:
+    """The closer look: a window with its context, `px_per_second` wide, as PNG bytes; `mark` (start, end
+    seconds from the signal's start) is bracketed: the window itself among its neighbours."""
     width = max(1, int(round(len(signal) / sample_rate * px_per_second)))
-    return png_bytes(spectrogram_image(signal, sample_rate, (width, height)))
+    picture = spectrogram_image(signal, sample_rate, (width, height))
+    if mark is not None:
+        scale = width * sample_rate / len(signal)  # px per second as drawn
+        picture = bracket(picture, int(round(mark[0] * scale)), int(round(mark[1] * scale)))
+    return png_bytes(picture)

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from fastlabel.embeddings.base import Progress
-from fastlabel.embeddings.windows import window_batches
+from fastlabel.embeddings.windows import embed_windows
 from fastlabel.errors import EncoderUnavailable, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -248,12 +248,7 @@ class BirdnetEncoder:
         rate = getattr(source, "sample_rate", SAMPLE_RATE)
         if rate != SAMPLE_RATE:
             raise InvalidInput(f"BirdNET hears 48 kHz; the source serves {rate} Hz")
-        out = np.empty((len(source), FEATURE_DIM), dtype=np.float32)
-        for start, stop, batch in window_batches(source, self.batch_size * 2):
-            out[start:stop] = self.embed(batch)
-            if progress is not None:
-                progress(stop, len(source))
-        return out
+        return embed_windows(source, self.batch_size * 2, FEATURE_DIM, self.embed, progress)
 
     # -- the class side ---------------------------------------------------------------------------
     def find_class(self, name: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from fastlabel.data.spectrogram import log_mel
 from fastlabel.embeddings.base import DEFAULT_BATCH_SIZE, Progress, l2_normalise
-from fastlabel.embeddings.windows import window_batches
+from fastlabel.embeddings.windows import embed_windows
 from fastlabel.errors import NoTextSide
 
 SAMPLE_RATE = 16_000
@@ -76,12 +76,7 @@ class LogMelEncoder:
         """(len(source), 448) features of every window of an audio source (the Encoder entry point;
         the source serves `window(i)` at `sample_rate`)."""
         rate = int(getattr(source, "sample_rate", SAMPLE_RATE))
-        out = np.empty((len(source), FEATURE_DIM), dtype=np.float32)
-        for start, stop, batch in window_batches(source, self.batch_size):
-            out[start:stop] = logmel_features(batch, rate)
-            if progress is not None:
-                progress(stop, len(source))
-        return out
+        return embed_windows(source, self.batch_size, FEATURE_DIM, lambda batch: logmel_features(batch, rate), progress)
 
     def encode_text(self, text: str) -> np.ndarray:
         raise NoTextSide(f"The encoder {self.id} has no class or text side, so zero-shot queries are off. "

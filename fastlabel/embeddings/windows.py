@@ -8,7 +8,7 @@ front to back, so a folder's read-ahead turns them into a few long sequential re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -36,3 +36,14 @@ def window_batches(source: Any, batch_size: int) -> Iterator[tuple[int, int, np.
                     pending.cancel()
                 raise
             yield start, stop, batch
+
+
+def embed_windows(source: Any, batch_size: int, dim: int, features: Callable[[np.ndarray], np.ndarray],
+                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """(len(source), dim) float32 rows: `features` of each batch of windows, with progress per batch."""
+    out = np.empty((len(source), dim), dtype=np.float32)
+    for start, stop, batch in window_batches(source, batch_size):
+        out[start:stop] = features(batch)
+        if progress is not None:
+            progress(stop, len(source))
+    return out

@@ -13,6 +13,7 @@ from .records import (
     LabelsCorrected,
     LabelsSubmitted,
     ModelTrained,
+    OverlapSet,
     QuerySet,
     SessionStarted,
     SubmissionUndone,
@@ -22,7 +23,7 @@ from .reducer import Retrain, SessionState, Submission, apply, fold
 
 __all__ = [
     "EVENT_TYPES", "BatchServed", "DataSource", "EncoderConfig", "GoalSet", "ItemsAdded", "Event", "EventLog",
-    "LabelResolved", "LabelsCorrected", "LabelsSubmitted", "ModelTrained",
+    "LabelResolved", "LabelsCorrected", "LabelsSubmitted", "ModelTrained", "OverlapSet",
     "QuerySet", "SessionStarted",
     "Retrain", "SessionState", "Submission", "SubmissionUndone", "apply", "event_from_dict", "events_to_jsonl", "fold",
     "load_events", "parse_jsonl",

@@ -26,3 +26,10 @@ def label_in_effect(votes: Mapping[str, Vote], resolved: int | None = None) -> i
     if ones != zeros:
         return int(ones > zeros)
     return max(votes.values(), key=lambda vote: vote[1])[0]
+
+
+def given_by(votes: Mapping[str, Vote], label: int | None) -> str | None:
+    """Who gave the label in effect: the labeler whose latest label it is; None when no labeler gave it
+    (an admin resolved it the other way from everyone)."""
+    agreeing = [(seq, name) for name, (given, seq) in votes.items() if given == label]
+    return max(agreeing)[1] if agreeing else None

@@ -22,6 +22,7 @@ from ..users import OWNER, check_user_name
 BATCH_TYPES = ("positive", "negative", "neutral")
 QUERY_TYPES = ("text", "class")
 MAX_REQUEST_ID_CHARS = 64
+MAX_OVERLAP_PER_PAGE = 24  # overlap cards a page may hold (a page of 48: half of it)
 
 
 def _int(value: Any, name: str, minimum: int = 0) -> None:
@@ -416,6 +417,22 @@ class GoalSet(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OverlapSet(Event):
+    """How many cards of each page are overlap cards (already labeled by someone else: the agreement
+    sample) on this concept from here on, as an admin set it."""
+
+    per_page: int = 2
+    labeler: str = OWNER  # the admin who set it
+    type: ClassVar[str] = "overlap_set"
+
+    def check(self) -> None:
+        _int(self.per_page, "per_page")
+        if self.per_page > MAX_OVERLAP_PER_PAGE:
+            raise InvalidInput(f"per_page must be at most {MAX_OVERLAP_PER_PAGE}, got {self.per_page}")
+        _labeler(self.labeler)
+
+
+@dataclass(frozen=True, slots=True)
 class ModelTrained(Event):
     """The head retrained here, on every label change before this event (`n_labels` is for reading only)."""
 
@@ -439,7 +456,7 @@ class ItemsAdded(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (SessionStarted, QuerySet, BatchServed, LabelsSubmitted, LabelsCorrected, SubmissionUndone,
-                              LabelResolved, ModelTrained, ItemsAdded, GoalSet)
+                              LabelResolved, ModelTrained, ItemsAdded, GoalSet, OverlapSet)
 }
 
 _TUPLE_FIELDS = {"embedding", "ids", "probs", "audit", "overlap"}

@@ -13,6 +13,7 @@ from .records import (
     BatchServed,
     Event,
     GoalSet,
+    OverlapSet,
     ItemsAdded,
     LabelResolved,
     LabelsCorrected,
@@ -66,6 +67,7 @@ class SessionState:
     labels: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
     query: str | None = None
     goal: str | None = None  # the user's stated goal ("find" | "train"); None: the configured default
+    overlap_per_page: int | None = None  # overlap cards per page as an admin set it; None: the configured default
     query_embedding: tuple[float, ...] | None = None
     query_logit_scale: float = 100.0
     query_type: str = "text"  # "class": a classifier's class, scored sigmoid(x . embedding + bias)
@@ -155,6 +157,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
         )
     if isinstance(event, GoalSet):
         return replace(state, goal=event.goal)
+    if isinstance(event, OverlapSet):
+        return replace(state, overlap_per_page=event.per_page)
     if isinstance(event, BatchServed):
         return replace(state, batches=state.batches + (event,), audit_ids=state.audit_ids | set(event.audit))
     if isinstance(event, (LabelsSubmitted, LabelsCorrected)):

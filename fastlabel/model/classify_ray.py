@@ -2,9 +2,9 @@
 
 The served ids are cut into shards of `shard_rows`; each shard missing from DIR is one Ray dataset of ids
 -> `map_batches` with a stateful class (each actor opens the source and loads the model, whose encoder
-it builds once) -> embedding and head per batch -> `part-NNNNN.parquet` (id, path, prob_pos, label),
-written atomically. A shard file already there is skipped, so a stopped run resumes where it was;
-`_job.json` records what the shards were made of, and a rerun with another model, source or shard
+it builds once) -> embedding and head per batch -> `part-NNNNN.parquet` (id; path for a folder's
+images, or file, start_s and end_s for windows of recordings; prob_pos, label), written atomically. A
+shard file already there is skipped, so a stopped run resumes where it was; `_job.json` records what the shards were made of, and a rerun with another model, source or shard
 size is refused rather than mixed in. The probabilities equal the one-process `classify`'s (the same
 encoder forward and head, batch by batch).
 """
@@ -21,9 +21,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ..data import ImageFolder
+from ..data.media import AUDIO, media_of
 from ..embeddings.ray_engine import SourceOpener, SubsetSource, _plan, _start, require_ray
 from ..errors import InvalidInput
 from ..files import file_sha256, write_atomic
+from ..workspace import window_fields
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +89,22 @@ def check_job(out: Path, record: dict[str, Any]) -> None:
     write_atomic(path, json.dumps(record, indent=2).encode())
 
 
-def shard_bytes(ids: np.ndarray, probs: np.ndarray, paths: list[str] | None, threshold: float) -> bytes:
+def where_columns(source: Any, ids: np.ndarray) -> dict[str, list[Any]]:
+    """What names each row's item beside its id: a folder image's path; a window's file, start_s and end_s."""
+    if media_of(source) is AUDIO:
+        fields = [window_fields(source, int(i)) for i in ids]
+        return {name: [f[name] for f in fields] for name in ("file", "start_s", "end_s")}
+    if isinstance(source, ImageFolder):
+        return {"path": [str(source.paths[int(i)]) for i in ids]}
+    return {}
+
+
+def shard_bytes(ids: np.ndarray, probs: np.ndarray, where: dict[str, list[Any]], threshold: float) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     columns: dict[str, Any] = {"id": pa.array(ids, type=pa.int64())}
-    if paths is not None:
-        columns["path"] = pa.array([paths[i] for i in ids], type=pa.string())
+    columns.update({name: pa.array(values) for name, values in where.items()})
     columns["prob_pos"] = pa.array(probs, type=pa.float32())
     columns["label"] = pa.array((probs >= threshold).astype(np.int8), type=pa.int8())
     buffer = io.BytesIO()
@@ -118,7 +129,6 @@ def classify_with_ray(model: str | Path, open_source: SourceOpener, out: str | P
     served = np.flatnonzero(source.available()).astype(np.int64)
     check_job(out, job_record(model, source, shard_rows, int(served.size)))
     t = clf.threshold if threshold is None else float(threshold)
-    paths = [str(p) for p in source.paths] if isinstance(source, ImageFolder) else None
     chunks = [served[k:k + shard_rows] for k in range(0, served.size, shard_rows)]
     todo = [k for k in range(len(chunks)) if not (out / shard_name(k)).is_file()]
     skipped = [out / shard_name(k) for k in range(len(chunks)) if k not in todo]
@@ -150,7 +160,8 @@ def classify_with_ray(model: str | Path, open_source: SourceOpener, out: str | P
                 raise RuntimeError(f"shard {k} came back with other ids than were sent")
             probs = np.concatenate(got_probs)[np.argsort(order)]
             path = out / shard_name(k)
-            write_atomic(path, shard_bytes(np.sort(ids), probs, paths, t))
+            ordered = np.sort(ids)
+            write_atomic(path, shard_bytes(ordered, probs, where_columns(source, ordered), t))
             written.append(path)
             done += ids.size
             if progress is not None:

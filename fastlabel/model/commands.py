@@ -45,9 +45,12 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def classify_data(args: argparse.Namespace, clf: Any, open_images: Callable[[], Any], home: Path) -> Any:
-    """The source `classify` reads: images as given (`open_images`), or recordings cut as the model's
-    were (its sample rate, window and hop; --window and --hop override), the model's media checked first."""
+def classify_data(args: argparse.Namespace, clf: Any, open_images: Callable[[], Any], home: Path) -> Callable[[], Any]:
+    """What opens the source `classify` reads (a picklable opener, which Ray's workers call too): images as
+    given (`open_images`), or recordings cut as the model's were (its sample rate, window and hop; --window
+    and --hop override), the model's media checked first."""
+    from functools import partial
+
     from ..data import load_source
     from ..data.media import AUDIO, IMAGE, encoder_media
 
@@ -59,13 +62,13 @@ def classify_data(args: argparse.Namespace, clf: Any, open_images: Callable[[], 
     if args.audio is None:
         if args.window is not None or args.hop is not None:
             raise InvalidInput("--window and --hop cut recordings; give them with --audio DIR")
-        return open_images()
+        return open_images
     if args.images is not None or args.sprite is not None or args.manifest is not None or args.hf_dataset is not None:
         raise InvalidInput("give --audio DIR alone, not with another data source")
     cut = clf.metadata.get("media") or {}
     window = args.window or cut.get("window_s") or clf.encoder.window_s
-    return load_source(audio=args.audio, window_s=window, hop_s=args.hop or cut.get("hop_s") or window,
-                       sample_rate=clf.encoder.sample_rate, registry_dir=home / "folders")
+    return partial(load_source, audio=args.audio, window_s=window, hop_s=args.hop or cut.get("hop_s") or window,
+                   sample_rate=clf.encoder.sample_rate, registry_dir=home / "folders")
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -82,17 +85,19 @@ def cmd_classify(args: argparse.Namespace) -> int:
                       cache_dir=home / "cache" / "hf")
     open_source = partial(load_source, sprite=args.sprite, grid=args.grid, tile=args.tile, images=args.images,
                           table=table, registry_dir=home / "folders")
-    if args.engine == "ray":
-        if args.audio is not None or args.format == "raven":
-            raise InvalidInput("--engine ray classifies images; classify recordings with the local engine")
-        return classify_on_ray(args, open_source, home)
     raven = args.format == "raven"
+    if args.engine == "ray" and raven:
+        raise InvalidInput("--engine ray writes parquet shards; --format raven's selection tables come from the "
+                           "local engine")
     if raven and (args.audio is None or args.out is None):
         raise InvalidInput("--format raven writes one selection table per recording: give --audio DIR and --out FOLDER")
-    fmt = None if raven else output_format(args.out)
+    fmt = None if raven or args.engine == "ray" else output_format(args.out)
     clf = Classifier.load(args.model, clip_checkpoint=args.clip_checkpoint, device=args.device, cache_dir=home / "cache")
     clf.encoder  # noqa: B018 - rebuild (or refuse) before reading any image
-    source = classify_data(args, clf, open_source, home)
+    opener = classify_data(args, clf, open_source, home)
+    if args.engine == "ray":
+        return classify_on_ray(args, opener, home)
+    source = opener()
     report = args.progress()
     result = classify_source(clf, source, home / "cache", threshold=args.threshold,
                              progress=lambda done, total: report("embedding", done, total))
@@ -127,7 +132,8 @@ def classify_on_ray(args: argparse.Namespace, open_source: Callable[[], Any], ho
                                clip_checkpoint=args.clip_checkpoint,
                                progress=lambda done, total: report("classifying", done, total))
     seconds = time.perf_counter() - start
-    print(f"classified {result.rows} images into {len(result.written) + len(result.skipped)} shard(s) in {result.out} "
+    unit = "windows" if args.audio is not None else "images"
+    print(f"classified {result.rows} {unit} into {len(result.written) + len(result.skipped)} shard(s) in {result.out} "
           f"({len(result.written)} written, {len(result.skipped)} already there) in {seconds:.1f} s", file=sys.stderr)
     return 0
 

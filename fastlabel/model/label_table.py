@@ -27,6 +27,7 @@ from ..data import ImageFolder
 from ..data.media import AUDIO, media_of
 from ..data.sources import png_bytes
 from ..errors import InvalidInput
+from ..events.label_policy import given_by
 from ..files import write_atomic
 from ..workspace import window_fields
 
@@ -102,9 +103,7 @@ def labeler_of(state: Any, item: int) -> str:
     """Who gave the label in effect: the labeler whose latest label it is ("resolved" for an admin's decision)."""
     if item in state.resolved:
         return "resolved"
-    label = state.labels.get(item)
-    votes = sorted(state.votes.get(item, {}).items(), key=lambda kv: kv[1][1], reverse=True)
-    return next((name for name, (given, _) in votes if given == label), "human")
+    return given_by(state.votes.get(item, {}), state.labels.get(item)) or "human"
 
 
 def table_format(out: Path, fmt: str | None) -> str:

@@ -29,7 +29,7 @@ COOKIE_DAYS = 30
 ADMIN_PATHS = ("/api/export/",)
 ADMIN_ENDPOINTS = frozenset({
     "concepts.create_concept",
-    "team.list_users", "team.add_user", "team.remove_user", "team.rotate_user", "team.resolve",
+    "team.list_users", "team.add_user", "team.remove_user", "team.rotate_user", "team.resolve", "team.set_overlap",
 })
 SIGN_IN_ENDPOINTS = frozenset({"team.sign_in", "team.sign_out"})
 

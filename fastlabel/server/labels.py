@@ -49,8 +49,9 @@ def labeled() -> Response:
     ws = runtime().workspace
     rows = labeled_items(ws.session.state, which)
     probs = ws.session.probs
-    items = [item_json(ws, r.id, probs[r.id], label=r.label, corrected=r.corrected)
-             for r in rows[offset:offset + limit]]
+    shown = rows[offset:offset + limit]
+    ws.warm_cards([r.id for r in shown])
+    items = [item_json(ws, r.id, probs[r.id], label=r.label, corrected=r.corrected) for r in shown]
     return jsonify({"items": items, "total": len(rows), "offset": offset, "filter": which,
                     "counts": ws.session.counts()})
 
@@ -68,4 +69,4 @@ def correct() -> Response:
                            request_id=request_id_arg())
     return jsonify({"counts": session.counts(), "train_ms": done.point.train_ms, "submission": done.seq,
                     "history_point": done.point.to_dict(), "repeated": done.repeated,
-                    **({"warning": done.warning} if done.warning else {})})
+                    "retrain_queued": done.queued, **({"warning": done.warning} if done.warning else {})})

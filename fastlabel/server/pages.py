@@ -10,6 +10,7 @@ from .media import item_json
 
 
 def batch_json(ws: Workspace, batch: Batch) -> dict[str, Any]:
+    ws.warm_cards(batch.ids)
     starts = batch.starts if batch.starts is not None and len(batch.starts) == len(batch.ids) else None
     items = [item_json(ws, i, p, **({"prelabel": starts[k]} if starts is not None else {}))
              for k, (i, p) in enumerate(zip(batch.ids, batch.probs))]

@@ -73,7 +73,7 @@ def submit_labels() -> Response:
     point = done.point  # the push to every tab follows the retrain (Runtime subscribes to it)
     return jsonify({"counts": session.counts(), "train_ms": point.train_ms, "flip_rate": point.flip_rate,
                     "submission": done.seq, "history_point": point.to_dict(), "repeated": done.repeated,
-                    **({"warning": done.warning} if done.warning else {})})
+                    "retrain_queued": done.queued, **({"warning": done.warning} if done.warning else {})})
 
 
 @api.post("/undo")
@@ -84,11 +84,12 @@ def undo() -> Response:
     page, given = undone.page, dict(undone.labels)
     order = [i for i in page.ids if i in given] if page is not None else list(given)
     probs = ws.session.probs
+    ws.warm_cards(order)
     items = [item_json(ws, i, probs[i], label=given[i]) for i in order]
     return jsonify({"counts": ws.session.counts(),
                     "page": {"items": items, "batch_type": page.batch_type if page else "neutral",
                              "batch_id": page.seq if page else None}, "repeated": undone.repeated,
-                    **({"warning": undone.warning} if undone.warning else {})})
+                    "retrain_queued": undone.queued, **({"warning": undone.warning} if undone.warning else {})})
 
 
 def concept_file(stem: str, concept: str, suffix: str) -> str:

@@ -50,6 +50,15 @@ class Runtime:
             log.exception("could not start")
         finally:
             self._ready.set()
+        if self.status == "ready":  # on its own thread: it may wait for the clustering index
+            threading.Thread(target=self._draw_first_page, name="fastlabel-first-page", daemon=True).start()
+
+    def _draw_first_page(self) -> None:
+        """Draw the first page's cards while the browser is still on its way (a failure only costs time)."""
+        try:
+            self._workspace.draw_first_page()  # type: ignore[union-attr]
+        except Exception:  # the page is drawn when asked instead
+            log.warning("could not draw the first page ahead", exc_info=True)
 
     def _on_progress(self, stage: str, done: int, total: int) -> None:
         self.progress = {"stage": stage, "done": done, "total": total}

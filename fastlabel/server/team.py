@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..errors import InvalidInput
 from ..users import ADMIN, LABELER
 from .auth import COOKIE, COOKIE_DAYS, Auth, current_labeler, current_user
-from .bodies import json_body, parse_labels, request_id_arg
+from .bodies import field_body, json_body, parse_labels, request_id_arg
 from .media import item_json
 from .runtime import runtime
 
@@ -80,6 +80,7 @@ def agreement() -> Response:
     ws = runtime().workspace
     report = ws.session.agreement()
     probs = ws.session.probs
+    ws.warm_cards([row["id"] for row in report["disagreements"][:200]])
     for row in report["disagreements"][:200]:
         row.update(item_json(ws, row["id"], probs[row["id"]]))
     return jsonify(report)
@@ -92,10 +93,20 @@ def resolve() -> Response:
     done = session.resolve(parse_labels(json_body(), session.n_items), labeler=current_labeler(),
                            request_id=request_id_arg())
     return jsonify({"counts": session.counts(), "submission": done.seq, "history_point": done.point.to_dict(),
-                    "repeated": done.repeated, **({"warning": done.warning} if done.warning else {})})
+                    "repeated": done.repeated, "retrain_queued": done.queued, **({"warning": done.warning} if done.warning else {})})
 
 
 @team.get("/api/team")
 def activity() -> Response:
-    """Who is labeling this concept now: labelers active, pages per minute each, cards leased."""
-    return jsonify(runtime().workspace.session.team_activity())
+    """Who is labeling this concept now: labelers active, pages per minute each, cards leased; and how
+    many overlap cards each page carries."""
+    session = runtime().workspace.session
+    return jsonify({**session.team_activity(), "overlap_per_page": session.overlap_now})
+
+
+@team.post("/api/team/overlap")
+def set_overlap() -> Response:
+    """Body {"per_page": N}: overlap cards per page on this concept from now on (admins; an overlap_set event)."""
+    session = runtime().workspace.session
+    per_page = field_body("per_page", '{"per_page": 2}')
+    return jsonify({"overlap_per_page": session.set_overlap(per_page, labeler=current_labeler())})

@@ -10,11 +10,16 @@
 
 Two locks: `lock` (the journal's own, which also guards the state folded from it; held briefly)
 and `head_lock` (the head: held while it trains and while its scores are swapped).
+
+A change made while another change's retrain runs (a team on one concept) does not wait for the
+head: it is answered at once, and the retrain after the running one, on the engine's retrain
+thread, covers it and every change that came meanwhile; its push tells every tab.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -70,6 +75,9 @@ class Engine:
         self.points: dict[int, TrainPoint] = {}  # measured retrains, by model_trained seq
         self._digest = EventDigest()  # of every event so far, for snapshots
         self._digest_at: dict[int, str] = {}  # the digest at each model_trained event not yet snapshotted
+        self._training = False  # a retrain runs now (set and cleared under head_lock)
+        # the retrains that changes made during another retrain did not wait for (no thread until the first)
+        self._later = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastlabel-retrain")
 
     # -- events -------------------------------------------------------------------------------
     def replay(self, events: list[Event]) -> None:
@@ -130,8 +138,12 @@ class Engine:
         self.points[point.seq] = point
         if self.followers:
             history = self.history(state)
-            goal = state.goal or self.default_goal
+            goal = self.goal_in_effect(state)
             self.followers.announce(lambda: retrained(state, point, probs, history, self.available, goal))
+
+    def goal_in_effect(self, state: SessionState) -> str:
+        """The goal stated last (a goal_set event), else the session's default."""
+        return state.goal or self.default_goal
 
     def subscribe(self, follower: Follower) -> None:
         """`follower(message)` after every retrain from now on, on the followers' thread."""
@@ -171,15 +183,30 @@ class Engine:
             done = self.policy.covering(self.state.retrains, seq)
             if done is not None:
                 return self.point(done)
-            event, state = self.record(ModelTrained, n_labels=len(self.state.labels))
-            point = self.follow(event, state)
+            self._training = True
+            try:
+                event, state = self.record(ModelTrained, n_labels=len(self.state.labels))
+                point = self.follow(event, state)
+            finally:
+                self._training = False
             assert point is not None
             return point
 
-    def train_after(self, seq: int) -> tuple[TrainPoint, str | None]:
-        """Retrain after a change already journaled at `seq`. The change stands whatever happens here:
-        if the retrain cannot run (a full disk refuses its model_trained line), the answer says so and
-        the next change, or the next start, trains."""
+    def train_after(self, seq: int) -> tuple[TrainPoint, str | None, bool]:
+        """Retrain after a change already journaled at `seq`: (the retrain, a warning, queued).
+
+        While another change's retrain runs, this one does not wait: the retrain after it is queued
+        on the retrain thread (queued=True, and the point is the running retrain's, which does not
+        cover this change). The change stands
+        whatever happens here: if the retrain cannot run (a full disk refuses its model_trained
+        line), the answer, or the log for a queued one, says so and the next change, or the next
+        start, trains."""
+        if self._training:
+            self._later.submit(self._train_now, seq)
+            return self.point(self.state.retrains[-1]), None, True  # the running retrain, recorded before it ran
+        return *self._train_now(seq), False
+
+    def _train_now(self, seq: int) -> tuple[TrainPoint, str | None]:
         try:
             return self.train_through(seq), None
         except Exception as exc:
@@ -201,6 +228,8 @@ class Engine:
         return [self.point(r) for r in (state or self.state).retrains]
 
     def settle(self) -> None:
-        """Wait until the newest retrain's probabilities cover the pool and its followers have heard."""
+        """Wait until the queued retrains ran, the newest one's probabilities cover the pool and its
+        followers have heard."""
+        self._later.submit(lambda: None).result()
         self.trainer.settle()
         self.followers.drain()

@@ -73,7 +73,10 @@ class Followers:
     def announce(self, build: Callable[[], Retrained]) -> None:
         """Queue a message (built on the followers' thread) for every follower; returns at once."""
         if self._followers:
-            self._last = self._executor.submit(self._run, build)
+            try:
+                self._last = self._executor.submit(self._run, build)
+            except RuntimeError:  # the interpreter is exiting: nobody is left to hear it
+                log.debug("not announcing a retrain while shutting down")
 
     def _run(self, build: Callable[[], Retrained]) -> None:
         try:

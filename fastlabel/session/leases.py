@@ -3,7 +3,8 @@
 A labeler's leases share one expiry, renewed by their activity (a page served, a submit, an open
 socket's messages); they end on submit, undo, expiry or a closed tab. A submit of a card whose lease
 has lapsed, or that was never leased to that labeler, is still accepted (a label is never lost) and
-counted here. Leases live in memory: after a restart every card is free again.
+counted here. Leases live in memory; a restart gives each labeler back the cards of their latest
+page still unanswered, from the journal (`open_pages`), for what was left of its time.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
+
+from ..events import SessionState
 
 LEASE_S = 600.0  # ten minutes
 
@@ -40,13 +43,18 @@ class Leases:
             del self._held[name]
         return self._held
 
-    def grant(self, labeler: str, ids: Iterable[int]) -> None:
-        """Lease these cards to `labeler` (and renew the ones they hold)."""
+    def grant(self, labeler: str, ids: Iterable[int], ttl_s: float | None = None) -> None:
+        """Lease these cards to `labeler` (and renew the ones they hold) for `ttl_s` (default: the full time)."""
         now = self._clock()
         with self._lock:
             held = self._live(now).setdefault(labeler, _Held())
             held.ids.update(int(i) for i in ids)
-            held.expires = now + self.ttl_s
+            held.expires = now + (self.ttl_s if ttl_s is None else ttl_s)
+
+    def restore(self, pages: Mapping[str, tuple[list[int], float]]) -> None:
+        """Lease each labeler's cards again for the seconds they had left (`open_pages`, after a restart)."""
+        for labeler, (ids, left_s) in pages.items():
+            self.grant(labeler, ids, left_s)
 
     def renew(self, labeler: str) -> None:
         now = self._clock()
@@ -88,3 +96,19 @@ class Leases:
         """Each labeler holding cards now, with how many."""
         with self._lock:
             return {n: len(h.ids) for n, h in sorted(self._live(self._clock()).items())}
+
+
+def open_pages(state: SessionState, now: float, ttl_s: float = LEASE_S) -> dict[str, tuple[list[int], float]]:
+    """Each labeler's latest page, when it was served less than `ttl_s` ago (wall clock, from the
+    events' own times): its cards nobody has labeled since, and the seconds its lease has left."""
+    pages: dict[str, tuple[list[int], float]] = {}
+    seen: set[str] = set()
+    for page in reversed(state.batches):
+        if page.labeler in seen:
+            continue
+        seen.add(page.labeler)
+        left = ttl_s - (now - page.ts)
+        ids = [i for i in page.ids if i not in state.labels and i not in page.overlap]
+        if left > 0 and ids:
+            pages[page.labeler] = (ids, left)
+    return pages

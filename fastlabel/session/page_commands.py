@@ -8,7 +8,7 @@ served again as it was.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from ..events import BatchServed, ItemsAdded, QuerySet, SessionState
 from ..learner.base import Pool
 from ..learner.registry import REVIEW, page_kind, select
 from ..users import OWNER
-from .pages import Page, audit_count, audit_only, compose_page, overlap_sample, served_again
+from .pages import Page, audit_count, audit_only, compose_page, overlap_count, overlap_sample, served_again
 from .replies import Batch
 from .review import ReviewPage, own_labels, review_page, still_valid
 
@@ -40,7 +40,7 @@ class PageCommands:
     available: np.ndarray
     n_items: int
     audit_per_page: int
-    overlap_per_page: int
+    overlap_now: int  # SessionQueries' property
     state: SessionState  # SessionQueries' property
 
     def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None, labeler: str = OWNER) -> Pool:
@@ -65,9 +65,27 @@ class PageCommands:
         `exemplars` (item ids) and `vectors` (embedded images) are what a "similar" page searches around.
         `labeler` is served cards nobody else holds, plus a few overlap cards someone else labeled.
         """
-        kind = page_kind(strategy)
-        if kind.page == "review":
+        if page_kind(strategy).page == "review":
             return self.review(batch_size, labeler)
+        return self.engine.optimistic(*self._page_plan(strategy, batch_size, exemplars, vectors, labeler))
+
+    def upcoming(self, strategy: str, batch_size: int, labeler: str = OWNER) -> list[int]:
+        """The ids `next_batch` would serve `labeler` now, recording nothing: what to draw ahead of the ask
+        (a review page: none). The same page as long as nothing is recorded meanwhile, since the pool's
+        random draws are seeded by the journal's position."""
+        if page_kind(strategy).page == "review":
+            return []
+        snapshot, choose, _ = self._page_plan(strategy, batch_size, (), None, labeler, grant=False)
+        with self.engine.lock:
+            taken = snapshot()
+        return list(taken.ids) if isinstance(taken, Batch) else [int(i) for i in choose(taken).ids]
+
+    def _page_plan(self, strategy: str, batch_size: int, exemplars: Sequence[int], vectors: np.ndarray | None,
+                   labeler: str, grant: bool = True) -> tuple[Callable[[], Any], Callable[[Any], Page],
+                                                             Callable[[Any, Page, bool], Batch | None]]:
+        """(snapshot, choose, record) of a strategy's page, for engine.optimistic; `grant`: an unanswered
+        page found by the snapshot is leased to `labeler` again."""
+        kind = page_kind(strategy)
         self.index.start()  # no-op once started (the workspace starts it as soon as the embeddings exist)
         n_audit = audit_count(batch_size, self.audit_per_page, audit_page=kind.page == "audit")
         searched = bool(exemplars) or vectors is not None
@@ -75,8 +93,10 @@ class PageCommands:
         def snapshot() -> tuple[SessionState, Pool] | Batch:
             st = self.state
             last = None if searched else self._unanswered(labeler)
-            if last is not None and last.strategy == strategy and len(last.ids) == batch_size:
-                self.leases.grant(labeler, last.ids)
+            if last is not None and last.strategy == strategy and len(last.ids) == batch_size \
+                    and not self._held_by_others(last, labeler):
+                if grant:
+                    self.leases.grant(labeler, last.ids)
                 return served_again(last, kind.prelabel, self.trainer.cold, st.concept)
             return st, self.pool(exemplars, vectors, labeler)
 
@@ -87,13 +107,13 @@ class PageCommands:
                 blocked = np.zeros(self.n_items, dtype=bool)
                 blocked[self.leases.held_by_others(labeler)] = True
                 overlap = overlap_sample(pool.rng, seen.votes, labeler,
-                                         audit_count(batch_size, self.overlap_per_page, audit_page=False), blocked)
+                                         overlap_count(batch_size, self.overlap_now), blocked)
             chosen = audit_only(strategy) if kind.choose is None else \
                 select(strategy, pool, batch_size - n_audit - overlap.size)
             return compose_page(chosen, pool, n_audit, seen.concept, overlap)
 
         def record(taken: tuple[SessionState, Pool], page: Page, last: bool) -> Batch | None:
-            if self.state is not taken[0]:  # something was recorded meanwhile: choose again
+            if self.state is not taken[0] and not self._still_fits(taken, page, labeler):  # choose again
                 if not last:
                     return None
                 again = snapshot()  # a busy session: chosen under the lock this time
@@ -102,7 +122,7 @@ class PageCommands:
                 taken, page = again, choose(again)
             return self._serve(strategy, page, taken[1].probs, labeler)
 
-        return self.engine.optimistic(snapshot, choose, record)
+        return snapshot, choose, record
 
     def _unanswered(self, labeler: str) -> BatchServed | None:
         """`labeler`'s latest page, when nothing they did, no query and no new items came after it and
@@ -117,6 +137,22 @@ class PageCommands:
             if getattr(event, "labeler", None) == labeler or isinstance(event, (QuerySet, ItemsAdded)):
                 return None
         return None
+
+    def _still_fits(self, taken: tuple[SessionState, Pool], page: Page, labeler: str) -> bool:
+        """Whether a page chosen on an older state may be served as chosen: only other labelers' pages
+        and labels came meanwhile (the same head, query and items), and none of its cards was labeled
+        or leased to someone else since. A team's pages are then not chosen again at every event."""
+        seen, pool = taken
+        if self.trainer.ranking() is not pool.probs or self.state.n_items != seen.n_items:
+            return False
+        fresh = np.setdiff1d(page.ids, page.overlap)
+        return not self.engine.labeled[fresh].any() and not np.isin(fresh, self.leases.held_by_others(labeler)).any()
+
+    def _held_by_others(self, page: BatchServed, labeler: str) -> bool:
+        """Whether someone else holds a card of `labeler`'s unanswered page (their leases ended when
+        their tab closed, and the cards were served on): then it is not served again."""
+        own = np.setdiff1d(np.asarray(page.ids, np.int64), np.asarray(page.overlap, np.int64))
+        return bool(np.isin(own, self.leases.held_by_others(labeler)).any())
 
     def _serve(self, strategy: str, page: Page, probs: Any, labeler: str) -> Batch:
         """Record a composed page as served to `labeler` and lease its cards to them (under the journal's

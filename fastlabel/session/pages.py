@@ -73,6 +73,11 @@ def audit_count(batch_size: int, per_page: int, *, audit_page: bool) -> int:
     return min(per_page, batch_size // 12)
 
 
+def overlap_count(batch_size: int, per_page: int) -> int:
+    """How many overlap cards a page carries: `per_page`, at most half the page."""
+    return min(per_page, batch_size // 2)
+
+
 def overlap_sample(rng: np.random.Generator, votes: Mapping[int, Mapping[str, object]], labeler: str, n: int,
                    blocked: np.ndarray | None = None) -> np.ndarray:
     """Up to `n` items, uniformly at random, that someone else labeled and `labeler` has not (nor

@@ -93,9 +93,15 @@ class SessionQueries:
         return self.log.to_jsonl()
 
     @property
+    def overlap_now(self) -> int:
+        """Overlap cards per page on this concept: as an admin set it (an overlap_set event), else the default."""
+        st = self.state.overlap_per_page
+        return self.overlap_per_page if st is None else st
+
+    @property
     def goal(self) -> Goal:
         """The goal in effect: the last one stated (a goal_set event), else the session's default."""
-        return get_goal(self.state.goal or self.engine.default_goal)
+        return get_goal(self.engine.goal_in_effect(self.state))
 
     def insights(self, goal: str | None = None) -> dict[str, Any]:
         """Effort figures, quality estimates and the stopping signal of the goal in effect (or `goal`),

@@ -36,9 +36,10 @@ class Batch:
 @dataclass(frozen=True)
 class Submitted:
     seq: int  # the labels_submitted event
-    point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced)
+    point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced); queued: the running one
     repeated: bool = False  # its request id was seen before: answered, not applied again
     warning: str | None = None  # saved, but a later step (the retrain) failed
+    queued: bool = False  # another retrain was running: the next one covers it, off the request
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,4 @@ class Undone:
     point: TrainPoint  # the retrain that followed
     repeated: bool = False
     warning: str | None = None
+    queued: bool = False

@@ -11,6 +11,8 @@ takes two locks: the journal's, and the head's while it retrains.
 
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
@@ -19,7 +21,7 @@ import torch
 
 from ..errors import InvalidInput, NothingToUndo, NoTextSide, RequestIdReused
 from ..events import (DataSource, EncoderConfig, Event, EventLog, GoalSet, ItemsAdded, LabelResolved, LabelsCorrected,
-                      LabelsSubmitted, QuerySet, SessionStarted, SubmissionUndone)
+                      LabelsSubmitted, OverlapSet, QuerySet, SessionStarted, SubmissionUndone)
 from ..learner.goals import Goal, get_goal
 from ..learner.candidates import look_ahead
 from ..learner.head import HeadConfig, pool_array
@@ -28,7 +30,7 @@ from ..users import OWNER
 from .agreement import FLAG_BELOW_KAPPA
 from .engine import Engine, check_recorded_on, snapshot_store
 from .followers import Follower
-from .leases import LEASE_S, Leases
+from .leases import LEASE_S, Leases, open_pages
 from .page_commands import PageCommands
 from .replies import Submitted, TextEncoder, Undone
 from .queries import SessionQueries
@@ -51,7 +53,8 @@ class LabelingSession(PageCommands, SessionQueries):
         """`snapshots`: head snapshots to restart from (snapshots.py): True, beside the journal;
         a folder; or False, replay every retrain. `data_source` and `encoder_config` are recorded in a
         new journal's first event, so commands given the journal alone open the same pool.
-        `overlap_per_page`: cards of each page already labeled by someone else (the agreement sample);
+        `overlap_per_page`: cards of each page already labeled by someone else (the agreement sample),
+        until an admin sets it for the concept (set_overlap);
         `lease_s`: how long a served card stays its labeler's; `flag_below_kappa`: the agreement under
         which a labeler is flagged. `goal`: the goal in effect until one is stated."""
         self.audit_per_page = audit_per_page
@@ -79,6 +82,7 @@ class LabelingSession(PageCommands, SessionQueries):
             self.engine.record(ItemsAdded, n_items=self.n_items)
         if self.engine.policy.due_at_start(self.state):  # stopped between a submission and its retrain
             self.engine.train_through(self.state.last_seq)
+        self.leases.restore(open_pages(self.state, time.time(), lease_s))  # pages on screens when it stopped
 
     @classmethod
     def replay(cls, events: Iterable[Event], embeddings: np.ndarray, **kwargs: Any) -> "LabelingSession":
@@ -140,6 +144,15 @@ class LabelingSession(PageCommands, SessionQueries):
                 self.engine.record(GoalSet, goal=chosen.name)
         return chosen
 
+    def set_overlap(self, per_page: Any, labeler: str = OWNER) -> int:
+        """Set how many cards of each page are overlap cards on this concept (an overlap_set event)."""
+        if isinstance(per_page, bool) or not isinstance(per_page, int):
+            raise InvalidInput(f"per_page must be a whole number of cards, got {per_page!r:.40}")
+        with self.engine.lock:
+            if per_page != self.overlap_now:
+                self.engine.record(OverlapSet, per_page=per_page, labeler=labeler)
+        return per_page
+
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
                page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None,
                labeler: str = OWNER) -> Submitted:
@@ -156,8 +169,8 @@ class LabelingSession(PageCommands, SessionQueries):
         if not repeated:
             self.leases.settle(labeler, [i for i, _ in labels])  # on a large pool, the next hunt's neighbours are looked up while the head trains
             look_ahead(self.index, self.embeddings, [i for i, y in labels if y == 1])
-        point, warning = self.engine.train_after(event.seq)
-        return Submitted(event.seq, point, repeated=repeated, warning=warning)
+        point, warning, queued = self.engine.train_after(event.seq)
+        return Submitted(event.seq, point, repeated=repeated, warning=warning, queued=queued)
 
     def correct(self, labels: Sequence[tuple[int, int]], *, origin: str, batch_id: int | None = None,
                 request_id: str | None = None, labeler: str = OWNER) -> Submitted:
@@ -173,8 +186,8 @@ class LabelingSession(PageCommands, SessionQueries):
                                       request_id=request_id, labeler=labeler)[0]  # type: ignore[return-value]
 
         event, repeated = self._once(request_id, LabelsCorrected, record, labels)
-        point, warning = self.engine.train_after(event.seq)
-        return Submitted(event.seq, point, repeated=repeated, warning=warning)
+        point, warning, queued = self.engine.train_after(event.seq)
+        return Submitted(event.seq, point, repeated=repeated, warning=warning, queued=queued)
 
     def undo(self, request_id: str | None = None, labeler: str = OWNER) -> Undone:
         """Take back `labeler`'s latest submission (nobody else's); returns its labels, the page they came
@@ -195,8 +208,8 @@ class LabelingSession(PageCommands, SessionQueries):
             self.leases.grant(labeler, [i for i, _ in taken.labels if i not in state.labels])  # type: ignore[union-attr]
         batch_id = getattr(taken, "batch_id", None)  # a resolution has none
         page = state.batch(batch_id) if batch_id is not None else None
-        point, warning = self.engine.train_after(event.seq)
-        return Undone(taken.labels, page, point, repeated=repeated, warning=warning)  # type: ignore[union-attr]
+        point, warning, queued = self.engine.train_after(event.seq)
+        return Undone(taken.labels, page, point, repeated=repeated, warning=warning, queued=queued)  # type: ignore[union-attr]
 
     def resolve(self, labels: Sequence[tuple[int, int]], *, labeler: str = OWNER,
                 request_id: str | None = None) -> Submitted:
@@ -210,5 +223,5 @@ class LabelingSession(PageCommands, SessionQueries):
                                       request_id=request_id)[0]  # type: ignore[return-value]
 
         event, repeated = self._once(request_id, LabelResolved, record, labels)
-        point, warning = self.engine.train_after(event.seq)
-        return Submitted(event.seq, point, repeated=repeated, warning=warning)
+        point, warning, queued = self.engine.train_after(event.seq)
+        return Submitted(event.seq, point, repeated=repeated, warning=warning, queued=queued)

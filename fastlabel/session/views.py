@@ -12,6 +12,7 @@ from .effort import effort_stats
 from .estimates import (QualityEstimates, find_progress, find_stopping_signal, page_hit_rates, quality_estimates,
                         stopping_signal)
 from ..events import SessionState
+from ..events.label_policy import given_by
 from ..users import OWNER
 from .training import TrainPoint
 
@@ -29,8 +30,7 @@ def labeler_fields(state: SessionState) -> dict[int, dict[str, Any]] | None:
     out: dict[int, dict[str, Any]] = {}
     for item, label in state.labels.items():
         by = state.votes.get(item, {})
-        agreeing = [(seq, name) for name, (y, seq) in by.items() if y == label]
-        row: dict[str, Any] = {"labeler": max(agreeing)[1] if agreeing else None}
+        row: dict[str, Any] = {"labeler": given_by(by, label)}
         if len(by) > 1:
             row["votes"] = {name: by[name][0] for name in sorted(by)}
         if item in state.resolved:

@@ -128,5 +128,6 @@ export const api = {
   team: () => request("GET", "/api/team"),
   agreement: () => request("GET", "/api/agreement"),
   resolve: (labels) => once("POST", "/api/resolve", { body: labels }),
+  setOverlap: (perPage) => request("POST", "/api/team/overlap", { body: { per_page: perPage } }),
   signOut: () => request("POST", "/api/signout"),
 };

@@ -3,16 +3,13 @@
 // at a time: a new one stops the last, and p on the card that is playing stops it. The playing
 // card shows its progress; the closer look (hold z) plays the context under a moving cursor.
 
+import { typingIn } from "./keyboard.js";
 import { api } from "./api.js";
 import { toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
 const HOVER_DELAY_MS = 150; // a mouse passing over cards does not start every one of them
 const HOVER_KEY = "fastlabel.listenOnHover";
-
-function typingIn(target) {
-  return target instanceof Element && (target.isContentEditable || target.matches("input, textarea, select"));
-}
 
 /** "4.5 s" below a minute, "1:02.5" above. */
 export function formatSeconds(s) {

@@ -2,15 +2,12 @@
 // image at full resolution for image folders, the tile scaled up for sprite sheets, a wide
 // spectrogram with context for a window of a recording (`hooks` play it). Letting go closes it. Keys keep working while it is open (arrows move the focus, and the view follows).
 
+import { typingIn } from "./keyboard.js";
 import { withToken } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const LONG_PRESS_MS = 450;
 const ARROWS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"]);
-
-function typingIn(target) {
-  return target instanceof Element && (target.isContentEditable || target.matches("input, textarea, select"));
-}
 
 export function bindCloser(grid, hooks = {}) {
   const box = $("closer");

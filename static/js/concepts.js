@@ -99,7 +99,7 @@ async function onCreate(e) {
     openForm(false);
     if (hooks.hasText()) {
       $("query").value = made;
-      toast(`Now labeling \u201c${made}\u201d. Press Zero-shot text init to score every image against it.`, "info");
+      toast(`Now labeling \u201c${made}\u201d. Press Zero-shot to score every image against a description of it.`, "info");
     } else {
       toast(`Now labeling \u201c${made}\u201d.`, "info");
     }

@@ -8,9 +8,9 @@ const ARROWS = {
   ArrowDown: [0, 1],
 };
 
-function typingIn(target) {
-  if (!(target instanceof Element)) return false;
-  return target.isContentEditable || target.matches("input, textarea, select");
+/** Whether a key event's target is a form field (its keys are its own, not the page's shortcuts). */
+export function typingIn(target) {
+  return target instanceof Element && (target.isContentEditable || target.matches("input, textarea, select"));
 }
 
 /**

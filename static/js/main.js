@@ -169,7 +169,8 @@ function fillToolbar(state) {
     : "This encoder has no text side; start the server with --encoder clip for zero-shot queries.";
   $("set-query").disabled = !hasText;
   $("query").disabled = !hasText;
-  $("set-query").textContent = audio ? "Zero-shot class init" : "Zero-shot text init";
+  $("set-query").title = audio ? "Zero-shot class init: score every window with the encoder's own class (Enter)"
+    : "Zero-shot text init: score every image against this description (Enter)";
   $("query-box").title = !hasText ? noText
     : audio ? "Score every window with BirdNET's own score for this class before labeling"
     : "Score every image against this text before labeling";

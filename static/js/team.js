@@ -47,6 +47,9 @@ function renderLabelers(activity, agreement) {
     body.append(tr);
   }
   $("team-active").textContent = `${activity.active} labeler${activity.active === 1 ? "" : "s"} active`;
+  const overlap = $("overlap-per-page");
+  if (document.activeElement !== overlap) overlap.value = String(activity.overlap_per_page ?? "");
+  overlap.disabled = me.role !== "admin";
   $("team-alpha").textContent = agreement.alpha === null || agreement.alpha === undefined
     ? "Krippendorff's \u03b1: \u2013 (needs cards labeled by two people)"
     : `Krippendorff's \u03b1 ${fig(agreement.alpha)} over ${agreement.overlap_items} shared cards`;
@@ -122,6 +125,19 @@ export function refreshTeam() {
   return pending;
 }
 
+/** An admin changes the overlap cards per page of this concept (the next pages carry them). */
+async function changeOverlap(e) {
+  const n = Number(e.target.value);
+  if (!Number.isInteger(n) || n < 0) return toast("Overlap: a whole number of cards, 0 or more", "error");
+  try {
+    const res = await api.setOverlap(n);
+    toast(`Pages now carry ${res.overlap_per_page} overlap card${res.overlap_per_page === 1 ? "" : "s"}`, "info");
+  } catch (err) {
+    toast(err.message, "error");
+  }
+  refreshTeam();
+}
+
 /** Who is signed in (a team server), for the panel's foot and the admin-only queue. */
 export async function initTeam() {
   try {
@@ -143,5 +159,6 @@ export async function initTeam() {
       window.location.replace("/signin");
     });
   }
+  $("overlap-per-page").addEventListener("change", changeOverlap);
   refreshTeam();
 }
