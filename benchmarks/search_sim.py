@@ -20,15 +20,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
+import torch
 from threadpoolctl import threadpool_limits
 
 from fastlabel.bench.split import holdout_split
 from fastlabel.bench.suite_run import open_suite_data
 from fastlabel.config import Config
+import fastlabel.learner.head as head_module
 from fastlabel.learner.head import HeadConfig, Learner
 from fastlabel.session.training import training_seed
 
@@ -44,6 +48,7 @@ class Policy:
     config: HeadConfig = HeadConfig()  # the head's training
     heads: int = 1  # an ensemble: the mean probability of this many heads (seeds apart)
     pseudo_negatives: int = 0  # random unlabeled items trained on as negatives (positive-unlabeled learning)
+    positive_weight: float | None = 1.0  # times the balanced weight of a positive; None: no class weights
 
 
 POLICIES = {  # the variants compared (benchmarks/RESULTS.md)
@@ -62,7 +67,27 @@ POLICIES = {  # the variants compared (benchmarks/RESULTS.md)
     "pu250": Policy(pseudo_negatives=250),
     "pu1000": Policy(pseudo_negatives=1000),
     "pu1000s": Policy(pseudo_negatives=1000, config=HeadConfig(warm_start=False, steps=100)),
+    "pos3": Policy(positive_weight=3.0),
+    "pos03": Policy(positive_weight=0.3),
+    "unweighted": Policy(positive_weight=None),
 }
+
+
+@contextmanager
+def class_weights(positive_weight: float | None) -> Iterator[None]:
+    """The head's class weights for a run: the balanced ones with positives scaled, or none."""
+    balanced = head_module.balanced_weights
+
+    def weights(y: torch.Tensor) -> torch.Tensor:
+        if positive_weight is None:
+            return torch.ones_like(y)
+        return torch.where(y > 0.5, balanced(y) * positive_weight, balanced(y))
+
+    head_module.balanced_weights = weights
+    try:
+        yield
+    finally:
+        head_module.balanced_weights = balanced
 
 
 def neighbour_table(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 for name in args.policies.split(","):
                     t0 = time.perf_counter()
-                    got = run(x, y, nb, POLICIES[name], seed, args.budget)
+                    with class_weights(POLICIES[name].positive_weight):
+                        got = run(x, y, nb, POLICIES[name], seed, args.budget)
                     cell = f"{got / oracle:.2f}x ({got})" if got else "never"
                     print(f"{task} seed {seed} P={int(y.sum())} {name:10s} 80%: {cell}  "
                           f"[{time.perf_counter() - t0:.0f}s]", flush=True)
