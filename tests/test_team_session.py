@@ -111,7 +111,14 @@ def test_a_change_during_another_retrain_does_not_wait_for_the_head(pool):
     assert len(s.history()) == retrains + 1 and s.history()[-1].seq > done.seq
     assert s.history()[-1].labeled == len(s.state.labels) == 48
     plain = s.submit(answer(s.next_batch("random", 24, labeler="ann"), y), labeler="ann")
-    assert not plain.queued and plain.point.train_ms is not None  # nobody else training: it waits, as alone
+    assert not plain.queued and plain.point.train_ms is not None  # nobody else labeling: it waits, as alone
+    s.next_batch("random", 24, labeler="bob")  # bob is labeling too: ann's pages no longer wait for the head
+    retrains = len(s.history())
+    mine = s.next_batch("random", 24, labeler="ann")
+    shared = s.submit(answer(mine, y), batch_id=mine.batch_id, labeler="ann")
+    assert shared.queued
+    s.settle()
+    assert len(s.history()) == retrains + 1 and s.history()[-1].seq > shared.seq
 
 
 def test_an_overlap_disagreement_is_queued_resolved_and_retrains(pool):

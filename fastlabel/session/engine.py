@@ -192,19 +192,20 @@ class Engine:
             assert point is not None
             return point
 
-    def train_after(self, seq: int) -> tuple[TrainPoint, str | None, bool]:
+    def train_after(self, seq: int, *, wait: bool = True) -> tuple[TrainPoint, str | None, bool]:
         """Retrain after a change already journaled at `seq`: (the retrain, a warning, queued).
 
-        While another change's retrain runs, this one does not wait: the retrain after it is queued
-        on the retrain thread (queued=True, and the point is the running retrain's, which does not
-        cover this change). The change stands
-        whatever happens here: if the retrain cannot run (a full disk refuses its model_trained
-        line), the answer, or the log for a queued one, says so and the next change, or the next
-        start, trains."""
-        if self._training:
-            self._later.submit(self._train_now, seq)
-            return self.point(self.state.retrains[-1]), None, True  # the running retrain, recorded before it ran
-        return *self._train_now(seq), False
+        The change waits for its retrain when `wait` and no other change's retrain is running; else
+        the retrain after it is queued on the retrain thread (queued=True, and the point is the
+        newest retrain's, which does not cover this change). The change stands whatever happens
+        here: if the retrain cannot run (a full disk refuses its model_trained line), the answer, or
+        the log for a queued one, says so and the next change, or the next start, trains."""
+        if wait and not self._training:
+            return *self._train_now(seq), False
+        self._later.submit(self._train_now, seq)
+        st = self.state
+        newest = self.point(st.retrains[-1]) if st.retrains else TrainPoint(seq, len(st.labels), st.n_positive, None, None)
+        return newest, None, True
 
     def _train_now(self, seq: int) -> tuple[TrainPoint, str | None]:
         try:

@@ -92,6 +92,11 @@ class Leases:
             others = [h.ids for n, h in self._live(self._clock()).items() if n != labeler]
             return np.fromiter((i for ids in others for i in ids), dtype=np.int64)
 
+    def others_hold(self, labeler: str) -> bool:
+        """Whether anyone but `labeler` holds cards now (they are labeling this concept too)."""
+        with self._lock:
+            return any(n != labeler and h.ids for n, h in self._live(self._clock()).items())
+
     def holders(self) -> dict[str, int]:
         """Each labeler holding cards now, with how many."""
         with self._lock:

@@ -153,6 +153,11 @@ class LabelingSession(PageCommands, SessionQueries):
                 self.engine.record(OverlapSet, per_page=per_page, labeler=labeler)
         return per_page
 
+    def _alone(self, labeler: str) -> bool:
+        """Nobody else is labeling this concept now: a change of `labeler`'s waits for its retrain
+        (the next page is chosen with it); with others labeling, nobody waits for a retrain."""
+        return not self.leases.others_hold(labeler)
+
     def submit(self, labels: Sequence[tuple[int, int]], *, batch_id: int | None = None,
                page_ms: int | None = None, clicks: int | None = None, request_id: str | None = None,
                labeler: str = OWNER) -> Submitted:
@@ -169,7 +174,7 @@ class LabelingSession(PageCommands, SessionQueries):
         if not repeated:
             self.leases.settle(labeler, [i for i, _ in labels])  # on a large pool, the next hunt's neighbours are looked up while the head trains
             look_ahead(self.index, self.embeddings, [i for i, y in labels if y == 1])
-        point, warning, queued = self.engine.train_after(event.seq)
+        point, warning, queued = self.engine.train_after(event.seq, wait=self._alone(labeler))
         return Submitted(event.seq, point, repeated=repeated, warning=warning, queued=queued)
 
     def correct(self, labels: Sequence[tuple[int, int]], *, origin: str, batch_id: int | None = None,
@@ -186,7 +191,7 @@ class LabelingSession(PageCommands, SessionQueries):
                                       request_id=request_id, labeler=labeler)[0]  # type: ignore[return-value]
 
         event, repeated = self._once(request_id, LabelsCorrected, record, labels)
-        point, warning, queued = self.engine.train_after(event.seq)
+        point, warning, queued = self.engine.train_after(event.seq, wait=self._alone(labeler))
         return Submitted(event.seq, point, repeated=repeated, warning=warning, queued=queued)
 
     def undo(self, request_id: str | None = None, labeler: str = OWNER) -> Undone:
@@ -208,7 +213,7 @@ class LabelingSession(PageCommands, SessionQueries):
             self.leases.grant(labeler, [i for i, _ in taken.labels if i not in state.labels])  # type: ignore[union-attr]
         batch_id = getattr(taken, "batch_id", None)  # a resolution has none
         page = state.batch(batch_id) if batch_id is not None else None
-        point, warning, queued = self.engine.train_after(event.seq)
+        point, warning, queued = self.engine.train_after(event.seq, wait=self._alone(labeler))
         return Undone(taken.labels, page, point, repeated=repeated, warning=warning, queued=queued)  # type: ignore[union-attr]
 
     def resolve(self, labels: Sequence[tuple[int, int]], *, labeler: str = OWNER,
