@@ -7,7 +7,7 @@ import { showError, toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
 let current = null;
-let hooks = { canLeave: () => true, onSwitch: async () => {}, hasText: () => false };
+let hooks = { canLeave: () => true, onSwitch: async () => {}, hasText: () => false, setBusy: () => {} };
 
 function render(list) {
   const picker = $("concept-picker");
@@ -54,11 +54,17 @@ export async function refreshConcepts() {
 }
 
 async function switchTo(name, { created = false } = {}) {
-  const res = created ? await api.createConcept(name) : await api.switchConcept(name);
-  use(res.name);
-  render(res);
-  await hooks.onSwitch(res.name);
-  return res.name;
+  // the cards shown belong to the concept being left: no confirm until the new concept's page is in
+  hooks.setBusy(true);
+  try {
+    const res = created ? await api.createConcept(name) : await api.switchConcept(name);
+    use(res.name);
+    render(res);
+    await hooks.onSwitch(res.name);
+    return res.name;
+  } finally {
+    hooks.setBusy(false);
+  }
 }
 
 async function onPick(e) {

@@ -95,7 +95,7 @@ async function onReady(state) {
   $("loading").hidden = true;
   $("grid").hidden = false;
   setBusy(false);
-  const concept = await initConcepts({ canLeave: pageIsPristine, onSwitch: onConceptSwitch, hasText });
+  const concept = await initConcepts({ canLeave: pageIsPristine, onSwitch: onConceptSwitch, hasText, setBusy });
   if (concept !== state.concept) state = await api.state(); // this tab's concept, from its URL
   applyState(state);
   fillToolbar(state);
