@@ -43,13 +43,14 @@ class PageCommands:
     overlap_now: int  # SessionQueries' property
     state: SessionState  # SessionQueries' property
 
-    def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None, labeler: str = OWNER) -> Pool:
+    def pool(self, exemplars: Sequence[int] = (), vectors: np.ndarray | None = None, labeler: str = OWNER,
+             held: np.ndarray | None = None) -> Pool:
         """What a strategy may look at now for `labeler`: items not served (gone, unreadable), labeled by
-        anyone, or leased to another labeler count as taken; `exemplars` and `vectors` are what a
-        "similar" page searches around."""
+        anyone, or leased to another labeler (`held`, when already looked up) count as taken;
+        `exemplars` and `vectors` are what a "similar" page searches around."""
         labeled = ~self.available
         labeled |= self.engine.labeled  # kept event by event, not rebuilt from the labels
-        labeled[self.leases.held_by_others(labeler)] = True
+        labeled[self.leases.held_by_others(labeler) if held is None else held] = True
         rng = np.random.default_rng([self.state.seed, self.state.last_seq])
         trainer = self.trainer
         return Pool(self.embeddings, trainer.ranking(), labeled, dict(self.state.labels), rng,
@@ -90,29 +91,31 @@ class PageCommands:
         n_audit = audit_count(batch_size, self.audit_per_page, audit_page=kind.page == "audit")
         searched = bool(exemplars) or vectors is not None
 
-        def snapshot() -> tuple[SessionState, Pool] | Batch:
+        def snapshot() -> tuple[SessionState, Pool, np.ndarray] | Batch:
             st = self.state
+            held = self.leases.held_by_others(labeler)
             last = None if searched else self._unanswered(labeler)
+            # not served again once someone else holds one of its cards (their leases ended with their tab)
             if last is not None and last.strategy == strategy and len(last.ids) == batch_size \
-                    and not self._held_by_others(last, labeler):
+                    and not np.isin(own_cards(last), held).any():
                 if grant:
                     self.leases.grant(labeler, last.ids)
                 return served_again(last, kind.prelabel, self.trainer.cold, st.concept)
-            return st, self.pool(exemplars, vectors, labeler)
+            return st, self.pool(exemplars, vectors, labeler, held), held
 
-        def choose(taken: tuple[SessionState, Pool]) -> Page:
-            seen, pool = taken
+        def choose(taken: tuple[SessionState, Pool, np.ndarray]) -> Page:
+            seen, pool, held = taken
             overlap = np.empty(0, np.int64)
             if kind.choose is not None and not searched:
                 blocked = np.zeros(self.n_items, dtype=bool)
-                blocked[self.leases.held_by_others(labeler)] = True
+                blocked[held] = True
                 overlap = overlap_sample(pool.rng, seen.votes, labeler,
                                          overlap_count(batch_size, self.overlap_now), blocked)
             chosen = audit_only(strategy) if kind.choose is None else \
                 select(strategy, pool, batch_size - n_audit - overlap.size)
             return compose_page(chosen, pool, n_audit, seen.concept, overlap)
 
-        def record(taken: tuple[SessionState, Pool], page: Page, last: bool) -> Batch | None:
+        def record(taken: tuple[SessionState, Pool, np.ndarray], page: Page, last: bool) -> Batch | None:
             if self.state is not taken[0] and not self._still_fits(taken, page, labeler):  # choose again
                 if not last:
                     return None
@@ -138,21 +141,15 @@ class PageCommands:
                 return None
         return None
 
-    def _still_fits(self, taken: tuple[SessionState, Pool], page: Page, labeler: str) -> bool:
+    def _still_fits(self, taken: tuple[SessionState, Pool, np.ndarray], page: Page, labeler: str) -> bool:
         """Whether a page chosen on an older state may be served as chosen: only other labelers' pages
         and labels came meanwhile (the same head, query and items), and none of its cards was labeled
         or leased to someone else since. A team's pages are then not chosen again at every event."""
-        seen, pool = taken
+        seen, pool, _ = taken
         if self.trainer.ranking() is not pool.probs or self.state.n_items != seen.n_items:
             return False
-        fresh = np.setdiff1d(page.ids, page.overlap)
+        fresh = own_cards(page)
         return not self.engine.labeled[fresh].any() and not np.isin(fresh, self.leases.held_by_others(labeler)).any()
-
-    def _held_by_others(self, page: BatchServed, labeler: str) -> bool:
-        """Whether someone else holds a card of `labeler`'s unanswered page (their leases ended when
-        their tab closed, and the cards were served on): then it is not served again."""
-        own = np.setdiff1d(np.asarray(page.ids, np.int64), np.asarray(page.overlap, np.int64))
-        return bool(np.isin(own, self.leases.held_by_others(labeler)).any())
 
     def _serve(self, strategy: str, page: Page, probs: Any, labeler: str) -> Batch:
         """Record a composed page as served to `labeler` and lease its cards to them (under the journal's
@@ -191,3 +188,8 @@ class PageCommands:
             return review_page(own_labels(seen, labeler), self.embeddings, size, config=config)
 
         return self.engine.optimistic(lambda: self.state, page, record)
+
+
+def own_cards(page: Page | BatchServed) -> np.ndarray:
+    """A page's cards but its overlap cards (those are shared with other labelers on purpose)."""
+    return np.setdiff1d(np.asarray(page.ids, np.int64), np.asarray(page.overlap, np.int64))

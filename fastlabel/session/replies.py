@@ -39,7 +39,7 @@ class Submitted:
     point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced); queued: the running one
     repeated: bool = False  # its request id was seen before: answered, not applied again
     warning: str | None = None  # saved, but a later step (the retrain) failed
-    queued: bool = False  # another retrain was running: the next one covers it, off the request
+    queued: bool = False  # not waited for (others labeling, or a retrain running): the next retrain covers it
 
 
 @dataclass(frozen=True)
