@@ -525,10 +525,9 @@ class AudioFolder:
     def _draw_wide(self, index: int, context: int) -> bytes:
         signal = self.window(index, context)
         first, _, info = self._span(index, context)
-        _, k = self.item(index)
-        window, hop = self.windowing.frames(info.sample_rate)
-        start = k * hop
-        mark = ((start - first) / info.sample_rate, (min(start + window, info.frames) - first) / info.sample_rate)
+        start = self._span(index, 0)[0]  # the window itself, bracketed up to the file's end
+        end = min(start + self.windowing.frames(info.sample_rate)[0], info.frames)
+        mark = ((start - first) / info.sample_rate, (end - first) / info.sample_rate)
         return wide_png(signal, self.sample_rate, mark=mark if context else None)
 
     def closer_look(self, item_id: int, context: int = 1) -> bytes:

@@ -36,7 +36,7 @@ class Batch:
 @dataclass(frozen=True)
 class Submitted:
     seq: int  # the labels_submitted event
-    point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced); queued: the running one
+    point: TrainPoint  # the retrain that covered it (shared when retrains were coalesced); queued: the newest, which does not
     repeated: bool = False  # its request id was seen before: answered, not applied again
     warning: str | None = None  # saved, but a later step (the retrain) failed
     queued: bool = False  # not waited for (others labeling, or a retrain running): the next retrain covers it
