@@ -94,13 +94,15 @@ def test_the_overlap_share_is_set_per_concept_as_a_replayed_event(pool):
     assert s.overlap_now == 6
 
 
-def test_a_change_during_another_retrain_does_not_wait_for_the_head(pool):
+def test_a_change_during_another_retrain_does_not_wait_for_the_head(pool, monkeypatch):
     x, y = pool
     s = LabelingSession(x, seed=5)
     ann = s.next_batch("random", 24, labeler="ann")
     bob = s.next_batch("random", 24, labeler="bob")
     s.submit(answer(ann, y), batch_id=ann.batch_id, labeler="ann")
     retrains = len(s.history())
+    fits, real_retrain = [], s.trainer.retrain
+    monkeypatch.setattr(s.trainer, "retrain", lambda *a, **k: fits.append(k["foreground"]) or real_retrain(*a, **k))
     with s.head_lock:  # as if ann's retrain were running now
         s.engine._training = True
         done = s.submit(answer(bob, y), batch_id=bob.batch_id, labeler="bob")
@@ -108,6 +110,7 @@ def test_a_change_during_another_retrain_does_not_wait_for_the_head(pool):
         assert done.queued and done.point.seq < done.seq  # answered without waiting for the head
         assert len(s.history()) == retrains  # nothing trained while the head was busy
     s.settle()  # the queued retrain ran once the head was free, and covers bob's page
+    assert fits == [False]  # nobody waits on it: it does not hold up work that can wait (review pages)
     assert len(s.history()) == retrains + 1 and s.history()[-1].seq > done.seq
     assert s.history()[-1].labeled == len(s.state.labels) == 48
     plain = s.submit(answer(s.next_batch("random", 24, labeler="ann"), y), labeler="ann")

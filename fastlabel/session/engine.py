@@ -120,14 +120,16 @@ class Engine:
             event = self.log.append(kind, **payload)
             return event, self.fold(event)
 
-    def follow(self, event: Event, state: SessionState) -> TrainPoint | None:
-        """An event's effects, given the state just after it: the same live and in replay."""
+    def follow(self, event: Event, state: SessionState, *, foreground: bool = True) -> TrainPoint | None:
+        """An event's effects, given the state just after it: the same live and in replay
+        (`foreground`: a person waits on its retrain)."""
         if isinstance(event, QuerySet):
             prior = query_probs(self.embeddings, event.query_type, np.asarray(event.embedding, np.float32),
                                 event.logit_scale, event.bias)
             self.trainer.set_prior(prior, len(state.labels))
         elif isinstance(event, ModelTrained):
-            point = self.trainer.retrain(event.seq, state, done=lambda p, probs: self._scored(p, probs, state))
+            point = self.trainer.retrain(event.seq, state, done=lambda p, probs: self._scored(p, probs, state),
+                                         foreground=foreground)
             self.points.setdefault(event.seq, point)  # `_scored` may have put the measured point first
             self._snapshot(event.seq, state)
             return point
@@ -177,8 +179,9 @@ class Engine:
         raise AssertionError("the last try always records")
 
     # -- retrains -----------------------------------------------------------------------------
-    def train_through(self, seq: int) -> TrainPoint:
-        """Make sure the head has trained on every label change up to `seq`; returns the retrain that did."""
+    def train_through(self, seq: int, *, foreground: bool = True) -> TrainPoint:
+        """Make sure the head has trained on every label change up to `seq`; returns the retrain that did
+        (`foreground`: a person waits on it)."""
         with self.head_lock:
             done = self.policy.covering(self.state.retrains, seq)
             if done is not None:
@@ -186,7 +189,7 @@ class Engine:
             self._training = True
             try:
                 event, state = self.record(ModelTrained, n_labels=len(self.state.labels))
-                point = self.follow(event, state)
+                point = self.follow(event, state, foreground=foreground)
             finally:
                 self._training = False
             assert point is not None
@@ -202,14 +205,14 @@ class Engine:
         the log for a queued one, says so and the next change, or the next start, trains."""
         if wait and not self._training:
             return *self._train_now(seq), False
-        self._later.submit(self._train_now, seq)
+        self._later.submit(self._train_now, seq, foreground=False)  # nobody waits on it
         st = self.state
         newest = self.point(st.retrains[-1]) if st.retrains else TrainPoint(seq, len(st.labels), st.n_positive, None, None)
         return newest, None, True
 
-    def _train_now(self, seq: int) -> tuple[TrainPoint, str | None]:
+    def _train_now(self, seq: int, *, foreground: bool = True) -> tuple[TrainPoint, str | None]:
         try:
-            return self.train_through(seq), None
+            return self.train_through(seq, foreground=foreground), None
         except Exception as exc:
             if isinstance(exc, FastLabelError):
                 log.warning("saved event %d, but could not retrain: %s", seq, exc)

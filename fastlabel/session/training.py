@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -170,14 +171,15 @@ class Trainer:
             head = self.scores.head if pending is None else pending.score_all(lambda: True)
             self._publish(prior=prior, head=head, n_labeled=n_labeled)
 
-    def retrain(self, seq: int, state: SessionState, done: Done | None = None) -> TrainPoint:
+    def retrain(self, seq: int, state: SessionState, done: Done | None = None, *, foreground: bool = True) -> TrainPoint:
         """Refit on the training set of `state` (or drop the head when it cannot learn). `done`
         hears the measured point once the whole pool is scored: before this returns, or from the
-        background pass on a large pool (then this returns a point without flips and estimates)."""
+        background pass on a large pool (then this returns a point without flips and estimates).
+        `foreground`: a person waits on this fit (FOREGROUND: work that can wait pauses meanwhile)."""
         ids, ys = training_set(state)
         train_ms = None
         if can_learn(ys):
-            with FOREGROUND.running():  # a person waits on this fit: work that can wait pauses meanwhile
+            with FOREGROUND.running() if foreground else nullcontext():
                 report = self.learner.fit(ids, ys, training_seed(state.seed, seq))
                 head = None if self.background else self.learner.predict()
             train_ms = round(report.train_ms, 2)
