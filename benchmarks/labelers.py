@@ -33,7 +33,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).absolute().parent.parent))
@@ -41,7 +40,7 @@ from fastlabel.events import BatchServed, LabelsSubmitted, ModelTrained, Session
 from fastlabel.users import UserStore  # noqa: E402
 
 from load import Watcher  # noqa: E402
-from served import Client, percentiles_ms, serve_args_from, serving  # noqa: E402
+from served import Client, percentiles, percentiles_ms, serve_args_from, serving  # noqa: E402
 
 ADMIN = "lead"
 
@@ -102,11 +101,6 @@ def label(base: str, who: Labeler, concept: str, truth: list[int], pages: int, b
         watcher.stop()
         who.pushes, who.pushed_by = watcher.counts["trained"], watcher.by
         client.close()
-
-
-def spread(values: list[float]) -> dict:
-    return {"p50": round(float(np.percentile(values, 50)), 2), "p95": round(float(np.percentile(values, 95)), 2),
-            "max": round(float(max(values)), 2)} if values else {}
 
 
 def verify(base: str, admin: str, concept: str, team: list[Labeler], keep: Path | None = None) -> dict:
@@ -170,7 +164,7 @@ def verify(base: str, admin: str, concept: str, team: list[Labeler], keep: Path 
             "cards_served_to_two_outside_overlap": len(collisions), "collision_ids": collisions[:20],
             "cards_of_pages_left_unanswered_served_on": left,
             "retrains": sum(isinstance(e, ModelTrained) for e in events),
-            "head_lag_at_page_served": {"labels": spread(lag), "seconds": spread(lag_s)},
+            "head_lag_at_page_served": {"labels": percentiles(lag), "seconds": percentiles(lag_s)},
             "overlap_cards_served": overlap_cards, "labels_in_effect": len(state.labels),
             "agreement": {k: agreement[k] for k in ("labelers", "pairs", "alpha", "overlap_items", "flag_below_kappa")},
             "disagreements": len(agreement["disagreements"]), "activity": activity}

@@ -136,13 +136,18 @@ def serving(url: str | None, serve_args: Sequence[str], *, home: Path | None = N
                 proc.wait()
 
 
-def percentiles_ms(seconds: Sequence[float]) -> dict[str, float]:
-    if not seconds:
+def percentiles(values: Sequence[float], scale: float = 1.0, digits: int = 2) -> dict[str, float]:
+    """n, p50, p95, p99 and max of `values` x `scale`, rounded to `digits`."""
+    if not len(values):
         return {"n": 0}
-    ms = np.asarray(seconds) * 1000
-    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-    return {"n": int(ms.size), "p50": round(float(p50), 1), "p95": round(float(p95), 1),
-            "p99": round(float(p99), 1), "max": round(float(ms.max()), 1)}
+    scaled = np.asarray(values, dtype=float) * scale
+    p50, p95, p99 = np.percentile(scaled, [50, 95, 99])
+    return {"n": int(scaled.size), "p50": round(float(p50), digits), "p95": round(float(p95), digits),
+            "p99": round(float(p99), digits), "max": round(float(scaled.max()), digits)}
+
+
+def percentiles_ms(seconds: Sequence[float]) -> dict[str, float]:
+    return percentiles(seconds, 1000, 1)
 
 
 def latency_table(rows: dict[str, Sequence[float]]) -> str:
