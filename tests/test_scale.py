@@ -81,9 +81,9 @@ def count_retrains(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = training.Trainer.retrain
 
-    def counted(self, seq, state, done=None):
+    def counted(self, seq, state, done=None, **kwargs):
         calls.append(seq)
-        return real(self, seq, state, done)
+        return real(self, seq, state, done, **kwargs)
 
     monkeypatch.setattr(training.Trainer, "retrain", counted)
     return calls
